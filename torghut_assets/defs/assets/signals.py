@@ -1,0 +1,93 @@
+"""`signals`: admitted TA signals of one lane window, plus the window's ingest verdict."""
+
+import dagster as dg
+
+from torghut_assets.defs.metadata import markdown_table, window_metadata
+from torghut_assets.defs.partitions import lane_window, lane_window_partitions
+from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.domain.evidence import frame_content_hash
+from torghut_assets.domain.market_calendar import market_minutes
+from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS
+from torghut_assets.domain.signal_quality import admit_signals, classify_empty_window
+from torghut_assets.ledger import schema
+from torghut_assets.ledger.identity import row_id
+from torghut_assets.ledger.records import signal_rows
+from torghut_assets.ledger.writes import replace_lane_window
+
+
+@dg.asset(
+    partitions_def=lane_window_partitions,
+    group_name="lane_window",
+    kinds={"sql", "pandas"},
+    code_version="1",
+    description="TA signals admitted for the lane window; rejected rows are counted by reason, never stored.",
+)
+def signals(
+    context: dg.AssetExecutionContext, ledger: LedgerResource, market_data: MarketDataResource
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    window = lane_window(context)
+    raw = market_data.signals(window.start, window.end)
+    admitted = admit_signals(
+        raw, window_start=window.start, window_end=window.end, universe=market_data.universe
+    )
+    frame = admitted.frame
+    market_open = len(market_minutes(window.start, window.end)) > 0
+    reason, lag = (None, None)
+    newest = market_data.newest_signal_ts(window.end)
+    if frame.empty:
+        reason, lag = classify_empty_window(
+            window_start=window.start,
+            window_end=window.end,
+            newest_signal_ts=newest,
+            market_open_in_window=market_open,
+            rejected_total=admitted.rejected_total,
+        )
+    dataset_version = frame_content_hash(frame, list(SIGNAL_COLUMNS))
+    ingest_row = {
+        "id": row_id("signal_ingest_windows", window.lane, window.start),
+        "lane": window.lane,
+        "window_start": window.start,
+        "window_end": window.end,
+        "source": market_data.source,
+        "source_mode": "bounded_window",
+        "signals_total": len(frame),
+        "rejected_total": admitted.rejected_total,
+        "rejected_by_reason": admitted.rejected,
+        "symbols_covered": int(frame["symbol"].nunique()),
+        "no_signal_reason": reason,
+        "signal_lag_seconds": lag,
+        "market_session_open": market_open,
+        "newest_signal_ts": newest,
+        "dataset_version": dataset_version,
+        "created_at": window.end,
+    }
+    with ledger.transaction() as conn:
+        written = replace_lane_window(
+            conn, schema.signals, window.lane, window.start, signal_rows(window, frame)
+        )
+        replace_lane_window(conn, schema.signal_ingest_windows, window.lane, window.start, [ingest_row])
+    per_symbol = frame.groupby("symbol").size().sort_index() if not frame.empty else None
+    summary = (
+        f"**{written} signals** for `{window.label()}` from `{market_data.source}`"
+        + (f"; empty window: `{reason}`" if reason else "")
+        + "\n\n"
+        + markdown_table(
+            ["symbol", "signals"], [] if per_symbol is None else [(s, int(n)) for s, n in per_symbol.items()]
+        )
+    )
+    return dg.MaterializeResult(
+        metadata=window_metadata(
+            window,
+            written,
+            summary,
+            signals_total=written,
+            rejected_total=admitted.rejected_total,
+            rejected_by_reason=admitted.rejected,
+            no_signal_reason=reason,
+            signal_lag_seconds=lag,
+            market_session_open=market_open,
+            dataset_version=dataset_version,
+            source=market_data.provenance(),
+            ledger=ledger.describe(),
+        )
+    )

@@ -1,0 +1,18 @@
+"""Jobs. The lane window job runs in-process: its steps are short and share one ledger connection pool."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from torghut_assets.defs.partitions import lane_window_partitions
+
+LANE_WINDOW_ASSETS = dg.AssetSelection.groups("lane_window")
+
+lane_window_job = dg.define_asset_job(
+    name="lane_window_job",
+    selection=LANE_WINDOW_ASSETS,
+    partitions_def=lane_window_partitions,
+    executor_def=dg.in_process_executor,
+    description="One lane window end to end: signals → decisions → executions → research ledger.",
+    tags={"torghut/pipeline": "lane_window"},
+)

@@ -1,0 +1,39 @@
+"""Asset metadata shown in the UI: counts, a markdown summary, artifact links."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from torghut_assets.domain.lanes import LaneWindow
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def window_metadata(window: LaneWindow, rows: int, summary: str, **extra: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "lane": window.lane,
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "summary": dg.MetadataValue.md(summary),
+    }
+    for key, value in extra.items():
+        values[key] = _metadata_value(value)
+    return values
+
+
+def _metadata_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dg.MetadataValue.json(dict(value))
+    if isinstance(value, list):
+        return dg.MetadataValue.json(value)
+    if value is None:
+        return dg.MetadataValue.text("null")
+    return value

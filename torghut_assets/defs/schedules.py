@@ -1,0 +1,24 @@
+"""Hourly lane-window schedule: at hh:05 UTC, one run per lane for the window that just closed."""
+
+import dagster as dg
+import pandas as pd
+
+from torghut_assets.defs.jobs import lane_window_job
+from torghut_assets.defs.partitions import lane_partitions, lane_window_key
+
+
+@dg.schedule(
+    job=lane_window_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Materializes the previous hourly window for every lane.",
+)
+def lane_window_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    tick = pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC")
+    window_start = tick.floor("h") - pd.Timedelta(hours=1)
+    requests = []
+    for lane in lane_partitions.get_partition_keys():
+        key = lane_window_key(lane, window_start)
+        requests.append(dg.RunRequest(run_key=str(key), partition_key=key, tags={"torghut/lane": lane}))
+    return requests

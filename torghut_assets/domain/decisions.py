@@ -1,0 +1,259 @@
+"""Trade decisions: strategy actions turned into sized, risk-checked, idempotent decisions.
+
+Decisions for a window are replayed from the session open, so the position state a window starts
+with is a pure function of the session's signals; that is what lets any window be re-materialized on
+its own and still agree with the windows before it. Lanes are intraday: entries stop shortly before
+the close and open positions are flattened just before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from torghut_assets.domain.evidence import canonical_value, sha256_hex
+from torghut_assets.domain.lanes import LaneConfig
+from torghut_assets.domain.strategies import StrategySpec, strategy_actions
+
+ORDER_TYPE = "market"
+TIME_IN_FORCE = "day"
+FLATTEN_RATIONALE = "session_close_flatten"
+
+
+@dataclass(frozen=True)
+class TradeDecision:
+    strategy_id: str
+    symbol: str
+    event_ts: pd.Timestamp
+    signal_seq: int
+    timeframe: str
+    action: str
+    qty: int
+    price: float
+    rationale: str
+    params: dict[str, object]
+    account_label: str
+    risk_reasons: tuple[str, ...] = field(default=())
+
+    @property
+    def status(self) -> str:
+        return "rejected" if self.risk_reasons else "planned"
+
+    @property
+    def decision_hash(self) -> str:
+        return decision_hash(self)
+
+    def decision_json(self) -> dict[str, object]:
+        payload: dict[str, object] = canonical_value(
+            {
+                "strategy_id": self.strategy_id,
+                "symbol": self.symbol,
+                "event_ts": self.event_ts,
+                "timeframe": self.timeframe,
+                "action": self.action,
+                "qty": self.qty,
+                "order_type": ORDER_TYPE,
+                "time_in_force": TIME_IN_FORCE,
+                "limit_price": None,
+                "stop_price": None,
+                "rationale": self.rationale,
+                "params": {**self.params, "price": self.price, "arrival_price": self.price},
+                "risk_reasons": list(self.risk_reasons),
+            }
+        )
+        return payload
+
+
+def decision_hash(decision: TradeDecision) -> str:
+    """Reference idempotency key; it doubles as the broker `client_order_id`, so it must be stable."""
+    return sha256_hex(
+        {
+            "strategy_id": decision.strategy_id,
+            "symbol": decision.symbol,
+            "event_ts": decision.event_ts,
+            "timeframe": decision.timeframe,
+            "action": decision.action,
+            "qty": str(decision.qty),
+            "order_type": ORDER_TYPE,
+            "time_in_force": TIME_IN_FORCE,
+            "limit_price": None,
+            "stop_price": None,
+            "params": decision.params,
+            "account_label": decision.account_label,
+        }
+    )
+
+
+@dataclass
+class _Book:
+    """Intended positions (shares) assuming planned orders fill; reconciliation compares with fills."""
+
+    positions: dict[str, int] = field(default_factory=dict)
+    prices: dict[str, float] = field(default_factory=dict)
+
+    def gross_notional(self) -> float:
+        return sum(abs(q) * self.prices.get(s, 0.0) for s, q in self.positions.items())
+
+    def open_positions(self) -> int:
+        return sum(1 for q in self.positions.values() if q != 0)
+
+
+def _entry_risk_reasons(
+    lane: LaneConfig, book: _Book, symbol: str, qty: int, price: float, entries_blocked: bool
+) -> list[str]:
+    reasons: list[str] = []
+    notional = qty * price
+    if notional > lane.max_notional_per_trade:
+        reasons.append("max_notional_exceeded")
+    position_notional = (book.positions.get(symbol, 0) + qty) * price
+    if position_notional > lane.max_position_pct_equity * lane.equity:
+        reasons.append("max_position_pct_exceeded")
+    if book.gross_notional() + notional > lane.max_gross_notional:
+        reasons.append("max_gross_exposure_exceeded")
+    if book.positions.get(symbol, 0) == 0 and book.open_positions() >= lane.max_open_positions:
+        reasons.append("max_open_positions_exceeded")
+    if entries_blocked:
+        reasons.append("session_close_entry_blocked")
+    return reasons
+
+
+def size_order(spec: StrategySpec, price: float) -> int:
+    """Whole shares worth about `notional_per_trade`; at least one, so limits decide, not rounding."""
+    return max(1, math.floor(spec.param("notional_per_trade") / price))
+
+
+def plan_session_decisions(
+    session_signals: pd.DataFrame,
+    spec: StrategySpec,
+    lane: LaneConfig,
+    session_close: pd.Timestamp,
+) -> list[TradeDecision]:
+    """Replay one session's signals in (event_ts, symbol, seq) order into decisions.
+
+    An action that does not change the target position (a buy while long, a sell while flat) is not a
+    decision. Rejected decisions are kept: they are evidence of what the risk engine stopped.
+    """
+    if session_signals.empty:
+        return []
+    frame = session_signals.sort_values(["event_ts", "symbol", "seq"], kind="mergesort")
+    actions = strategy_actions(frame, spec)
+    flatten_at = session_close - pd.Timedelta(minutes=lane.session_close_flatten_minutes)
+    block_entries_at = session_close - pd.Timedelta(minutes=lane.session_close_entry_block_minutes)
+    book = _Book()
+    decisions: list[TradeDecision] = []
+    params = dict(spec.params)
+    candidates = frame.assign(action_code=actions.to_numpy())
+    candidates = candidates[(candidates["action_code"] != 0) | (candidates["event_ts"] >= flatten_at)]
+    flattened = False
+    for row in candidates.itertuples(index=False):
+        price = float(row.price)
+        symbol = str(row.symbol)
+        ts = pd.Timestamp(row.event_ts)
+        if ts >= flatten_at and not flattened:
+            flattened = True
+            last_prices = frame[frame["event_ts"] <= ts].groupby("symbol")["price"].last()
+            for held_symbol, held_qty in sorted(book.positions.items()):
+                if held_qty > 0:
+                    exit_price = float(last_prices.get(held_symbol, book.prices[held_symbol]))
+                    decisions.append(
+                        _decision(
+                            spec,
+                            lane,
+                            held_symbol,
+                            ts,
+                            int(row.seq),
+                            "sell",
+                            held_qty,
+                            exit_price,
+                            FLATTEN_RATIONALE,
+                            params,
+                            (),
+                        )
+                    )
+                    book.positions[held_symbol] = 0
+            continue
+        if flattened or not math.isfinite(price) or price <= 0:
+            if not flattened and row.action_code != 0:
+                decisions.append(
+                    _decision(
+                        spec,
+                        lane,
+                        symbol,
+                        ts,
+                        int(row.seq),
+                        "buy" if row.action_code > 0 else "sell",
+                        0,
+                        0.0,
+                        "strategy_signal",
+                        params,
+                        ("missing_price",),
+                    )
+                )
+            continue
+        book.prices[symbol] = price
+        held = book.positions.get(symbol, 0)
+        if row.action_code > 0 and held == 0:
+            qty = size_order(spec, price)
+            reasons = _entry_risk_reasons(lane, book, symbol, qty, price, ts >= block_entries_at)
+            decisions.append(
+                _decision(
+                    spec,
+                    lane,
+                    symbol,
+                    ts,
+                    int(row.seq),
+                    "buy",
+                    qty,
+                    price,
+                    "strategy_signal",
+                    params,
+                    tuple(reasons),
+                )
+            )
+            if not reasons:
+                book.positions[symbol] = qty
+        elif row.action_code < 0 and held > 0:
+            decisions.append(
+                _decision(
+                    spec, lane, symbol, ts, int(row.seq), "sell", held, price, "strategy_signal", params, ()
+                )
+            )
+            book.positions[symbol] = 0
+    return decisions
+
+
+def _decision(
+    spec: StrategySpec,
+    lane: LaneConfig,
+    symbol: str,
+    ts: pd.Timestamp,
+    seq: int,
+    action: str,
+    qty: int,
+    price: float,
+    rationale: str,
+    params: dict[str, object],
+    reasons: tuple[str, ...],
+) -> TradeDecision:
+    return TradeDecision(
+        strategy_id=spec.strategy_id,
+        symbol=symbol,
+        event_ts=ts,
+        signal_seq=seq,
+        timeframe=spec.base_timeframe,
+        action=action,
+        qty=qty,
+        price=price,
+        rationale=rationale,
+        params=params,
+        account_label=lane.account_label,
+        risk_reasons=reasons,
+    )
+
+
+def decisions_in_window(
+    decisions: list[TradeDecision], start: pd.Timestamp, end: pd.Timestamp
+) -> list[TradeDecision]:
+    return [d for d in decisions if start <= d.event_ts < end]

@@ -1,0 +1,92 @@
+"""The one shape every signal source returns: a `ta_signals`-like frame.
+
+Column names follow the reference's ClickHouse `torghut.ta_signals` table so SQL written against the
+reference still reads the ledger. Timestamps are `datetime64[us, UTC]` (what pandas 3 produces).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+KEY_COLUMNS: tuple[str, ...] = ("symbol", "event_ts", "seq")
+
+INDICATOR_COLUMNS: tuple[str, ...] = (
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "ema12",
+    "ema26",
+    "rsi14",
+    "boll_mid",
+    "boll_upper",
+    "boll_lower",
+    "vwap_session",
+    "vwap_w5m",
+    "imbalance_spread",
+    "imbalance_bid_px",
+    "imbalance_ask_px",
+    "vol_realized_w60s",
+)
+
+PRICE_COLUMNS: tuple[str, ...] = ("price", "close", "vwap")
+
+SIGNAL_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "event_ts",
+    "seq",
+    "ingest_ts",
+    "is_final",
+    "source",
+    "window_size",
+    "version",
+    *PRICE_COLUMNS,
+    "volume",
+    *INDICATOR_COLUMNS,
+    "imbalance_bid_sz",
+    "imbalance_ask_sz",
+)
+
+UTC_TS = pd.DatetimeTZDtype(unit="us", tz="UTC")
+
+_positive = pa.Check.gt(0)
+_finite_or_null = pa.Check(lambda s: ~s.isin([float("inf"), float("-inf")]), element_wise=False)
+
+SIGNAL_SCHEMA = pa.DataFrameSchema(
+    {
+        "symbol": pa.Column(str, pa.Check.str_matches(r"^[A-Z][A-Z0-9.]{0,15}$")),
+        "event_ts": pa.Column(UTC_TS),
+        "seq": pa.Column("int64", pa.Check.ge(0)),
+        "ingest_ts": pa.Column(UTC_TS),
+        "is_final": pa.Column("int64", pa.Check.isin([0, 1])),
+        "source": pa.Column(str),
+        "window_size": pa.Column(str),
+        "version": pa.Column("int64"),
+        "price": pa.Column("float64", [_positive, _finite_or_null]),
+        "close": pa.Column("float64", [_positive, _finite_or_null]),
+        "vwap": pa.Column("float64", [_positive, _finite_or_null]),
+        "volume": pa.Column("int64", pa.Check.ge(0)),
+        **{c: pa.Column("float64", _finite_or_null, nullable=True) for c in INDICATOR_COLUMNS},
+        "imbalance_bid_sz": pa.Column("Int64", nullable=True),
+        "imbalance_ask_sz": pa.Column("Int64", nullable=True),
+    },
+    unique=list(KEY_COLUMNS),
+    strict=True,
+    ordered=False,
+    name="ta_signals",
+)
+
+
+def empty_signal_frame() -> pd.DataFrame:
+    """A zero-row frame with the exact dtypes, so empty windows flow through the same code path."""
+    frame = pd.DataFrame({c: pd.Series([], dtype="float64") for c in SIGNAL_COLUMNS})
+    frame["symbol"] = frame["symbol"].astype(str)
+    frame["source"] = frame["source"].astype(str)
+    frame["window_size"] = frame["window_size"].astype(str)
+    frame["event_ts"] = pd.Series([], dtype=UTC_TS)
+    frame["ingest_ts"] = pd.Series([], dtype=UTC_TS)
+    for col in ("seq", "is_final", "version", "volume"):
+        frame[col] = frame[col].astype("int64")
+    for col in ("imbalance_bid_sz", "imbalance_ask_sz"):
+        frame[col] = frame[col].astype("Int64")
+    return frame[list(SIGNAL_COLUMNS)]

@@ -1,0 +1,100 @@
+"""Signal admission and empty-window classification.
+
+Bad rows never reach decisions: each is rejected with a reason and counted, so a feed that degrades
+shows up as rising rejection counts rather than as silently missing trades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from torghut_assets.domain.signal_frame import KEY_COLUMNS, SIGNAL_COLUMNS, SIGNAL_SCHEMA
+
+REJECT_MISSING_COLUMN = "missing_column"
+REJECT_INVALID_PRICE = "invalid_price"
+REJECT_UNKNOWN_SYMBOL = "unknown_symbol"
+REJECT_OUTSIDE_WINDOW = "outside_window"
+REJECT_DUPLICATE = "duplicate_signal"
+REJECT_INVALID_TIMESTAMP = "invalid_timestamp"
+
+NO_SIGNALS_IN_WINDOW = "no_signals_in_window"
+CURSOR_AHEAD_OF_STREAM = "cursor_ahead_of_stream"
+MARKET_CLOSED = "market_closed"
+ALL_ROWS_REJECTED = "all_rows_rejected"
+
+
+class SignalContractError(ValueError):
+    """The source returned something that is not a signal frame at all (not a row-level problem)."""
+
+
+@dataclass(frozen=True)
+class AdmittedSignals:
+    frame: pd.DataFrame
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+def admit_signals(
+    raw: pd.DataFrame, *, window_start: pd.Timestamp, window_end: pd.Timestamp, universe: Collection[str]
+) -> AdmittedSignals:
+    """Keep the rows that may drive decisions; count the others by reason (first failing reason wins)."""
+    missing = [c for c in SIGNAL_COLUMNS if c not in raw.columns]
+    if missing:
+        raise SignalContractError(f"signal source frame lacks columns {missing}")
+    frame = raw[list(SIGNAL_COLUMNS)].copy()
+    rejected: dict[str, int] = {}
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal frame
+        count = int(mask.sum())
+        if count:
+            rejected[reason] = rejected.get(reason, 0) + count
+            frame = frame[~mask]
+
+    event_ts = pd.to_datetime(frame["event_ts"], utc=True, errors="coerce")
+    ingest_ts = pd.to_datetime(frame["ingest_ts"], utc=True, errors="coerce")
+    frame = frame.assign(
+        event_ts=event_ts.astype("datetime64[us, UTC]"), ingest_ts=ingest_ts.astype("datetime64[us, UTC]")
+    )
+    drop(frame["event_ts"].isna() | frame["ingest_ts"].isna(), REJECT_INVALID_TIMESTAMP)
+    drop(~frame["symbol"].astype(str).isin(set(universe)), REJECT_UNKNOWN_SYMBOL)
+    prices = frame[["price", "close", "vwap"]].apply(pd.to_numeric, errors="coerce").astype("float64")
+    bad_price = ~(np.isfinite(prices).all(axis=1) & (prices > 0).all(axis=1))
+    drop(bad_price, REJECT_INVALID_PRICE)
+    drop((frame["event_ts"] < window_start) | (frame["event_ts"] >= window_end), REJECT_OUTSIDE_WINDOW)
+    frame = frame.sort_values([*KEY_COLUMNS, "ingest_ts"], kind="mergesort")
+    drop(frame.duplicated(subset=list(KEY_COLUMNS), keep="last"), REJECT_DUPLICATE)
+    frame = frame.sort_values(["event_ts", "symbol", "seq"], kind="mergesort").reset_index(drop=True)
+    return AdmittedSignals(frame=SIGNAL_SCHEMA.validate(frame), rejected=rejected)
+
+
+def classify_empty_window(
+    *,
+    window_start: pd.Timestamp,
+    window_end: pd.Timestamp,
+    newest_signal_ts: pd.Timestamp | None,
+    market_open_in_window: bool,
+    rejected_total: int,
+) -> tuple[str, float | None]:
+    """Reason and lag for a window with zero admitted signals (domain.md §3, bounded-fetch rules).
+
+    `newest_signal_ts` is the newest signal at or before the window end, so the answer for a past window
+    does not change with the wall clock.
+    """
+    if rejected_total > 0:
+        return ALL_ROWS_REJECTED, None
+    if not market_open_in_window:
+        lag = None if newest_signal_ts is None else max(0.0, (window_end - newest_signal_ts).total_seconds())
+        return MARKET_CLOSED, lag
+    if newest_signal_ts is None:
+        return NO_SIGNALS_IN_WINDOW, None
+    if window_start > newest_signal_ts:
+        return CURSOR_AHEAD_OF_STREAM, max(0.0, (window_end - newest_signal_ts).total_seconds())
+    return NO_SIGNALS_IN_WINDOW, None

@@ -1,0 +1,271 @@
+"""Candidate strategies as pure, causal functions of a `ta_signals` frame.
+
+A strategy is identified by (name, version); its numeric parameters vary per candidate, so every candidate
+of one strategy shares the `strategy_id` that decisions are keyed on (domain.md §2.2, §5) while
+`parameter_set()` tells candidates apart in `research_candidates`.
+
+Actions are computed per (symbol, session) in (symbol, event_ts, seq) order whatever the input order, so a
+cross is never measured against another symbol's row or against the previous day's close. A session is the
+America/New_York calendar date of the bar close time (regular-hours bars close 09:31-16:00 ET).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+MARKET_TZ = "America/New_York"
+
+LEGACY_MACD_RSI = "legacy_macd_rsi"
+EMA_TREND = "ema_trend"
+
+# Fixed so strategy ids survive process restarts and match across machines.
+STRATEGY_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:torghut:strategy")
+
+_VERSIONS: dict[str, str] = {LEGACY_MACD_RSI: "1.0.0", EMA_TREND: "1.0.0"}
+
+_DEFAULT_PARAMS: dict[str, dict[str, float]] = {
+    LEGACY_MACD_RSI: {"rsi_buy_below": 35.0, "rsi_sell_above": 65.0, "notional_per_trade": 1000.0},
+    EMA_TREND: {"min_cross_bps": 1.0, "rsi_filter_max": 70.0, "notional_per_trade": 1000.0},
+}
+
+_DEFAULT_GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
+    LEGACY_MACD_RSI: {
+        "rsi_buy_below": (30.0, 35.0, 40.0, 45.0),
+        "rsi_sell_above": (55.0, 60.0, 65.0, 70.0),
+    },
+    EMA_TREND: {
+        "min_cross_bps": (0.0, 1.0, 2.0, 5.0),
+        "rsi_filter_max": (60.0, 70.0, 80.0),
+    },
+}
+
+STRATEGY_TYPES: tuple[str, ...] = tuple(sorted(_VERSIONS))
+
+
+def _check_type(strategy_type: str) -> None:
+    if strategy_type not in _VERSIONS:
+        raise ValueError(f"unknown strategy type {strategy_type!r}; known: {', '.join(STRATEGY_TYPES)}")
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One candidate configuration; params are normalised to sorted (name, float) pairs so equal configs
+    compare, hash and serialise identically."""
+
+    name: str
+    strategy_type: str
+    version: str
+    base_timeframe: str = "1Min"
+    priority: int = 100
+    enabled: bool = True
+    params: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        normalised = tuple(sorted((str(k), float(v)) for k, v in self.params))
+        names = [k for k, _ in normalised]
+        if len(set(names)) != len(names):
+            raise ValueError(f"params: duplicate parameter names in {names}")
+        object.__setattr__(self, "params", normalised)
+
+    @property
+    def strategy_id(self) -> str:
+        return str(uuid.uuid5(STRATEGY_ID_NAMESPACE, f"{self.name}\x1f{self.version}"))
+
+    def param(self, name: str) -> float:
+        for key, value in self.params:
+            if key == name:
+                return value
+        raise KeyError(f"strategy {self.name!r} has no parameter {name!r}")
+
+    def with_params(self, **overrides: float) -> StrategySpec:
+        known = dict(self.params)
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ValueError(f"strategy {self.name!r} has no parameter(s) {', '.join(unknown)}")
+        known.update({k: float(v) for k, v in overrides.items()})
+        return replace(self, params=tuple(known.items()))
+
+    def parameter_set(self) -> dict[str, object]:
+        """The `research_candidates.parameter_set` payload (domain.md §2.6), keys sorted."""
+        return {
+            "base_timeframe": self.base_timeframe,
+            "enabled": self.enabled,
+            "params": dict(self.params),
+            "priority": self.priority,
+            "strategy_id": self.strategy_id,
+            "strategy_type": self.strategy_type,
+            "version": self.version,
+        }
+
+
+def default_strategy(strategy_type: str) -> StrategySpec:
+    _check_type(strategy_type)
+    return StrategySpec(
+        name=strategy_type,
+        strategy_type=strategy_type,
+        version=_VERSIONS[strategy_type],
+        params=tuple(_DEFAULT_PARAMS[strategy_type].items()),
+    )
+
+
+def default_grid(strategy_type: str) -> dict[str, tuple[float, ...]]:
+    _check_type(strategy_type)
+    return dict(_DEFAULT_GRIDS[strategy_type])
+
+
+def parameter_grid(
+    spec: StrategySpec, grid: Mapping[str, Sequence[float]] | None = None
+) -> list[StrategySpec]:
+    """Cartesian product over the grid; axes vary in sorted-name order, last axis fastest, values in the
+    order given, so the candidate list (and every id derived from it) is reproducible."""
+    _check_type(spec.strategy_type)
+    axes = default_grid(spec.strategy_type) if grid is None else dict(grid)
+    names = sorted(axes)
+    unknown = [n for n in names if n not in dict(spec.params)]
+    if unknown:
+        raise ValueError(f"grid: strategy {spec.name!r} has no parameter(s) {', '.join(unknown)}")
+    empty = [n for n in names if len(axes[n]) == 0]
+    if empty:
+        raise ValueError(f"grid: empty value list for {', '.join(empty)}")
+    values = [tuple(float(v) for v in axes[n]) for n in names]
+    return [spec.with_params(**dict(zip(names, combo, strict=True))) for combo in itertools.product(*values)]
+
+
+@dataclass(frozen=True)
+class BarLayout:
+    """Rows of a signals frame in (symbol, event_ts, seq) order, cut into (symbol, session) groups.
+
+    `order[i]` is the input position of the i-th sorted row; the other arrays are in sorted order.
+    """
+
+    order: IntArray
+    symbol_code: IntArray
+    event_ts_ns: IntArray
+    session_day: IntArray
+    group_start: BoolArray
+    group_end: BoolArray
+
+    @property
+    def group_id(self) -> IntArray:
+        return np.cumsum(self.group_start, dtype=np.int64) - 1
+
+
+def utc_index(values: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Timestamps as a UTC DatetimeIndex; naive values are taken to be UTC already."""
+    index = pd.DatetimeIndex(values)
+    return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+
+
+def bar_layout(signals: pd.DataFrame) -> BarLayout:
+    n = len(signals)
+    ts = utc_index(signals["event_ts"]).as_unit("ns")
+    ts_ns = ts.asi8.astype(np.int64)
+    local = ts.tz_convert(MARKET_TZ).tz_localize(None).normalize()
+    day = (local.asi8 // 86_400_000_000_000).astype(np.int64)
+    codes, _ = pd.factorize(signals["symbol"].astype(str), sort=True)
+    sym = np.asarray(codes, dtype=np.int64)
+    seq = signals["seq"].to_numpy(dtype=np.int64) if "seq" in signals.columns else np.zeros(n, np.int64)
+    order = np.lexsort((seq, ts_ns, sym)).astype(np.int64)
+    sym_s, day_s = sym[order], day[order]
+    start = np.ones(n, dtype=bool)
+    if n > 1:
+        start[1:] = (sym_s[1:] != sym_s[:-1]) | (day_s[1:] != day_s[:-1])
+    end = np.ones(n, dtype=bool)
+    if n > 1:
+        end[:-1] = start[1:]
+    return BarLayout(order, sym_s, ts_ns[order], day_s, start, end)
+
+
+def resolve_price(signals: pd.DataFrame) -> FloatArray:
+    """Per-row trade price with the reference fallback price -> close -> vwap (domain.md §2.1)."""
+    out = np.full(len(signals), np.nan)
+    for col in ("vwap", "close", "price"):
+        if col in signals.columns:
+            values = pd.to_numeric(signals[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            out = np.where(np.isfinite(values) & (values > 0), values, out)
+    return out
+
+
+def _column(signals: pd.DataFrame, name: str, order: IntArray) -> FloatArray:
+    if name not in signals.columns:
+        return np.full(len(order), np.nan)
+    values = pd.to_numeric(signals[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return values[order]
+
+
+def previous_in_group(values: FloatArray, group_start: BoolArray) -> FloatArray:
+    prev = np.empty_like(values)
+    if len(values):
+        prev[0] = np.nan
+        prev[1:] = values[:-1]
+        prev[group_start] = np.nan
+    return prev
+
+
+def _macd_rsi(signals: pd.DataFrame, spec: StrategySpec, layout: BarLayout) -> npt.NDArray[np.int8]:
+    macd = _column(signals, "macd", layout.order)
+    sig = _column(signals, "macd_signal", layout.order)
+    rsi = _column(signals, "rsi14", layout.order)
+    buy = (macd > sig) & (rsi < spec.param("rsi_buy_below"))
+    sell = (macd < sig) & (rsi > spec.param("rsi_sell_above"))
+    return (buy.astype(np.int8) - sell.astype(np.int8)).astype(np.int8)
+
+
+def _ema_trend(signals: pd.DataFrame, spec: StrategySpec, layout: BarLayout) -> npt.NDArray[np.int8]:
+    price = resolve_price(signals)[layout.order]
+    gap = _column(signals, "ema12", layout.order) - _column(signals, "ema26", layout.order)
+    gap_bps = gap / price * 1e4
+    prev = previous_in_group(gap_bps, layout.group_start)
+    band = spec.param("min_cross_bps")
+    rsi = _column(signals, "rsi14", layout.order)
+    buy = (gap_bps > band) & (prev <= band) & (rsi <= spec.param("rsi_filter_max"))
+    sell = (gap_bps < -band) & (prev >= -band)
+    return (buy.astype(np.int8) - sell.astype(np.int8)).astype(np.int8)
+
+
+_ACTION_RULES = {LEGACY_MACD_RSI: _macd_rsi, EMA_TREND: _ema_trend}
+
+
+def strategy_actions(signals: pd.DataFrame, spec: StrategySpec) -> pd.Series:
+    """+1 buy / -1 sell / 0 none per row, aligned to `signals.index`.
+
+    `ema_trend` fires when the EMA12-EMA26 gap, in bps of the bar price, crosses out of the band
+    [-min_cross_bps, +min_cross_bps] (gap > band now, <= band on the previous bar of the same symbol and
+    session; mirrored for sells). Measuring the cross against the band rather than against zero means a
+    gap that creeps through zero and widens later still fires once, when it becomes significant.
+    """
+    _check_type(spec.strategy_type)
+    layout = bar_layout(signals)
+    sorted_actions = _ACTION_RULES[spec.strategy_type](signals, spec, layout)
+    out = np.zeros(len(signals), dtype=np.int8)
+    out[layout.order] = sorted_actions
+    return pd.Series(out, index=signals.index, name="action", dtype="int8")
+
+
+__all__ = [
+    "EMA_TREND",
+    "LEGACY_MACD_RSI",
+    "MARKET_TZ",
+    "STRATEGY_TYPES",
+    "BarLayout",
+    "StrategySpec",
+    "bar_layout",
+    "default_grid",
+    "default_strategy",
+    "parameter_grid",
+    "previous_in_group",
+    "resolve_price",
+    "strategy_actions",
+    "utc_index",
+]

@@ -1,0 +1,27 @@
+"""Alembic environment: uses the engine handed over by `torghut_assets.ledger.migrate`."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context
+
+from torghut_assets.ledger.schema import metadata
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine") or sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations_online()

@@ -1,0 +1,96 @@
+"""Idempotent partition writes: a lane window's rows are replaced, never duplicated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from torghut_assets.domain.evidence import canonical_value
+from torghut_assets.ledger.schema import LANE_WINDOW_TABLES
+
+Row = Mapping[str, Any]
+
+
+def to_native(value: Any) -> Any:
+    """Turn numpy/pandas scalars into what every DBAPI driver and JSON column accepts.
+
+    NaN and inf become NULL: a non-finite number is never evidence. Datetimes are normalized to UTC so
+    SQLite (which drops offsets) and PostgreSQL store the same instant.
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} reaching the ledger; all ledger times are UTC-aware")
+        return value.astimezone(dt.UTC)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): to_native(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_native(v) for v in value]
+    return value
+
+
+def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Row]) -> None:
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_fn(table)
+    updatable = [c.name for c in table.columns if c.name != "id"]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.id], set_={name: stmt.excluded[name] for name in updatable}
+    )
+    conn.execute(
+        stmt,
+        [
+            {k: canonical_value(v) if k in json_columns else to_native(v) for k, v in row.items()}
+            for row in rows
+        ],
+    )
+
+
+def replace_lane_window(
+    conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime, rows: Iterable[Row]
+) -> int:
+    """Make the partition's rows exactly `rows`: upsert them by id, delete the ones no longer produced.
+
+    Upserting (rather than delete-then-insert) keeps foreign keys pointing at unchanged rows intact, so
+    re-running an upstream asset does not null out or cascade-delete its downstream rows.
+    """
+    start_column = table.c[LANE_WINDOW_TABLES[table.name]]
+    materialized = list(rows)
+    for row in materialized:
+        if row.get("lane") != lane or to_native(row.get(start_column.name)) != to_native(window_start):
+            raise ValueError(
+                f"row {row.get('id')} for {table.name} is outside partition {lane}/{window_start.isoformat()}"
+            )
+    keep = {str(row["id"]) for row in materialized}
+    partition = sa.and_(table.c.lane == lane, start_column == to_native(window_start))
+    existing = {str(i) for i in conn.execute(sa.select(table.c.id).where(partition)).scalars()}
+    stale = sorted(existing - keep)
+    for chunk_start in range(0, len(stale), 500):
+        conn.execute(sa.delete(table).where(table.c.id.in_(stale[chunk_start : chunk_start + 500])))
+    _upsert(conn, table, materialized)
+    return len(materialized)
+
+
+def upsert_rows(conn: Connection, table: sa.Table, rows: Iterable[Row]) -> int:
+    """Insert or update by id, for tables that are not lane-window partitioned (e.g. `strategies`)."""
+    materialized = list(rows)
+    _upsert(conn, table, materialized)
+    return len(materialized)
