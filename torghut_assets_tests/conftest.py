@@ -79,17 +79,30 @@ def empty_ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     yield from _postgres_database(None)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated ledger database of each backend."""
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _migrated_ledger(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        url = f"sqlite:///{directory / 'ledger.sqlite'}"
         engine = create_ledger_engine(url)
         upgrade(engine)
         engine.dispose()
         yield url
         return
     yield from _postgres_database(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated ledger database of each backend."""
+    yield from _migrated_ledger(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_ledger_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated ledger shared by a module's read-only tests (expensive setups run once per backend)."""
+    yield from _migrated_ledger(request, tmp_path_factory.mktemp("ledger"))
 
 
 @pytest.fixture

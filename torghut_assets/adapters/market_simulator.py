@@ -4,6 +4,8 @@ The pipeline must be replayable, so every bar is a pure function of (seed, symbo
 is carried from an epoch: the log price is a sum of value-noise octaves (hashed lattice values at
 periods from 1 trading minute to about 2.6 years, amplitude ∝ sqrt(period)) which behaves like a random walk
 between its shortest and longest period, and any window can be regenerated alone, bit for bit.
+Outputs are rounded (prices to 4 decimals, volume to whole shares), which also absorbs last-ulp
+differences between numpy's vectorised and scalar exp/log on different array lengths.
 
 On top of that walk each (symbol, session) gets a hashed regime — a drift over the day, a damped
 oscillating market, or a burst of 3x minute noise — plus U-shaped intraday volatility and volume, an
@@ -82,7 +84,7 @@ _MASK64 = (1 << 64) - 1
 
 class UnknownSymbolError(ValueError):
     def __init__(self, symbol: str) -> None:
-        super().__init__(f"unknown symbol {symbol!r}; the simulator trades {', '.join(PROFILES)}")
+        super().__init__(f"unknown symbol {symbol!r}: not in the simulator's universe")
         self.symbol = symbol
 
 
@@ -253,8 +255,8 @@ class MarketSimulator:
 
     def newest_signal_ts(self, now: pd.Timestamp) -> pd.Timestamp | None:
         """Close time of the newest bar of any symbol that had closed by `now` (None: nothing recent)."""
-        last_start = now.tz_convert("UTC").floor(_ONE_MINUTE) - _ONE_MINUTE
         today = exchange_date(now)
+        last_start = now.tz_convert("UTC").floor(_ONE_MINUTE) - _ONE_MINUTE
         for day in [today, *reversed(previous_sessions(today, _NEWEST_LOOKBACK_SESSIONS))]:
             bounds = session_bounds(day)
             if bounds is None or last_start < bounds[0]:
@@ -336,7 +338,10 @@ class MarketSimulator:
     def _generate(
         self, start: pd.Timestamp, end: pd.Timestamp, symbols: Iterable[str] | None
     ) -> tuple[pd.DataFrame, pd.Series]:
-        chosen = sorted({self._check(s) for s in (self.universe if symbols is None else tuple(symbols))})
+        wanted = (
+            self.universe if symbols is None else (symbols,) if isinstance(symbols, str) else tuple(symbols)
+        )
+        chosen = sorted({self._check(s) for s in wanted})
         minutes = market_minutes(start, end)
         if len(minutes) == 0:
             return _empty_bars(), pd.Series([], dtype=np.int64)
@@ -379,7 +384,7 @@ class MarketSimulator:
         bars = pd.DataFrame(
             {
                 "symbol": pd.array(np.tile(np.array(chosen, dtype=object), len(minutes))[keep], dtype=str),
-                "ts": np.repeat(minutes.to_numpy(), len(chosen))[keep],
+                "ts": np.repeat(minutes.tz_localize(None).to_numpy(), len(chosen))[keep],
                 "open": column(open_),
                 "high": column(high),
                 "low": column(low),
@@ -389,7 +394,7 @@ class MarketSimulator:
                 "spread_bps": column(np.maximum(np.round(spread, 4), 0.01)),
             }
         )
-        bars["ts"] = bars["ts"].astype(UTC_TS)
+        bars["ts"] = bars["ts"].dt.tz_localize("UTC").astype(UTC_TS)
         return bars, pd.Series(column(latency), index=bars.index)
 
 

@@ -43,11 +43,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from torghut_assets.domain.strategies import (
+    BarKeys,
+    BarLayout,
     BoolArray,
     FloatArray,
     IntArray,
     StrategySpec,
+    bar_keys,
     bar_layout,
+    layout_from_keys,
     previous_in_group,
     resolve_price,
     utc_index,
@@ -57,18 +61,6 @@ HIGH_VOL_BPS_PER_BAR = 15.0
 TREND_MOVE_BPS = 25.0
 
 _CAP_EPSILON = 1e-9
-_REPLAY_COLUMNS = (
-    "symbol",
-    "event_ts",
-    "seq",
-    "price",
-    "close",
-    "vwap",
-    "volume",
-    "imbalance_spread",
-    "imbalance_bid_px",
-    "imbalance_ask_px",
-)
 
 
 @dataclass(frozen=True)
@@ -125,7 +117,6 @@ def _aligned_actions(signals: pd.DataFrame, actions: pd.Series) -> npt.NDArray[n
     return out
 
 
-
 def _ffill(values: FloatArray) -> FloatArray:
     """Forward fill; callers seed every group start, so values never leak across groups."""
     if len(values) == 0:
@@ -172,19 +163,59 @@ def _fill_positions(
     return out
 
 
-def replay(
-    signals: pd.DataFrame, actions: pd.Series, spec: StrategySpec, cost_model: CostModel
-) -> pd.DataFrame:
-    """One row per (symbol, bar) in replay order, indexed by the input labels, with the position path,
-    fills, costs and bar pnl; `backtest` only sums this frame."""
-    layout = bar_layout(signals)
+@dataclass(frozen=True, eq=False)
+class _Inputs:
+    """Input-order arrays of everything the replay reads, so windows are cut without copying frames."""
+
+    keys: BarKeys
+    price: FloatArray
+    volume: FloatArray
+    spread: FloatArray
+    action: npt.NDArray[np.int8]
+
+    def take(self, rows: BoolArray) -> _Inputs:
+        return _Inputs(
+            self.keys.take(rows), self.price[rows], self.volume[rows], self.spread[rows], self.action[rows]
+        )
+
+
+def _inputs(signals: pd.DataFrame, actions: pd.Series) -> _Inputs:
+    price = resolve_price(signals)
+    if len(price) and not np.isfinite(price).all():
+        raise ValueError("signals: every row needs a positive price, close or vwap")
+    spread = _float_column(signals, "imbalance_spread")
+    quoted = _float_column(signals, "imbalance_ask_px") - _float_column(signals, "imbalance_bid_px")
+    spread = np.clip(np.where(np.isfinite(spread), spread, np.nan_to_num(quoted)), 0.0, None)
+    volume = np.clip(np.nan_to_num(_float_column(signals, "volume")), 0.0, None)
+    return _Inputs(bar_keys(signals), price, volume, spread, _aligned_actions(signals, actions))
+
+
+@dataclass(frozen=True, eq=False)
+class _Replay:
+    layout: BarLayout
+    price: FloatArray
+    volume: FloatArray
+    action: npt.NDArray[np.int8]
+    desired: IntArray
+    position: IntArray
+    traded: IntArray
+    caps: IntArray
+    participation: FloatArray
+    notional: FloatArray
+    cost: FloatArray
+    gross: FloatArray
+
+    @property
+    def exposure(self) -> FloatArray:
+        out: FloatArray = np.abs(self.position) * self.price
+        return out
+
+
+def _run(inputs: _Inputs, spec: StrategySpec, cost_model: CostModel) -> _Replay:
+    layout = layout_from_keys(inputs.keys)
     o = layout.order
     n = len(o)
-    price = resolve_price(signals)[o]
-    if n and not np.isfinite(price).all():
-        raise ValueError("signals: every row needs a positive price, close or vwap")
-    volume = np.clip(np.nan_to_num(_float_column(signals, "volume")[o]), 0.0, None)
-    action = _aligned_actions(signals, actions)[o]
+    price, volume, action = inputs.price[o], inputs.volume[o], inputs.action[o]
 
     qty = np.maximum(np.floor(spec.param("notional_per_trade") / price + _CAP_EPSILON), 1.0)
     decided = np.where(action != 0, action.astype(np.float64), np.nan)
@@ -205,70 +236,116 @@ def replay(
 
     per_volume = np.divide(abs_traded, volume, out=np.ones(n), where=volume > 0)
     participation = np.minimum(np.where(traded != 0, per_volume, 0.0), 1.0)
-    spread = _float_column(signals, "imbalance_spread")[o]
-    quoted = (_float_column(signals, "imbalance_ask_px") - _float_column(signals, "imbalance_bid_px"))[o]
-    spread = np.clip(np.where(np.isfinite(spread), spread, np.nan_to_num(quoted)), 0.0, None)
-    half_spread_bps = spread / 2.0 / price * 1e4
+    half_spread_bps = inputs.spread[o] / 2.0 / price * 1e4
     cost_bps = (
         half_spread_bps * cost_model.spread_multiplier
         + cost_model.impact_bps_at_full_participation * participation
         + cost_model.commission_bps
     )
     notional = abs_traded * price
-    cost = notional * cost_bps / 1e4
     prev_price = previous_in_group(price, layout.group_start)
     gross = np.where(layout.group_start, 0.0, before * (price - np.nan_to_num(prev_price)))
+    return _Replay(
+        layout,
+        price,
+        volume,
+        action,
+        desired,
+        position,
+        traded,
+        caps,
+        participation,
+        notional,
+        notional * cost_bps / 1e4,
+        gross,
+    )
 
+
+def replay(
+    signals: pd.DataFrame, actions: pd.Series, spec: StrategySpec, cost_model: CostModel
+) -> pd.DataFrame:
+    """One row per (symbol, bar) in replay order, indexed by the input labels, with the position path,
+    fills, costs and bar pnl; `summarize` of this frame equals `backtest`."""
+    r = _run(_inputs(signals, actions), spec, cost_model)
     keys = [c for c in ("symbol", "event_ts", "seq") if c in signals.columns]
-    frame = signals[keys].iloc[o]
-    frame["session_id"] = layout.group_id
-    frame["price"] = price
-    frame["volume"] = volume
-    frame["action"] = action
-    frame["desired_qty"] = desired
-    frame["position_qty"] = position
-    frame["traded_qty"] = traded
-    frame["fill_cap_qty"] = caps
-    frame["participation"] = participation
-    frame["traded_notional"] = notional
-    frame["cost"] = cost
-    frame["gross_pnl"] = gross
-    frame["net_pnl"] = gross - cost
-    frame["exposure_notional"] = np.abs(position) * price
-    return frame
+    base = signals[keys].iloc[r.layout.order]
+    columns: dict[str, object] = {
+        "session_id": r.layout.group_id,
+        "price": r.price,
+        "volume": r.volume,
+        "action": r.action,
+        "desired_qty": r.desired,
+        "position_qty": r.position,
+        "traded_qty": r.traded,
+        "fill_cap_qty": r.caps,
+        "participation": r.participation,
+        "traded_notional": r.notional,
+        "cost": r.cost,
+        "gross_pnl": r.gross,
+        "net_pnl": r.gross - r.cost,
+        "exposure_notional": r.exposure,
+    }
+    return pd.concat([base, pd.DataFrame(columns, index=base.index)], axis=1)
 
 
 def window_mask(signals: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> BoolArray:
-    ts = utc_index(signals["event_ts"])
-    mask = np.ones(len(signals), dtype=bool)
+    return _ts_mask(utc_index(signals["event_ts"]).as_unit("ns").asi8, start, end)
+
+
+def _ts_mask(ts_ns: IntArray, start: pd.Timestamp | None, end: pd.Timestamp | None) -> BoolArray:
+    mask = np.ones(len(ts_ns), dtype=bool)
     if start is not None:
-        mask &= np.asarray(ts >= utc_index(pd.DatetimeIndex([start]))[0])
+        mask &= ts_ns >= utc_index(pd.DatetimeIndex([start])).as_unit("ns").asi8[0]
     if end is not None:
-        mask &= np.asarray(ts < utc_index(pd.DatetimeIndex([end]))[0])
+        mask &= ts_ns < utc_index(pd.DatetimeIndex([end])).as_unit("ns").asi8[0]
     return mask
 
 
-def summarize(replayed: pd.DataFrame) -> BacktestMetrics:
-    if replayed.empty:
+def _metrics(
+    ts_ns: IntArray,
+    action: npt.NDArray[np.int8],
+    traded: IntArray,
+    gross_pnl: FloatArray,
+    cost: FloatArray,
+    notional: FloatArray,
+    exposure: FloatArray,
+) -> BacktestMetrics:
+    if len(ts_ns) == 0:
         return EMPTY_METRICS
-    bar_net = replayed["net_pnl"].to_numpy(dtype=np.float64)
-    times, bar = np.unique(utc_index(replayed["event_ts"]).asi8, return_inverse=True)
-    equity = np.cumsum(np.bincount(bar, weights=bar_net, minlength=len(times)))
+    times, bar = np.unique(ts_ns, return_inverse=True)
+    equity = np.cumsum(np.bincount(bar, weights=gross_pnl - cost, minlength=len(times)))
     peak = np.maximum.accumulate(np.maximum(equity, 0.0))
-    gross = math.fsum(replayed["gross_pnl"].to_numpy(dtype=np.float64))
-    cost = math.fsum(replayed["cost"].to_numpy(dtype=np.float64))
-    turnover = math.fsum(replayed["traded_notional"].to_numpy(dtype=np.float64))
-    avg_exposure = math.fsum(replayed["exposure_notional"].to_numpy(dtype=np.float64)) / len(times)
+    gross = math.fsum(gross_pnl)
+    cost_total = math.fsum(cost)
+    turnover = math.fsum(notional)
+    avg_exposure = math.fsum(exposure) / len(times)
     return BacktestMetrics(
-        decision_count=int(np.count_nonzero(replayed["action"].to_numpy())),
-        trade_count=int(np.count_nonzero(replayed["traded_qty"].to_numpy())),
+        decision_count=int(np.count_nonzero(action)),
+        trade_count=int(np.count_nonzero(traded)),
         gross_pnl=gross,
-        net_pnl=gross - cost,
+        net_pnl=gross - cost_total,
         max_drawdown=max(0.0, float(np.max(peak - equity))),
         turnover_notional=turnover,
         turnover_ratio=turnover / avg_exposure if avg_exposure > 0 else 0.0,
-        cost_bps=cost / turnover * 1e4 if turnover > 0 else 0.0,
-        cost_total=cost,
+        cost_bps=cost_total / turnover * 1e4 if turnover > 0 else 0.0,
+        cost_total=cost_total,
+    )
+
+
+def summarize(replayed: pd.DataFrame) -> BacktestMetrics:
+    """Metrics of a `replay` frame (e.g. after filtering it to some symbols)."""
+
+    def col(name: str) -> FloatArray:
+        return replayed[name].to_numpy(dtype=np.float64)
+
+    return _metrics(
+        utc_index(replayed["event_ts"]).as_unit("ns").asi8,
+        replayed["action"].to_numpy(dtype=np.int8),
+        replayed["traded_qty"].to_numpy(dtype=np.int64),
+        col("gross_pnl"),
+        col("cost"),
+        col("traded_notional"),
+        col("exposure_notional"),
     )
 
 
@@ -281,10 +358,29 @@ def backtest(
     end: pd.Timestamp | None = None,
 ) -> BacktestMetrics:
     """Metrics of the rows with start <= event_ts < end, replayed from a flat book (see module docstring)."""
-    mask = window_mask(signals, start, end)
-    aligned = _aligned_actions(signals, actions)
-    window = signals[[c for c in _REPLAY_COLUMNS if c in signals.columns]][mask]
-    return summarize(replay(window, pd.Series(aligned[mask], index=window.index), spec, cost_model))
+    return backtest_windows(signals, actions, spec, cost_model, [(start, end)])[0]
+
+
+def backtest_windows(
+    signals: pd.DataFrame,
+    actions: pd.Series,
+    spec: StrategySpec,
+    cost_model: CostModel,
+    windows: Sequence[tuple[pd.Timestamp | None, pd.Timestamp | None]],
+) -> list[BacktestMetrics]:
+    """`backtest` for each [start, end) window (e.g. every fold's test range) of one frame; equal to
+    calling `backtest` per window, but the frame is read once, which dominates the cost of short windows."""
+    inputs = _inputs(signals, actions)
+    results = []
+    for start, end in windows:
+        window = inputs
+        if start is not None or end is not None:
+            window = inputs.take(_ts_mask(inputs.keys.event_ts_ns, start, end))
+        r = _run(window, spec, cost_model)
+        results.append(
+            _metrics(r.layout.event_ts_ns, r.action, r.traded, r.gross, r.cost, r.notional, r.exposure)
+        )
+    return results
 
 
 def regime_label(
@@ -344,6 +440,7 @@ __all__ = [
     "BacktestMetrics",
     "CostModel",
     "backtest",
+    "backtest_windows",
     "net_pnl_cv",
     "regime_label",
     "replay",

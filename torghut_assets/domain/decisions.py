@@ -133,124 +133,68 @@ def plan_session_decisions(
     """Replay one session's signals in (event_ts, symbol, seq) order into decisions.
 
     An action that does not change the target position (a buy while long, a sell while flat) is not a
-    decision. Rejected decisions are kept: they are evidence of what the risk engine stopped.
+    decision. Rejected decisions are kept: they are evidence of what the risk engine stopped. Open
+    positions are flattened at the first signal at or after the flatten time.
     """
     if session_signals.empty:
         return []
-    frame = session_signals.sort_values(["event_ts", "symbol", "seq"], kind="mergesort")
-    actions = strategy_actions(frame, spec)
+    frame = session_signals.sort_values(["event_ts", "symbol", "seq"], kind="mergesort").reset_index(
+        drop=True
+    )
+    actions = strategy_actions(frame, spec).to_numpy()
     flatten_at = session_close - pd.Timedelta(minutes=lane.session_close_flatten_minutes)
     block_entries_at = session_close - pd.Timedelta(minutes=lane.session_close_entry_block_minutes)
+    times = pd.DatetimeIndex(frame["event_ts"])
+    rows = [int(i) for i in ((actions != 0) | (times >= flatten_at)).nonzero()[0]]
+    symbols: list[str] = [str(v) for v in frame["symbol"]]
+    prices: list[float] = [float(v) for v in frame["price"]]
+    seqs: list[int] = [int(v) for v in frame["seq"]]
+    params: dict[str, object] = dict(spec.params)
     book = _Book()
     decisions: list[TradeDecision] = []
-    params = dict(spec.params)
-    candidates = frame.assign(action_code=actions.to_numpy())
-    candidates = candidates[(candidates["action_code"] != 0) | (candidates["event_ts"] >= flatten_at)]
-    flattened = False
-    for row in candidates.itertuples(index=False):
-        price = float(row.price)
-        symbol = str(row.symbol)
-        ts = pd.Timestamp(row.event_ts)
-        if ts >= flatten_at and not flattened:
-            flattened = True
-            last_prices = frame[frame["event_ts"] <= ts].groupby("symbol")["price"].last()
+
+    def emit(i: int, symbol: str, action: str, qty: int, price: float, why: str, reasons: list[str]) -> None:
+        decisions.append(
+            TradeDecision(
+                strategy_id=spec.strategy_id,
+                symbol=symbol,
+                event_ts=times[i],
+                signal_seq=seqs[i],
+                timeframe=spec.base_timeframe,
+                action=action,
+                qty=qty,
+                price=price,
+                rationale=why,
+                params=params,
+                account_label=lane.account_label,
+                risk_reasons=tuple(reasons),
+            )
+        )
+
+    for i in rows:
+        ts, symbol, price, action = times[i], symbols[i], prices[i], int(actions[i])
+        if ts >= flatten_at:
+            last_prices = frame.iloc[: i + 1].groupby("symbol")["price"].last()
             for held_symbol, held_qty in sorted(book.positions.items()):
                 if held_qty > 0:
                     exit_price = float(last_prices.get(held_symbol, book.prices[held_symbol]))
-                    decisions.append(
-                        _decision(
-                            spec,
-                            lane,
-                            held_symbol,
-                            ts,
-                            int(row.seq),
-                            "sell",
-                            held_qty,
-                            exit_price,
-                            FLATTEN_RATIONALE,
-                            params,
-                            (),
-                        )
-                    )
-                    book.positions[held_symbol] = 0
-            continue
-        if flattened or not math.isfinite(price) or price <= 0:
-            if not flattened and row.action_code != 0:
-                decisions.append(
-                    _decision(
-                        spec,
-                        lane,
-                        symbol,
-                        ts,
-                        int(row.seq),
-                        "buy" if row.action_code > 0 else "sell",
-                        0,
-                        0.0,
-                        "strategy_signal",
-                        params,
-                        ("missing_price",),
-                    )
-                )
+                    emit(i, held_symbol, "sell", held_qty, exit_price, FLATTEN_RATIONALE, [])
+            break
+        if not math.isfinite(price) or price <= 0:
+            emit(i, symbol, "buy" if action > 0 else "sell", 0, 0.0, "strategy_signal", ["missing_price"])
             continue
         book.prices[symbol] = price
         held = book.positions.get(symbol, 0)
-        if row.action_code > 0 and held == 0:
+        if action > 0 and held == 0:
             qty = size_order(spec, price)
             reasons = _entry_risk_reasons(lane, book, symbol, qty, price, ts >= block_entries_at)
-            decisions.append(
-                _decision(
-                    spec,
-                    lane,
-                    symbol,
-                    ts,
-                    int(row.seq),
-                    "buy",
-                    qty,
-                    price,
-                    "strategy_signal",
-                    params,
-                    tuple(reasons),
-                )
-            )
+            emit(i, symbol, "buy", qty, price, "strategy_signal", reasons)
             if not reasons:
                 book.positions[symbol] = qty
-        elif row.action_code < 0 and held > 0:
-            decisions.append(
-                _decision(
-                    spec, lane, symbol, ts, int(row.seq), "sell", held, price, "strategy_signal", params, ()
-                )
-            )
+        elif action < 0 and held > 0:
+            emit(i, symbol, "sell", held, price, "strategy_signal", [])
             book.positions[symbol] = 0
     return decisions
-
-
-def _decision(
-    spec: StrategySpec,
-    lane: LaneConfig,
-    symbol: str,
-    ts: pd.Timestamp,
-    seq: int,
-    action: str,
-    qty: int,
-    price: float,
-    rationale: str,
-    params: dict[str, object],
-    reasons: tuple[str, ...],
-) -> TradeDecision:
-    return TradeDecision(
-        strategy_id=spec.strategy_id,
-        symbol=symbol,
-        event_ts=ts,
-        signal_seq=seq,
-        timeframe=spec.base_timeframe,
-        action=action,
-        qty=qty,
-        price=price,
-        rationale=rationale,
-        params=params,
-        account_label=lane.account_label,
-        risk_reasons=reasons,
-    )
 
 
 def decisions_in_window(

@@ -64,7 +64,13 @@ def frame_content_hash(frame: pd.DataFrame, columns: list[str] | None = None) ->
     CSV with a fixed float format is both canonical and fast enough for tens of thousands of rows.
     """
     cols = columns or sorted(frame.columns)
-    ordered = frame[cols].sort_values(cols, kind="mergesort").reset_index(drop=True)
+    ordered = frame[cols].copy()
+    for col in cols:
+        if isinstance(ordered[col].dtype, pd.DatetimeTZDtype):
+            ordered[col] = ordered[col].dt.tz_convert("UTC")
+        elif pd.api.types.is_datetime64_dtype(ordered[col].dtype):
+            raise ValueError(f"column {col!r} holds naive timestamps; evidence hashes need UTC-aware times")
+    ordered = ordered.sort_values(cols, kind="mergesort").reset_index(drop=True)
     text = ordered.to_csv(
         index=False,
         float_format=f"%.{FLOAT_DIGITS}g",

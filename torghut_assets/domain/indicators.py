@@ -19,6 +19,7 @@ Warm-up conventions (NaN until enough bars exist, never a biased early value):
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,13 +40,15 @@ BAR_COLUMNS: tuple[str, ...] = (
     "vwap",
     "spread_bps",
 )
-BAR_LENGTH = pd.Timedelta(minutes=1)
+BAR_LENGTH = np.timedelta64(1, "m")
 RSI_PERIOD = 14
 BOLLINGER_PERIOD = 20
 BOLLINGER_WIDTH = 2.0
 VWAP_WINDOW = 5
 VOL_WINDOW = 5
 ROUND_LOT = 100
+
+F64 = npt.NDArray[np.float64]
 
 
 class _Sessions:
@@ -60,38 +63,37 @@ class _Sessions:
         self.key, self.position = key, position
         self.shape = (int(position.max()) + 1, int(key.max()) + 1)
 
-    def spread(self, values: pd.Series | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def spread(self, values: npt.ArrayLike) -> F64:
         matrix = np.full(self.shape, np.nan)
         matrix[self.position, self.key] = np.asarray(values, dtype=np.float64)
         return matrix
 
-    def gather(self, matrix: npt.NDArray[np.float64] | pd.DataFrame) -> npt.NDArray[np.float64]:
+    def gather(self, matrix: F64 | pd.DataFrame) -> F64:
         return np.asarray(matrix, dtype=np.float64)[self.position, self.key]
 
 
-def _ewm(
-    matrix: npt.NDArray[np.float64], *, span: float | None = None, alpha: float | None = None
-) -> npt.NDArray[np.float64]:
+def _ewm(matrix: F64, *, span: float | None = None, alpha: float | None = None) -> F64:
     return pd.DataFrame(matrix).ewm(span=span, alpha=alpha, adjust=False).mean().to_numpy()
 
 
-def _rolling(matrix: npt.NDArray[np.float64], window: int, min_periods: int) -> Rolling[pd.DataFrame]:
+def _rolling(matrix: F64, window: int, min_periods: int) -> Rolling[pd.DataFrame]:
     return pd.DataFrame(matrix).rolling(window, min_periods=min_periods)
 
 
-def _session_opens(local_day: pd.Series) -> pd.Series:
-    opens: dict[pd.Timestamp, pd.Timestamp] = {}
-    for day in local_day.unique():
-        bounds = session_bounds(dt.date(day.year, day.month, day.day))
+def _session_opens(local_day: npt.NDArray[np.datetime64]) -> npt.NDArray[np.datetime64]:
+    days, which = np.unique(local_day, return_inverse=True)
+    opens = []
+    for day in days.astype(dt.date):
+        bounds = session_bounds(day)
         if bounds is None:
-            raise ValueError(f"bars on {day.date()}, which is not a trading session")
-        opens[day] = bounds[0]
-    return local_day.map(opens).astype("datetime64[us, UTC]")
+            raise ValueError(f"bars on {day}, which is not a trading session")
+        opens.append(bounds[0].tz_localize(None).to_datetime64())
+    return np.array(opens, dtype="datetime64[us]")[which.ravel()]
 
 
-def _rsi(close: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    delta = np.full_like(close, np.nan)
-    delta[1:] = close[1:] - close[:-1]
+def _rsi(closes: F64) -> F64:
+    delta = np.full_like(closes, np.nan)
+    delta[1:] = closes[1:] - closes[:-1]
     moves = np.hstack([np.clip(delta, 0.0, None), np.clip(-delta, 0.0, None)])
     seeded = np.full_like(moves, np.nan)
     if moves.shape[0] > RSI_PERIOD:
@@ -105,23 +107,20 @@ def _rsi(close: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where((avg_up == 0) & (avg_down == 0), 50.0, rsi)
 
 
-def _order_book(bars: pd.DataFrame) -> pd.DataFrame:
-    close, spread_bps = bars["close"].to_numpy(), bars["spread_bps"].to_numpy()
+def _order_book(
+    open_: F64, high: F64, low: F64, close: F64, volume: npt.NDArray[np.int64], spread_bps: F64
+) -> dict[str, npt.ArrayLike]:
     half = close * spread_bps / 2e4
-    bar_range = (bars["high"] - bars["low"]).to_numpy()
-    move = (bars["close"] - bars["open"]).to_numpy()
+    bar_range, move = high - low, close - open_
     tilt = np.divide(move, bar_range, out=np.zeros_like(move), where=bar_range > 0)
-    depth = np.maximum(bars["volume"].to_numpy() // 10, ROUND_LOT)
-    return pd.DataFrame(
-        {
-            "imbalance_spread": 2.0 * half,
-            "imbalance_bid_px": close - half,
-            "imbalance_ask_px": close + half,
-            "imbalance_bid_sz": pd.array(np.rint(depth * (1.0 + 0.5 * tilt)).astype("int64"), dtype="Int64"),
-            "imbalance_ask_sz": pd.array(np.rint(depth * (1.0 - 0.5 * tilt)).astype("int64"), dtype="Int64"),
-        },
-        index=bars.index,
-    )
+    depth = np.maximum(volume // 10, ROUND_LOT)
+    return {
+        "imbalance_spread": 2.0 * half,
+        "imbalance_bid_px": close - half,
+        "imbalance_ask_px": close + half,
+        "imbalance_bid_sz": np.rint(depth * (1.0 + 0.5 * tilt)).astype(np.int64),
+        "imbalance_ask_sz": np.rint(depth * (1.0 - 0.5 * tilt)).astype(np.int64),
+    }
 
 
 def compute_signals(
@@ -136,72 +135,81 @@ def compute_signals(
     missing = [c for c in BAR_COLUMNS if c not in bars.columns]
     if missing:
         raise ValueError(f"bars lack columns {missing}")
+    if not isinstance(bars["ts"].dtype, pd.DatetimeTZDtype):
+        raise ValueError("bars.ts must be timezone-aware")
     if bars.empty:
         return empty_signal_frame()
 
-    frame = bars.loc[:, list(BAR_COLUMNS)].copy()
-    frame["ts"] = frame["ts"].dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-    latency = ingest_latency_ms if ingest_latency_ms is not None else pd.Series(0, index=bars.index)
-    frame["latency"] = pd.to_timedelta(latency.reindex(bars.index).to_numpy(), unit="ms")
-    local_day = frame["ts"].dt.tz_convert(EXCHANGE_TZ).dt.tz_localize(None).dt.normalize()
-    frame["session_open"] = _session_opens(local_day)
-    frame = frame.sort_values(["symbol", "ts"], kind="stable").reset_index(drop=True)
+    ts_utc = bars["ts"].dt.tz_convert("UTC")
+    local_day = ts_utc.dt.tz_convert(EXCHANGE_TZ).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    codes, _ = pd.factorize(bars["symbol"].astype(str), sort=True)
+    ts = ts_utc.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    by_session = np.lexsort((ts, codes))
 
-    key = np.asarray(frame.groupby(["symbol", "session_open"], sort=False).ngroup(), dtype=np.int64)
-    position = np.asarray(pd.Series(key).groupby(key, sort=False).cumcount(), dtype=np.int64)
-    sessions = _Sessions(key, position)
-    volume = frame["volume"].astype("int64")
-    close = sessions.spread(frame["close"])
-    shares = sessions.spread(volume)
-    notional = sessions.spread(frame["vwap"] * volume)
+    def column(name: str, dtype: type[np.generic] = np.float64) -> npt.NDArray[Any]:
+        return bars[name].to_numpy(dtype=dtype)[by_session]
 
-    ema12, ema26 = _ewm(close, span=12), _ewm(close, span=26)
+    codes, ts, local_day = codes[by_session], ts[by_session], local_day[by_session]
+    session_open = _session_opens(local_day)
+    starts = np.r_[True, (codes[1:] != codes[:-1]) | (local_day[1:] != local_day[:-1])]
+    key = np.cumsum(starts) - 1
+    sessions = _Sessions(key, np.arange(len(key)) - np.flatnonzero(starts)[key])
+
+    open_, high, low, close = column("open"), column("high"), column("low"), column("close")
+    vwap, volume = column("vwap"), column("volume", np.int64)
+    closes, shares, notional = sessions.spread(close), sessions.spread(volume), sessions.spread(vwap * volume)
+    ema12, ema26 = _ewm(closes, span=12), _ewm(closes, span=26)
     macd = ema12 - ema26
     macd_signal = _ewm(macd, span=9)
-    boll = _rolling(close, BOLLINGER_PERIOD, BOLLINGER_PERIOD)
+    boll = _rolling(closes, BOLLINGER_PERIOD, BOLLINGER_PERIOD)
     boll_mid, boll_sd = boll.mean().to_numpy(), boll.std(ddof=0).to_numpy()
     cum_shares, cum_notional = np.nancumsum(shares, axis=0), np.nancumsum(notional, axis=0)
-    w5 = _rolling(np.hstack([shares, notional]), VWAP_WINDOW, 1).sum().to_numpy()
-    w5_shares, w5_notional = np.hsplit(w5, 2)
-    log_close = np.log(close)
-    returns = np.vstack(
-        [log_close[:1] - np.log(sessions.spread(frame["open"])[:1]), np.diff(log_close, axis=0)]
+    w5_shares, w5_notional = np.hsplit(
+        _rolling(np.hstack([shares, notional]), VWAP_WINDOW, 1).sum().to_numpy(), 2
     )
-    realized = _rolling(returns, VOL_WINDOW, 2).std(ddof=1)
-
+    log_close = np.log(closes)
+    first_return = log_close[:1] - np.log(sessions.spread(open_)[:1])
+    realized = _rolling(np.vstack([first_return, np.diff(log_close, axis=0)]), VOL_WINDOW, 2).std(ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         vwap_session = np.where(cum_shares > 0, cum_notional / cum_shares, np.nan)
         vwap_w5m = np.where(w5_shares > 0, w5_notional / w5_shares, np.nan)
-    event_ts = frame["ts"] + BAR_LENGTH
-    since_open = frame["ts"] - frame["session_open"]
-    out = pd.DataFrame(
-        {
-            "symbol": frame["symbol"].astype(str),
-            "event_ts": event_ts,
-            "seq": since_open.to_numpy(dtype="timedelta64[us]") // np.timedelta64(1, "m"),
-            "ingest_ts": event_ts + frame["latency"],
-            "is_final": np.int64(1),
-            "source": source,
-            "window_size": "PT1M",
-            "version": np.int64(1),
-            "price": frame["close"].astype("float64"),
-            "close": frame["close"].astype("float64"),
-            "vwap": frame["vwap"].astype("float64"),
-            "volume": volume,
-            "macd": sessions.gather(macd),
-            "macd_signal": sessions.gather(macd_signal),
-            "macd_hist": sessions.gather(macd - macd_signal),
-            "ema12": sessions.gather(ema12),
-            "ema26": sessions.gather(ema26),
-            "rsi14": sessions.gather(_rsi(close)),
-            "boll_mid": sessions.gather(boll_mid),
-            "boll_upper": sessions.gather(boll_mid + BOLLINGER_WIDTH * boll_sd),
-            "boll_lower": sessions.gather(boll_mid - BOLLINGER_WIDTH * boll_sd),
-            "vwap_session": sessions.gather(vwap_session),
-            "vwap_w5m": sessions.gather(vwap_w5m),
-            "vol_realized_w60s": sessions.gather(realized),
-        }
-    )
-    out = out.join(_order_book(frame))
-    out = out.sort_values(["event_ts", "symbol"], kind="stable").reset_index(drop=True)
-    return out.loc[:, list(SIGNAL_COLUMNS)]
+
+    latency = np.zeros(len(bars), dtype=np.int64) if ingest_latency_ms is None else ingest_latency_ms
+    latency_ms = pd.Series(latency, index=bars.index).to_numpy(dtype=np.int64)[by_session]
+    event_ts = ts + BAR_LENGTH
+    columns: dict[str, npt.ArrayLike] = {
+        "symbol": column("symbol", np.object_),
+        "event_ts": event_ts,
+        "seq": (ts - session_open) // BAR_LENGTH,
+        "ingest_ts": event_ts + latency_ms.astype("timedelta64[ms]"),
+        "is_final": np.ones(len(key), dtype=np.int64),
+        "source": np.full(len(key), source, dtype=object),
+        "window_size": np.full(len(key), "PT1M", dtype=object),
+        "version": np.ones(len(key), dtype=np.int64),
+        "price": close,
+        "close": close,
+        "vwap": vwap,
+        "volume": volume,
+        "macd": sessions.gather(macd),
+        "macd_signal": sessions.gather(macd_signal),
+        "macd_hist": sessions.gather(macd - macd_signal),
+        "ema12": sessions.gather(ema12),
+        "ema26": sessions.gather(ema26),
+        "rsi14": sessions.gather(_rsi(closes)),
+        "boll_mid": sessions.gather(boll_mid),
+        "boll_upper": sessions.gather(boll_mid + BOLLINGER_WIDTH * boll_sd),
+        "boll_lower": sessions.gather(boll_mid - BOLLINGER_WIDTH * boll_sd),
+        "vwap_session": sessions.gather(vwap_session),
+        "vwap_w5m": sessions.gather(vwap_w5m),
+        "vol_realized_w60s": sessions.gather(realized),
+        **_order_book(open_, high, low, close, volume, column("spread_bps")),
+    }
+    by_time = np.lexsort((codes, ts))
+    out = pd.DataFrame({name: np.asarray(columns[name])[by_time] for name in SIGNAL_COLUMNS})
+    for name in ("symbol", "source", "window_size"):
+        out[name] = out[name].astype(str)
+    for name in ("event_ts", "ingest_ts"):
+        out[name] = out[name].dt.tz_localize("UTC")
+    for name in ("imbalance_bid_sz", "imbalance_ask_sz"):
+        out[name] = out[name].astype("Int64")
+    return out

@@ -94,11 +94,11 @@ def lane_window_promotion(
         "candidates_evaluated": len(evidence),
     }
     if not folds or missing_stress:
-        codes = (["fold_metrics_missing"] if not folds else []) + [
+        missing = (["fold_metrics_missing"] if not folds else []) + [
             f"stress_case_missing:{c}" for c in missing_stress
         ]
-        bundle["reasons"] = codes
-        return PromotionDecision(champion.candidate_id, "shadow", None, "deny", tuple(codes), bundle)
+        bundle["reasons"] = missing
+        return PromotionDecision(champion.candidate_id, "shadow", None, "deny", tuple(missing), bundle)
     favourable = (
         len(folds) >= MIN_FOLDS_FOR_PAPER
         and _mean(folds) > 0
@@ -106,12 +106,14 @@ def lane_window_promotion(
         and all(v > 0 for v in champion.stress_net_pnl.values())
     )
     if favourable:
-        codes = ("gate_evaluation_unavailable",)
-        bundle["reasons"] = list(codes)
-        return PromotionDecision(champion.candidate_id, "paper", None, "deny", codes, bundle)
-    codes = ("evidence_below_paper_threshold",)
-    bundle["reasons"] = list(codes)
-    return PromotionDecision(champion.candidate_id, "shadow", "shadow", "hold", codes, bundle)
+        bundle["reasons"] = ["gate_evaluation_unavailable"]
+        return PromotionDecision(
+            champion.candidate_id, "paper", None, "deny", ("gate_evaluation_unavailable",), bundle
+        )
+    bundle["reasons"] = ["evidence_below_paper_threshold"]
+    return PromotionDecision(
+        champion.candidate_id, "shadow", "shadow", "hold", ("evidence_below_paper_threshold",), bundle
+    )
 
 
 def collect_evidence(

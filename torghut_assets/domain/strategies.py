@@ -142,7 +142,7 @@ def parameter_grid(
     return [spec.with_params(**dict(zip(names, combo, strict=True))) for combo in itertools.product(*values)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BarLayout:
     """Rows of a signals frame in (symbol, event_ts, seq) order, cut into (symbol, session) groups.
 
@@ -167,24 +167,44 @@ def utc_index(values: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
 
 
-def bar_layout(signals: pd.DataFrame) -> BarLayout:
+@dataclass(frozen=True, eq=False)
+class BarKeys:
+    """Input-order sort keys of a signals frame; `take` subsets rows without touching the frame."""
+
+    symbol_code: IntArray
+    event_ts_ns: IntArray
+    seq: IntArray
+    session_day: IntArray
+
+    def take(self, rows: BoolArray | IntArray) -> BarKeys:
+        return BarKeys(self.symbol_code[rows], self.event_ts_ns[rows], self.seq[rows], self.session_day[rows])
+
+
+def bar_keys(signals: pd.DataFrame) -> BarKeys:
     n = len(signals)
     ts = utc_index(signals["event_ts"]).as_unit("ns")
-    ts_ns = ts.asi8.astype(np.int64)
     local = ts.tz_convert(MARKET_TZ).tz_localize(None).normalize()
     day = (local.asi8 // 86_400_000_000_000).astype(np.int64)
     codes, _ = pd.factorize(signals["symbol"].astype(str), sort=True)
-    sym = np.asarray(codes, dtype=np.int64)
     seq = signals["seq"].to_numpy(dtype=np.int64) if "seq" in signals.columns else np.zeros(n, np.int64)
-    order = np.lexsort((seq, ts_ns, sym)).astype(np.int64)
-    sym_s, day_s = sym[order], day[order]
+    return BarKeys(np.asarray(codes, dtype=np.int64), ts.asi8.astype(np.int64), seq, day)
+
+
+def layout_from_keys(keys: BarKeys) -> BarLayout:
+    n = len(keys.symbol_code)
+    order = np.lexsort((keys.seq, keys.event_ts_ns, keys.symbol_code)).astype(np.int64)
+    sym_s, day_s = keys.symbol_code[order], keys.session_day[order]
     start = np.ones(n, dtype=bool)
     if n > 1:
         start[1:] = (sym_s[1:] != sym_s[:-1]) | (day_s[1:] != day_s[:-1])
     end = np.ones(n, dtype=bool)
     if n > 1:
         end[:-1] = start[1:]
-    return BarLayout(order, sym_s, ts_ns[order], day_s, start, end)
+    return BarLayout(order, sym_s, keys.event_ts_ns[order], day_s, start, end)
+
+
+def bar_layout(signals: pd.DataFrame) -> BarLayout:
+    return layout_from_keys(bar_keys(signals))
 
 
 def resolve_price(signals: pd.DataFrame) -> FloatArray:
@@ -258,11 +278,14 @@ __all__ = [
     "LEGACY_MACD_RSI",
     "MARKET_TZ",
     "STRATEGY_TYPES",
+    "BarKeys",
     "BarLayout",
     "StrategySpec",
+    "bar_keys",
     "bar_layout",
     "default_grid",
     "default_strategy",
+    "layout_from_keys",
     "parameter_grid",
     "previous_in_group",
     "resolve_price",

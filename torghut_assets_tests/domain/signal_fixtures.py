@@ -24,9 +24,9 @@ def session_bar_times(day: str, minutes: int = 390) -> pd.DatetimeIndex:
 
 def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     """Fill bookkeeping columns and dtypes so the frame satisfies SIGNAL_SCHEMA."""
-    frame["event_ts"] = pd.Series(pd.DatetimeIndex(frame["event_ts"]).as_unit("us"), index=frame.index).astype(
-        UTC_TS
-    )
+    frame["event_ts"] = pd.Series(
+        pd.DatetimeIndex(frame["event_ts"]).as_unit("us"), index=frame.index
+    ).astype(UTC_TS)
     frame["ingest_ts"] = frame["event_ts"] + pd.Timedelta(seconds=1)
     for col, value in (("seq", 0), ("is_final", 1), ("version", 1)):
         if col not in frame.columns:

@@ -16,8 +16,18 @@ from torghut_assets.domain.backtest import (
     regime_label,
     replay,
 )
-from torghut_assets.domain.strategies import LEGACY_MACD_RSI, STRATEGY_TYPES, default_strategy, strategy_actions
-from torghut_assets_tests.domain.signal_fixtures import concat_frames, make_signals, tiny_frame
+from torghut_assets.domain.strategies import (
+    LEGACY_MACD_RSI,
+    STRATEGY_TYPES,
+    default_strategy,
+    strategy_actions,
+)
+from torghut_assets_tests.domain.signal_fixtures import (
+    concat_frames,
+    make_signals,
+    session_bar_times,
+    tiny_frame,
+)
 
 SPEC = default_strategy(LEGACY_MACD_RSI)
 FREE = CostModel(impact_bps_at_full_participation=0.0)
@@ -58,7 +68,9 @@ def test_positions_are_flat_at_session_end() -> None:
 
 
 def test_a_signal_on_the_last_bar_does_not_carry_into_the_next_session() -> None:
-    frame = concat_frames(tiny_frame([100.0] * 3, day="2026-02-23"), tiny_frame([100.0] * 3, day="2026-02-24"))
+    frame = concat_frames(
+        tiny_frame([100.0] * 3, day="2026-02-23"), tiny_frame([100.0] * 3, day="2026-02-24")
+    )
     assert _positions(frame, [0, 0, 1, 0, 0, 0]) == [0, 0, 0, 0, 0, 0]
 
 
@@ -199,8 +211,19 @@ def _replay_inputs(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.Series, CostModel]
         volumes = draw(st.lists(st.integers(0, 3_000), min_size=n, max_size=n))
         spreads = draw(st.lists(st.floats(0.0, 0.5), min_size=n, max_size=n))
         symbol = ("AAPL", "MSFT")[i % 2] if draw(st.booleans()) else "AAPL"
-        sessions.append(tiny_frame(prices, symbol=symbol, day=day, volume=volumes, spread=spreads))
-    frame = concat_frames(*sessions)
+        sessions.append(
+            pd.DataFrame(
+                {
+                    "symbol": symbol,
+                    "event_ts": session_bar_times(day, n),
+                    "seq": 0,
+                    "price": prices,
+                    "volume": volumes,
+                    "imbalance_spread": spreads,
+                }
+            )
+        )
+    frame = pd.concat(sessions, ignore_index=True)
     actions = draw(st.lists(st.sampled_from([-1, 0, 0, 1]), min_size=len(frame), max_size=len(frame)))
     costs = CostModel(
         commission_bps=draw(st.floats(0.0, 5.0)),
@@ -215,7 +238,9 @@ _PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Heal
 
 @_PROPERTY
 @given(_replay_inputs())
-def test_property_traded_quantity_is_conserved_per_session(inputs: tuple[pd.DataFrame, pd.Series, CostModel]) -> None:
+def test_property_traded_quantity_is_conserved_per_session(
+    inputs: tuple[pd.DataFrame, pd.Series, CostModel],
+) -> None:
     frame, actions, costs = inputs
     replayed = replay(frame, actions, SPEC, costs)
     assert replayed.groupby("session_id")["traded_qty"].sum().eq(0).all()
@@ -236,7 +261,9 @@ def test_property_net_never_exceeds_gross(inputs: tuple[pd.DataFrame, pd.Series,
 
 @_PROPERTY
 @given(_replay_inputs())
-def test_property_backtest_is_deterministic_and_order_free(inputs: tuple[pd.DataFrame, pd.Series, CostModel]) -> None:
+def test_property_backtest_is_deterministic_and_order_free(
+    inputs: tuple[pd.DataFrame, pd.Series, CostModel],
+) -> None:
     frame, actions, costs = inputs
     first = backtest(frame, actions, SPEC, costs)
     assert backtest(frame.copy(), actions.copy(), SPEC, costs) == first

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -18,7 +19,9 @@ CLOSES = [
 ]  # fmt: skip
 
 
-def make_bars(symbol: str, open_utc: str, closes: list[float], first_open: float | None = None) -> pd.DataFrame:
+def make_bars(
+    symbol: str, open_utc: str, closes: list[float], first_open: float | None = None
+) -> pd.DataFrame:
     closes_arr = np.array(closes)
     opens = np.r_[first_open if first_open is not None else closes_arr[0] - 0.05, closes_arr[:-1]]
     high = np.maximum(opens, closes_arr) + 0.04
@@ -47,7 +50,7 @@ def ema(values: list[float], span: int) -> list[float]:
 
 
 def wilder_rsi(closes: list[float], period: int = 14) -> list[float]:
-    changes = [b - a for a, b in zip(closes, closes[1:], strict=False)]
+    changes = [b - a for a, b in itertools.pairwise(closes)]
     gains = [max(c, 0.0) for c in changes]
     losses = [max(-c, 0.0) for c in changes]
     avg_gain, avg_loss = sum(gains[:period]) / period, sum(losses[:period]) / period
@@ -120,7 +123,14 @@ def test_symbols_are_computed_independently_of_each_other() -> None:
 def test_output_validates_against_the_signal_schema(signals: pd.DataFrame) -> None:
     assert list(signals.columns) == list(SIGNAL_COLUMNS)
     SIGNAL_SCHEMA.validate(signals)
-    assert (signals["event_ts"] - pd.Timedelta(minutes=1) == make_bars("AAPL", "2026-02-24 14:30", CLOSES)["ts"]).all()
+
+
+def test_event_time_is_the_bar_close_and_seq_the_minutes_since_the_open(signals: pd.DataFrame) -> None:
+    bar_starts = make_bars("AAPL", "2026-02-24 14:30", CLOSES)["ts"]
+    pd.testing.assert_series_equal(
+        signals["event_ts"], bar_starts + pd.Timedelta(minutes=1), check_names=False
+    )
+    assert signals["seq"].tolist() == list(range(len(CLOSES)))
 
 
 def test_ingest_time_is_bar_close_plus_the_given_latency() -> None:

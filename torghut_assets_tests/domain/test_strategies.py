@@ -52,7 +52,9 @@ def test_macd_rsi_thresholds_come_from_params() -> None:
 
 
 def test_missing_indicators_produce_no_action() -> None:
-    frame = tiny_frame([100.0] * 3, macd=[NAN, 1.0, 1.0], macd_signal=[0.0, NAN, 0.0], rsi14=[20.0, 20.0, NAN])
+    frame = tiny_frame(
+        [100.0] * 3, macd=[NAN, 1.0, 1.0], macd_signal=[0.0, NAN, 0.0], rsi14=[20.0, 20.0, NAN]
+    )
     assert _actions(frame, default_strategy(LEGACY_MACD_RSI)) == [0, 0, 0]
     assert _actions(_ema_frame([NAN, 5.0, NAN, -5.0]), default_strategy(EMA_TREND)) == [0, 0, 0, 0]
 
@@ -119,7 +121,10 @@ def test_strategy_id_is_shared_by_candidates_and_changes_with_version() -> None:
     spec = default_strategy(LEGACY_MACD_RSI)
     assert uuid.UUID(spec.strategy_id).version == 5
     assert spec.with_params(rsi_buy_below=40.0).strategy_id == spec.strategy_id
-    assert StrategySpec(spec.name, spec.strategy_type, "1.0.1", params=spec.params).strategy_id != spec.strategy_id
+    assert (
+        StrategySpec(spec.name, spec.strategy_type, "1.0.1", params=spec.params).strategy_id
+        != spec.strategy_id
+    )
     assert default_strategy(EMA_TREND).strategy_id != spec.strategy_id
 
 
@@ -158,7 +163,9 @@ def test_parameter_grid_is_a_deterministic_cartesian_product() -> None:
     assert len(grid) == 16 and len(set(grid)) == 16
     assert grid == parameter_grid(spec)
     assert [(g.param("rsi_buy_below"), g.param("rsi_sell_above")) for g in grid[:2]] == [(30, 55), (30, 60)]
-    custom = parameter_grid(default_strategy(EMA_TREND), {"min_cross_bps": [0.0, 2.0], "rsi_filter_max": [70.0]})
+    custom = parameter_grid(
+        default_strategy(EMA_TREND), {"min_cross_bps": [0.0, 2.0], "rsi_filter_max": [70.0]}
+    )
     assert [g.param("min_cross_bps") for g in custom] == [0.0, 2.0]
     assert len(parameter_grid(default_strategy(EMA_TREND))) == 12
 

@@ -17,7 +17,7 @@ from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain import promotion as promotion_policy
 from torghut_assets.domain import research
-from torghut_assets.domain.backtest import CostModel, backtest, regime_label
+from torghut_assets.domain.backtest import CostModel, backtest, backtest_windows, regime_label
 from torghut_assets.domain.evidence import frame_content_hash, sha256_hex
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import previous_sessions, session_bounds
@@ -294,10 +294,10 @@ def research_fold_metrics(
     if frame is not None:
         folds = walk_forward_folds(pd.DatetimeIndex(frame["event_ts"].drop_duplicates().sort_values()))
         regimes = {f.fold_name: regime_label(frame, f.test_start, f.test_end) for f in folds}
+        test_ranges = [(f.test_start, f.test_end) for f in folds]
         for cand, spec in _candidate_specs(ledger, window):
-            actions = strategy_actions(frame, spec)
-            for fold in folds:
-                m = backtest(frame, actions, spec, COST_MODEL, fold.test_start, fold.test_end)
+            metrics = backtest_windows(frame, strategy_actions(frame, spec), spec, COST_MODEL, test_ranges)
+            for fold, m in zip(folds, metrics, strict=True):
                 rows.append(
                     {
                         **_common(window),
@@ -340,8 +340,9 @@ def research_stress_metrics(
     rows: list[dict[str, Any]] = []
     if frame is not None:
         for cand, spec in _candidate_specs(ledger, window):
+            baseline = backtest(frame, strategy_actions(frame, spec), spec, COST_MODEL)
             for case in STRESS_CASES:
-                result = run_stress(case, frame, spec, COST_MODEL)
+                result = run_stress(case, frame, spec, COST_MODEL, baseline=baseline)
                 rows.append(
                     {
                         **_common(window),

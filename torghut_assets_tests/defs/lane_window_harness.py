@@ -1,0 +1,70 @@
+"""Materialize lane windows in-process against a test ledger, and dump the ledger for comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from torghut_assets.definitions import LANE_WINDOW_ASSETS
+from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.ledger import schema
+from torghut_assets.ledger.engine import create_ledger_engine
+
+OPEN_WINDOW = pd.Timestamp("2026-03-03 15:00", tz="UTC")  # Tuesday 10:00–11:00 New York
+CLOSED_WINDOW = pd.Timestamp("2026-03-07 15:00", tz="UTC")  # Saturday
+
+PIPELINE_TABLES = (
+    "signals",
+    "trade_decisions",
+    "executions",
+    "research_runs",
+    "research_candidates",
+    "research_fold_metrics",
+    "research_stress_metrics",
+    "research_promotions",
+)
+
+
+def resources(ledger_url: str, artifact_root: Path) -> dict[str, Any]:
+    return {
+        "ledger": LedgerResource(database_url=ledger_url, artifact_root=str(artifact_root)),
+        "market_data": MarketDataResource(),
+        "broker": BrokerResource(),
+    }
+
+
+def materialize_window(
+    ledger_url: str, artifact_root: Path, lane: str, start: pd.Timestamp, assets: list[Any] | None = None
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets or LANE_WINDOW_ASSETS,
+        partition_key=lane_window_key(lane, start),
+        resources=resources(ledger_url, artifact_root),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=True,
+    )
+
+
+def dump_tables(
+    ledger_url: str, tables: tuple[str, ...] = PIPELINE_TABLES
+) -> dict[str, list[tuple[Any, ...]]]:
+    engine = create_ledger_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            return {
+                name: [
+                    tuple(row) for row in conn.execute(sa.select(schema.metadata.tables[name]).order_by("id"))
+                ]
+                for name in tables
+            }
+    finally:
+        engine.dispose()
+
+
+def counts(ledger_url: str) -> dict[str, int]:
+    return {name: len(rows) for name, rows in dump_tables(ledger_url).items()}
