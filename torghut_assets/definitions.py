@@ -13,6 +13,8 @@ from torghut_assets.defs.assets.research import (
 )
 from torghut_assets.defs.assets.signals import signals
 from torghut_assets.defs.assets.trading import executions, trade_decisions
+from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
+from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
 from torghut_assets.defs.jobs import lane_window_job
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.schedules import lane_window_schedule
@@ -34,8 +36,10 @@ def default_resources() -> dict[str, object]:
 
 
 defs = dg.Definitions(
-    assets=LANE_WINDOW_ASSETS,
-    jobs=[lane_window_job],
+    assets=[*LANE_WINDOW_ASSETS, signal_continuity],
+    asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
+    jobs=[lane_window_job, signal_continuity_job],
     schedules=[lane_window_schedule],
+    sensors=[signal_continuity_sensor],
     resources=default_resources(),
 )

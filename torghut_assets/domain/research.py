@@ -87,9 +87,22 @@ def no_signal_artifact(
     reason: str,
     signal_lag_seconds: float | None,
     market_session_open: bool,
+    signal_continuity: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """The reference's `no-signals.json`: why this window produced no research, in one document."""
+    continuity = (
+        dict(signal_continuity)
+        if signal_continuity is not None
+        else {
+            "state": "not_evaluated",
+            "reason": reason,
+            "actionable": None,
+            "alert_active": None,
+            "alert_reason": None,
+        }
+    )
     return {
+        "signal_continuity": continuity,
         "status": "skipped",
         "lane": lane,
         "dataset_snapshot_ref": NO_SIGNAL_SNAPSHOT_REF,

@@ -427,10 +427,30 @@ continuity_events = sa.Table(
     sa.Column("signal_lag_seconds", sa.Float),
     sa.Column("streak", sa.Integer, nullable=False),
     sa.Column("alert_active", sa.Boolean, nullable=False),
-    sa.Column("transition", sa.String(16), nullable=False),
+    sa.Column("transition", sa.String(32), nullable=False),
+    sa.Column("detail", JSON),
     sa.Column("at", TS, nullable=False),
     _created_at(),
     sa.Index(None, "lane", "window_start"),
+)
+
+continuity_state = sa.Table(
+    "continuity_state",
+    metadata,
+    _id(),
+    sa.Column("lane", sa.String(64), nullable=False, unique=True),
+    sa.Column("last_window_start", TS),
+    sa.Column("reason", sa.String(64)),
+    sa.Column("streak", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("alert_active", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("alert_reason", sa.String(64)),
+    sa.Column("alert_since", TS),
+    sa.Column("recovery_streak", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("emergency_stop_active", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("emergency_reasons", JSON),
+    sa.Column("emergency_recovery_streak", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", TS, nullable=False),
+    _created_at(),
 )
 
 approval_overrides = sa.Table(

@@ -113,7 +113,9 @@ def test_the_same_instant_hashes_equal_in_any_timezone(same_instant: object) -> 
 
 
 def test_sub_second_precision_is_kept() -> None:
-    assert canonical_json(pd.Timestamp("2026-03-03 14:31:00.303", tz="UTC")) == '"2026-03-03T14:31:00.303000Z"'
+    assert (
+        canonical_json(pd.Timestamp("2026-03-03 14:31:00.303", tz="UTC")) == '"2026-03-03T14:31:00.303000Z"'
+    )
 
 
 def test_different_instants_hash_differently() -> None:
@@ -164,7 +166,9 @@ def test_float_noise_below_1e_10_does_not_change_the_hash() -> None:
     cents=st.integers(min_value=-10_000_000, max_value=10_000_000),
     noise=st.floats(min_value=-1e-12, max_value=1e-12),
 )
-def test_float_noise_far_below_1e_10_on_money_amounts_does_not_change_the_hash(cents: int, noise: float) -> None:
+def test_float_noise_far_below_1e_10_on_money_amounts_does_not_change_the_hash(
+    cents: int, noise: float
+) -> None:
     amount = cents / 100
     assert sha256_hex({"net_pnl": amount + noise}) == sha256_hex({"net_pnl": amount})
 
@@ -259,14 +263,24 @@ def test_frame_hash_is_independent_of_timestamp_resolution(signals: pd.DataFrame
     assert frame_content_hash(as_ns) == signals_hash
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: frame_content_hash renders tz-aware columns with date_format '%Y-%m-%dT%H:%M:%S.%fZ' without "
-        "converting to UTC, so the same instants spelled in America/New_York hash differently from UTC, "
-        "and 09:31 New York collides with 09:31 UTC (both written as '...T09:31:00.000000Z')."
-    ),
-)
-def test_frame_hash_depends_on_the_instant_not_the_timezone_spelling(signals: pd.DataFrame, signals_hash: str) -> None:
+def test_frame_hash_depends_on_the_instant_not_the_timezone_spelling(
+    signals: pd.DataFrame, signals_hash: str
+) -> None:
     new_york = signals.assign(event_ts=signals["event_ts"].dt.tz_convert("America/New_York"))
     assert frame_content_hash(new_york) == signals_hash
+
+
+def test_frame_hash_tells_apart_the_same_wall_clock_time_in_different_timezones(
+    signals: pd.DataFrame, signals_hash: str
+) -> None:
+    # 14:31 New York is 19:31 UTC: a different instant, so different evidence.
+    relabelled = signals.assign(
+        event_ts=signals["event_ts"].dt.tz_localize(None).dt.tz_localize("America/New_York")
+    )
+    assert frame_content_hash(relabelled) != signals_hash
+
+
+def test_frame_hash_refuses_naive_timestamp_columns(signals: pd.DataFrame) -> None:
+    naive = signals.assign(event_ts=signals["event_ts"].dt.tz_localize(None))
+    with pytest.raises(ValueError, match="naive"):
+        frame_content_hash(naive)

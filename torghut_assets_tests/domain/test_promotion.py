@@ -245,7 +245,10 @@ def test_policy_checksum_is_pinned_so_a_policy_change_is_deliberate() -> None:
 
 def test_collect_evidence_groups_rows_per_candidate_in_fold_order() -> None:
     cand_a, cand_b = f"cand-{RUN}-a0000000", f"cand-{RUN}-b0000000"
-    candidates = [{"candidate_id": cand_b, "decision_count": 12}, {"candidate_id": cand_a, "decision_count": 36}]
+    candidates = [
+        {"candidate_id": cand_b, "decision_count": 12},
+        {"candidate_id": cand_a, "decision_count": 36},
+    ]
     folds = [
         {"candidate_id": cand_a, "fold_order": 3, "net_pnl": "3.90"},
         {"candidate_id": cand_a, "fold_order": 1, "net_pnl": "12.40"},

@@ -161,7 +161,9 @@ def test_candidate_hash_is_32_hex_and_deterministic() -> None:
     params = default_strategy("legacy_macd_rsi").parameter_set()
     first = research.candidate_hash(run_id=run_id, dataset_version=DATASET_VERSION, parameter_set=params)
     assert re.fullmatch(r"[0-9a-f]{32}", first)
-    assert first == research.candidate_hash(run_id=run_id, dataset_version=DATASET_VERSION, parameter_set=params)
+    assert first == research.candidate_hash(
+        run_id=run_id, dataset_version=DATASET_VERSION, parameter_set=params
+    )
 
 
 def test_candidates_of_one_run_with_different_parameters_get_different_ids() -> None:
@@ -185,7 +187,9 @@ def test_candidates_of_one_run_with_different_parameters_get_different_ids() -> 
 def test_same_parameters_in_another_run_get_a_different_candidate_id() -> None:
     params = default_strategy("legacy_macd_rsi").parameter_set()
     run_a = research.lane_window_run_id(**RUN_INPUTS)
-    run_b = research.lane_window_run_id(**{**RUN_INPUTS, "window_start": WINDOW_START + pd.Timedelta(hours=1)})
+    run_b = research.lane_window_run_id(
+        **{**RUN_INPUTS, "window_start": WINDOW_START + pd.Timedelta(hours=1)}
+    )
     id_a = research.candidate_id(
         run_a, research.candidate_hash(run_id=run_a, dataset_version=DATASET_VERSION, parameter_set=params)
     )
@@ -274,9 +278,9 @@ def test_no_signal_artifact_carries_the_reference_keys_this_project_implements()
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG: no_signal_artifact omits the reference key `signal_continuity` "
-        "{state, reason, actionable, alert_active, alert_reason} that domain.md §3 (skipped-run rule 1) lists "
-        "for no-signals.json; the continuity state is not computed anywhere, so the artifact cannot say "
+        "BUG: no_signal_artifact omits the reference key `signal_continuity` {state, reason, "
+        "actionable, alert_active, alert_reason} that domain.md §3 (skipped-run rule 1) lists for "
+        "no-signals.json; the continuity state is not computed anywhere, so the artifact cannot say "
         "whether the empty window is expected staleness or an actionable source fault."
     ),
 )

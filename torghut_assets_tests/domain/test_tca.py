@@ -13,10 +13,20 @@ from torghut_assets.domain.tca import TcaInput, compute_tca
 
 # domain.md §7 worked table.
 ORDER_A = TcaInput(
-    side="buy", arrival_price=50.00, avg_fill_price=50.05, submitted_qty=100, filled_qty=100, prior_signed_qty=0
+    side="buy",
+    arrival_price=50.00,
+    avg_fill_price=50.05,
+    submitted_qty=100,
+    filled_qty=100,
+    prior_signed_qty=0,
 )
 ORDER_B = TcaInput(
-    side="sell", arrival_price=50.00, avg_fill_price=49.98, submitted_qty=100, filled_qty=80, prior_signed_qty=0
+    side="sell",
+    arrival_price=50.00,
+    avg_fill_price=49.98,
+    submitted_qty=100,
+    filled_qty=80,
+    prior_signed_qty=0,
 )
 
 

@@ -18,6 +18,7 @@ from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain import promotion as promotion_policy
 from torghut_assets.domain import research
 from torghut_assets.domain.backtest import CostModel, backtest, backtest_windows, regime_label
+from torghut_assets.domain.continuity import ContinuityConfig, WindowObservation, continuity_summary
 from torghut_assets.domain.evidence import frame_content_hash, sha256_hex
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import previous_sessions, session_bounds
@@ -27,6 +28,7 @@ from torghut_assets.domain.strategies import StrategySpec, default_strategy, par
 from torghut_assets.domain.stress import STRESS_CASES, run_stress
 from torghut_assets.domain.walk_forward import walk_forward_folds
 from torghut_assets.ledger import queries, schema
+from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.identity import row_id
 from torghut_assets.ledger.records import LedgerIntegrityError
 from torghut_assets.ledger.writes import replace_lane_window
@@ -141,6 +143,11 @@ def research_runs(
             reason=reason,
             strategy_config_sha256=config_sha,
         )
+        observation = WindowObservation(
+            window.start, 0, reason, bool(verdict["market_session_open"]), verdict["signal_lag_seconds"]
+        )
+        with ledger.read() as conn:
+            lane_state = load_state(conn, window.lane)
         artifact = ledger.artifacts.write_json(
             "research/no-signals",
             research.no_signal_artifact(
@@ -151,6 +158,7 @@ def research_runs(
                 reason=reason,
                 signal_lag_seconds=verdict["signal_lag_seconds"],
                 market_session_open=bool(verdict["market_session_open"]),
+                signal_continuity=continuity_summary(observation, lane_state, ContinuityConfig()),
             ),
         )
         artifact_refs.append(artifact.as_dict())

@@ -1,5 +1,7 @@
 """`signals`: admitted TA signals of one lane window, plus the window's ingest verdict."""
 
+from datetime import timedelta
+
 import dagster as dg
 
 from torghut_assets.defs.metadata import markdown_table, window_metadata
@@ -21,6 +23,9 @@ from torghut_assets.ledger.writes import replace_lane_window
     kinds={"sql", "pandas"},
     code_version="1",
     description="TA signals admitted for the lane window; rejected rows are counted by reason, never stored.",
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=2), warn_window=timedelta(minutes=80)
+    ),
 )
 def signals(
     context: dg.AssetExecutionContext, ledger: LedgerResource, market_data: MarketDataResource

@@ -51,7 +51,12 @@ def upgrade() -> None:
         sa.Column("signal_lag_seconds", sa.Float(), nullable=True),
         sa.Column("streak", sa.Integer(), nullable=False),
         sa.Column("alert_active", sa.Boolean(), nullable=False),
-        sa.Column("transition", sa.String(length=16), nullable=False),
+        sa.Column("transition", sa.String(length=32), nullable=False),
+        sa.Column(
+            "detail",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_continuity_events")),
@@ -61,6 +66,29 @@ def upgrade() -> None:
             batch_op.f("ix_continuity_events_lane_window_start"), ["lane", "window_start"], unique=False
         )
 
+    op.create_table(
+        "continuity_state",
+        sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("lane", sa.String(length=64), nullable=False),
+        sa.Column("last_window_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("streak", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("alert_active", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("alert_reason", sa.String(length=64), nullable=True),
+        sa.Column("alert_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("recovery_streak", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("emergency_stop_active", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column(
+            "emergency_reasons",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("emergency_recovery_streak", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_continuity_state")),
+        sa.UniqueConstraint("lane", name=op.f("uq_continuity_state_lane")),
+    )
     op.create_table(
         "gate_evaluations",
         sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
@@ -735,6 +763,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_gate_evaluations_candidate_id"))
 
     op.drop_table("gate_evaluations")
+    op.drop_table("continuity_state")
     with op.batch_alter_table("continuity_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_continuity_events_lane_window_start"))
 

@@ -1,0 +1,171 @@
+"""Continuity sensor and the `signal_continuity` asset that shows the latch in the UI."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from torghut_assets.defs.metadata import markdown_table
+from torghut_assets.defs.partitions import WINDOW_START_DATE, lane_partitions
+from torghut_assets.defs.resources import LedgerResource
+from torghut_assets.domain.continuity import (
+    ContinuityConfig,
+    ContinuityState,
+    due_windows,
+    missing_window,
+    step,
+)
+from torghut_assets.domain.market_calendar import market_minutes
+from torghut_assets.ledger.continuity_store import load_state, observations_since, recent_events, save_state
+
+DEADLINE_GRACE = pd.Timedelta(minutes=20)
+MAX_WINDOWS_PER_TICK = 48
+INITIAL_LOOKBACK = pd.Timedelta(hours=24)
+
+
+def evaluate_lane(
+    ledger: LedgerResource, lane: str, now: pd.Timestamp, config: ContinuityConfig
+) -> tuple[ContinuityState, list[dict[str, object]]]:
+    """Apply every due window of one lane to its persisted state, in one transaction."""
+    with ledger.transaction() as conn:
+        state = load_state(conn, lane) or ContinuityState(lane=lane)
+        floor = pd.Timestamp(WINDOW_START_DATE.replace("-00:00", ""), tz="UTC") - pd.Timedelta(hours=1)
+        start_after = state.last_window_start or max(floor, now.floor("h") - INITIAL_LOOKBACK)
+        due = due_windows(start_after, now, DEADLINE_GRACE, MAX_WINDOWS_PER_TICK)
+        if not due:
+            return state, []
+        seen = observations_since(conn, lane, start_after, due[-1])
+        events = []
+        for window_start in due:
+            observation = seen.get(window_start) or missing_window(
+                window_start, len(market_minutes(window_start, window_start + pd.Timedelta(hours=1))) > 0
+            )
+            state, produced = step(state, observation, config)
+            events.extend(produced)
+        save_state(conn, state, events, now.to_pydatetime())
+    return state, [
+        {
+            "lane": lane,
+            "window_start": e.window_start.isoformat(),
+            "transition": e.transition,
+            "reason": e.reason,
+        }
+        for e in events
+    ]
+
+
+@dg.asset(
+    group_name="governance",
+    kinds={"sql"},
+    description="Per-lane signal continuity: latched alert, emergency stop, recent transitions.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_continuity_alert_latched",
+            asset="signal_continuity",
+            description="Fails while any lane has a latched continuity alert or an emergency stop.",
+        )
+    ],
+)
+def signal_continuity(ledger: LedgerResource) -> dg.MaterializeResult:
+    with ledger.read() as conn:
+        states = [load_state(conn, lane) for lane in lane_partitions.get_partition_keys()]
+        events = recent_events(conn)
+    rows = [
+        (
+            s.lane,
+            s.last_window_start,
+            s.alert_active,
+            s.alert_reason,
+            s.streak,
+            s.recovery_streak,
+            s.emergency_stop_active,
+            ";".join(s.emergency_reasons),
+        )
+        for s in states
+        if s is not None
+    ]
+    summary = (
+        "### Lanes\n"
+        + markdown_table(
+            [
+                "lane",
+                "evaluated through",
+                "alert",
+                "alert reason",
+                "streak",
+                "recovery",
+                "emergency stop",
+                "reasons",
+            ],
+            rows,
+        )
+        + "\n\n### Recent transitions\n"
+        + markdown_table(
+            ["lane", "window", "transition", "reason"],
+            [(e["lane"], e["window_start"], e["transition"], e["reason"]) for e in events],
+        )
+    )
+    latched = sorted(s.lane for s in states if s is not None and s.alert_active)
+    stopped = sorted(s.lane for s in states if s is not None and s.emergency_stop_active)
+    return dg.MaterializeResult(
+        metadata={
+            "summary": dg.MetadataValue.md(summary),
+            "alert_latched_lanes": dg.MetadataValue.json(latched),
+            "emergency_stop_lanes": dg.MetadataValue.json(stopped),
+            "lanes_never_evaluated": dg.MetadataValue.json(
+                sorted(
+                    k for k, s in zip(lane_partitions.get_partition_keys(), states, strict=True) if s is None
+                )
+            ),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_continuity_alert_latched",
+                passed=not latched and not stopped,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "latched": dg.MetadataValue.json(latched),
+                    "emergency_stop": dg.MetadataValue.json(stopped),
+                },
+            )
+        ],
+    )
+
+
+signal_continuity_job = dg.define_asset_job(
+    "signal_continuity_job",
+    selection=[signal_continuity],
+    executor_def=dg.in_process_executor,
+    description="Refreshes the signal_continuity asset after a continuity transition.",
+)
+
+
+@dg.sensor(
+    job=signal_continuity_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Applies each closed lane window's ingest verdict to the continuity latch (domain.md §4).",
+)
+def signal_continuity_sensor(
+    context: dg.SensorEvaluationContext, ledger: LedgerResource
+) -> dg.SensorResult | dg.SkipReason:
+    now = pd.Timestamp.now(tz="UTC")
+    config = ContinuityConfig()
+    transitions: list[dict[str, object]] = []
+    progress: dict[str, str | None] = {}
+    for lane in lane_partitions.get_partition_keys():
+        state, events = evaluate_lane(ledger, lane, now, config)
+        transitions.extend(events)
+        progress[lane] = None if state.last_window_start is None else state.last_window_start.isoformat()
+    cursor = json.dumps(progress, sort_keys=True)
+    if not transitions:
+        context.update_cursor(cursor)
+        return dg.SkipReason(f"no continuity transition; evaluated through {progress}")
+    requests = [
+        dg.RunRequest(
+            run_key=f"continuity:{t['lane']}:{t['window_start']}:{t['transition']}",
+            tags={"torghut/lane": str(t["lane"]), "torghut/continuity_transition": str(t["transition"])},
+        )
+        for t in transitions
+    ]
+    return dg.SensorResult(run_requests=requests[-1:], cursor=cursor)
