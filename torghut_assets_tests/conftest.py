@@ -100,7 +100,9 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def module_ledger_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def module_ledger_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated ledger shared by a module's read-only tests (expensive setups run once per backend)."""
     yield from _migrated_ledger(request, tmp_path_factory.mktemp("ledger"))
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -215,8 +216,11 @@ class _DayPlan:
 
 @dataclass(frozen=True)
 class MarketSimulator:
+    """The embedded default SignalSource: needs no credentials and no network."""
+
     seed: int = 20260226
     universe: tuple[str, ...] = DEFAULT_UNIVERSE
+    name: ClassVar[str] = "simulator"
 
     def __post_init__(self) -> None:
         if not self.universe:
@@ -252,6 +256,9 @@ class MarketSimulator:
         signals = compute_signals(bars, source=SOURCE, ingest_latency_ms=latency)
         in_window = (signals["event_ts"] >= start) & (signals["event_ts"] < end)
         return SIGNAL_SCHEMA.validate(signals.loc[in_window].reset_index(drop=True))
+
+    def fetch_window(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        return self.signals(start, end)
 
     def newest_signal_ts(self, now: pd.Timestamp) -> pd.Timestamp | None:
         """Close time of the newest bar of any symbol that had closed by `now` (None: nothing recent)."""

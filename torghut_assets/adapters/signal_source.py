@@ -12,7 +12,17 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-BAR_COLUMNS: tuple[str, ...] = ("symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "spread_bps")
+BAR_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "ts",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "vwap",
+    "spread_bps",
+)
 
 
 class SignalSourceUnavailable(RuntimeError):

@@ -174,7 +174,7 @@ def plan_session_decisions(
     for i in rows:
         ts, symbol, price, action = times[i], symbols[i], prices[i], int(actions[i])
         if ts >= flatten_at:
-            last_prices = frame.iloc[: i + 1].groupby("symbol")["price"].last()
+            last_prices = frame[times <= ts].groupby("symbol")["price"].last()
             for held_symbol, held_qty in sorted(book.positions.items()):
                 if held_qty > 0:
                     exit_price = float(last_prices.get(held_symbol, book.prices[held_symbol]))

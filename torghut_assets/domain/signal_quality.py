@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from torghut_assets.domain.signal_frame import KEY_COLUMNS, SIGNAL_COLUMNS, SIGNAL_SCHEMA
+from torghut_assets.domain.signal_frame import (
+    INDICATOR_COLUMNS,
+    KEY_COLUMNS,
+    PRICE_COLUMNS,
+    SIGNAL_COLUMNS,
+    SIGNAL_SCHEMA,
+)
 
 REJECT_MISSING_COLUMN = "missing_column"
 REJECT_INVALID_PRICE = "invalid_price"
@@ -20,6 +26,10 @@ REJECT_UNKNOWN_SYMBOL = "unknown_symbol"
 REJECT_OUTSIDE_WINDOW = "outside_window"
 REJECT_DUPLICATE = "duplicate_signal"
 REJECT_INVALID_TIMESTAMP = "invalid_timestamp"
+REJECT_INVALID_FIELD = "invalid_field"
+
+INTEGER_COLUMNS = ("seq", "is_final", "version", "volume")
+NULLABLE_INT_COLUMNS = ("imbalance_bid_sz", "imbalance_ask_sz")
 
 NO_SIGNALS_IN_WINDOW = "no_signals_in_window"
 CURSOR_AHEAD_OF_STREAM = "cursor_ahead_of_stream"
@@ -58,21 +68,59 @@ def admit_signals(
             rejected[reason] = rejected.get(reason, 0) + count
             frame = frame[~mask]
 
-    event_ts = pd.to_datetime(frame["event_ts"], utc=True, errors="coerce")
-    ingest_ts = pd.to_datetime(frame["ingest_ts"], utc=True, errors="coerce")
+    present = frame[list(PRICE_COLUMNS)].notna()
     frame = frame.assign(
-        event_ts=event_ts.astype("datetime64[us, UTC]"), ingest_ts=ingest_ts.astype("datetime64[us, UTC]")
+        event_ts=_utc(frame["event_ts"]),
+        ingest_ts=_utc(frame["ingest_ts"]),
+        **{
+            c: pd.to_numeric(frame[c], errors="coerce").astype("float64")
+            for c in (*PRICE_COLUMNS, *INDICATOR_COLUMNS)
+        },
+        **{c: pd.to_numeric(frame[c], errors="coerce") for c in (*INTEGER_COLUMNS, *NULLABLE_INT_COLUMNS)},
     )
     drop(frame["event_ts"].isna() | frame["ingest_ts"].isna(), REJECT_INVALID_TIMESTAMP)
     drop(~frame["symbol"].astype(str).isin(set(universe)), REJECT_UNKNOWN_SYMBOL)
-    prices = frame[["price", "close", "vwap"]].apply(pd.to_numeric, errors="coerce").astype("float64")
-    bad_price = ~(np.isfinite(prices).all(axis=1) & (prices > 0).all(axis=1))
-    drop(bad_price, REJECT_INVALID_PRICE)
+    drop(frame[list(INTEGER_COLUMNS)].isna().any(axis=1) | (frame["seq"] < 0), REJECT_INVALID_FIELD)
+    drop(frame["volume"] < 0, REJECT_INVALID_FIELD)
+    corrupt = pd.Series(False, index=frame.index)
+    for column in PRICE_COLUMNS:
+        corrupt |= present.loc[frame.index, column] & ~_valid_price(frame[column])
+    resolved = _resolved_price(frame)
+    drop(corrupt | resolved.isna(), REJECT_INVALID_PRICE)
+    resolved = resolved[frame.index]
+    frame = frame.assign(
+        price=resolved,
+        close=frame["close"].where(_valid_price(frame["close"]), resolved),
+        vwap=frame["vwap"].where(_valid_price(frame["vwap"]), resolved),
+        **{c: frame[c].where(np.isfinite(frame[c])) for c in INDICATOR_COLUMNS},
+        **{c: frame[c].astype("int64") for c in INTEGER_COLUMNS},
+        **{c: frame[c].round().astype("Int64") for c in NULLABLE_INT_COLUMNS},
+    )
     drop((frame["event_ts"] < window_start) | (frame["event_ts"] >= window_end), REJECT_OUTSIDE_WINDOW)
     frame = frame.sort_values([*KEY_COLUMNS, "ingest_ts"], kind="mergesort")
     drop(frame.duplicated(subset=list(KEY_COLUMNS), keep="last"), REJECT_DUPLICATE)
     frame = frame.sort_values(["event_ts", "symbol", "seq"], kind="mergesort").reset_index(drop=True)
     return AdmittedSignals(frame=SIGNAL_SCHEMA.validate(frame), rejected=rejected)
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    return parsed.astype("datetime64[us, UTC]")
+
+
+def _valid_price(values: pd.Series) -> pd.Series:
+    return pd.Series(np.isfinite(values) & (values > 0), index=values.index)
+
+
+def _resolved_price(frame: pd.DataFrame) -> pd.Series:
+    """The reference's price fallback for *missing* values: `price`, else `close`, else `vwap`.
+
+    A present but impossible price (≤ 0, ±inf, unparseable) is corruption and rejects the row instead.
+    """
+    resolved = pd.Series(np.nan, index=frame.index, dtype="float64")
+    for column in reversed(PRICE_COLUMNS):
+        resolved = frame[column].where(_valid_price(frame[column]), resolved)
+    return resolved
 
 
 def classify_empty_window(

@@ -43,10 +43,16 @@ def test_unmaterialized_open_market_windows_latch_the_alert(ledger_url: str, tmp
 
 def test_evaluation_resumes_where_it_stopped(ledger_url: str, tmp_path: Path) -> None:
     ledger = _ledger(ledger_url, tmp_path)
-    first, _ = evaluate_lane(ledger, "macd_rsi", MONDAY + pd.Timedelta(hours=16, minutes=30), ContinuityConfig())
-    again, events = evaluate_lane(ledger, "macd_rsi", MONDAY + pd.Timedelta(hours=16, minutes=30), ContinuityConfig())
+    first, _ = evaluate_lane(
+        ledger, "macd_rsi", MONDAY + pd.Timedelta(hours=16, minutes=30), ContinuityConfig()
+    )
+    again, events = evaluate_lane(
+        ledger, "macd_rsi", MONDAY + pd.Timedelta(hours=16, minutes=30), ContinuityConfig()
+    )
     assert events == [] and again == first
-    later, _ = evaluate_lane(ledger, "macd_rsi", MONDAY + pd.Timedelta(hours=18, minutes=30), ContinuityConfig())
+    later, _ = evaluate_lane(
+        ledger, "macd_rsi", MONDAY + pd.Timedelta(hours=18, minutes=30), ContinuityConfig()
+    )
     assert later.last_window_start == first.last_window_start + pd.Timedelta(hours=2)
 
 
@@ -68,7 +74,9 @@ def test_second_tick_without_new_windows_skips_and_keeps_the_cursor(ledger_url: 
 @pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
 def test_transitions_request_one_refresh_run_with_a_unique_run_key(ledger_url: str, tmp_path: Path) -> None:
     ledger = _ledger(ledger_url, tmp_path)
-    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources={"ledger": ledger}) as ctx:
+    with dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(), resources={"ledger": ledger}
+    ) as ctx:
         result = signal_continuity_sensor(ctx)
     if isinstance(result, dg.SkipReason):
         pytest.skip("no open-market window in the last 24 h of wall-clock time (weekend run)")

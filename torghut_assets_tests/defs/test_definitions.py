@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from torghut_assets.definitions import defs
+from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
 from torghut_assets.defs.partitions import lane_window_from_key, lane_window_key, lane_window_partitions
 from torghut_assets.defs.schedules import lane_window_schedule
 
@@ -19,6 +20,7 @@ EXPECTED_GRAPH = {
     "research_stress_metrics": {"research_fold_metrics"},
     "research_promotions": {"research_stress_metrics"},
 }
+GOVERNANCE_ASSETS = {"signal_continuity": set()}
 
 
 def _asset_graph() -> dict[str, set[str]]:
@@ -30,38 +32,28 @@ def _asset_graph() -> dict[str, set[str]]:
 
 
 def test_asset_graph_matches_the_lane_window_pipeline() -> None:
-    assert _asset_graph() == EXPECTED_GRAPH
+    assert _asset_graph() == {**EXPECTED_GRAPH, **GOVERNANCE_ASSETS}
 
 
 def test_every_lane_window_asset_is_partitioned_by_lane_and_window() -> None:
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
-        assert graph.get(key).partitions_def == lane_window_partitions, key
+    for name in EXPECTED_GRAPH:
+        node = graph.get(dg.AssetKey(name))
+        assert node.partitions_def == lane_window_partitions and node.group_name == "lane_window", name
 
 
-def test_every_asset_has_a_description_and_group() -> None:
+def test_every_asset_has_a_description() -> None:
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
-        node = graph.get(key)
-        assert node.description and node.group_name == "lane_window", key
+    assert all(graph.get(key).description for key in graph.get_all_asset_keys())
 
 
-def test_lane_window_job_selects_every_pipeline_asset() -> None:
-    job = defs.resolve_job_def("lane_window_job")
-    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == set(EXPECTED_GRAPH)
-
-
-def test_partition_keys_round_trip_to_lane_windows() -> None:
-    start = pd.Timestamp("2026-03-03 15:00", tz="UTC")
-    window = lane_window_from_key(str(lane_window_key("ema_trend", start)))
-    assert (window.lane, window.start, window.end) == ("ema_trend", start, start + pd.Timedelta(hours=1))
-
-
-def test_schedule_requests_the_window_that_just_closed_for_every_lane() -> None:
-    context = dg.build_schedule_context(scheduled_execution_time=pd.Timestamp("2026-03-03 16:05", tz="UTC"))
-    requests = lane_window_schedule(context)
-    assert sorted(str(r.partition_key) for r in requests) == [
-        "ema_trend|2026-03-03-15:00",
-        "macd_rsi|2026-03-03-15:00",
-    ]
-    assert len({r.run_key for r in requests}) == 2
+def test_signal_checks_run_per_lane_window_and_integrity_blocks_downstream() -> None:
+    names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {
+        "signals_match_ingest_verdict",
+        "signals_landed_before_deadline",
+        "no_continuity_alert_latched",
+    } <= names
+    (integrity,) = signals_match_ingest_verdict.check_specs
+    (lateness,) = signals_landed_before_deadline.check_specs
+    assert integrity.blocking and not lateness.blocking

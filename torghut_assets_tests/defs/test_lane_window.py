@@ -86,7 +86,8 @@ def test_window_run_passes_once_promotion_is_recorded(open_window_ledger: str) -
 def test_nothing_is_approved_beyond_shadow(open_window_ledger: str) -> None:
     approved = _scalar(
         open_window_ledger,
-        "select count(*) from research_promotions where approved_mode is not null and approved_mode <> 'shadow'",
+        "select count(*) from research_promotions "
+        "where approved_mode is not null and approved_mode <> 'shadow'",
     )
     assert approved == 0
 

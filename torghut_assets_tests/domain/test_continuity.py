@@ -83,8 +83,12 @@ def test_closed_market_silence_is_expected_and_never_latches() -> None:
 
 
 def test_cursor_ahead_of_stream_is_actionable_only_while_the_market_is_open() -> None:
-    assert classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=False), CONFIG) == STATE_EXPECTED
-    assert classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=True), CONFIG) == STATE_ACTIONABLE
+    assert (
+        classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=False), CONFIG) == STATE_EXPECTED
+    )
+    assert (
+        classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=True), CONFIG) == STATE_ACTIONABLE
+    )
 
 
 def test_source_failure_is_actionable_even_when_the_market_is_closed() -> None:
@@ -103,7 +107,9 @@ def test_alert_clears_only_after_the_recovery_cycles() -> None:
 
 
 def test_closed_market_windows_neither_refresh_nor_recover_a_latched_alert() -> None:
-    state, transitions = run([silent(0), silent(1), *[silent(i, "market_closed", False) for i in range(2, 20)]])
+    state, transitions = run(
+        [silent(0), silent(1), *[silent(i, "market_closed", False) for i in range(2, 20)]]
+    )
     assert state.alert_active and transitions == [LATCHED]
 
 
@@ -179,7 +185,9 @@ def test_no_signal_artifact_block_reports_the_window_and_the_latch() -> None:
 
 _observation = st.one_of(
     st.just("healthy"),
-    st.sampled_from(["no_signals_in_window", "cursor_ahead_of_stream", "source_unavailable", "market_closed"]),
+    st.sampled_from(
+        ["no_signals_in_window", "cursor_ahead_of_stream", "source_unavailable", "market_closed"]
+    ),
 )
 
 

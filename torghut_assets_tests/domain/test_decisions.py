@@ -252,15 +252,6 @@ def test_strategy_decisions_are_priced_at_their_own_signal(
                 assert d.price == prices[(d.symbol, d.event_ts)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: plan_session_decisions prices flatten sells from frame.iloc[: i + 1], the rows up to the "
-        "(event_ts, symbol, seq)-first row at the flatten time, so every held symbol that sorts after that "
-        "row (e.g. GOOGL, META, SPY after AAPL at 20:58 UTC) is priced at its previous bar although a signal "
-        "at the flatten event_ts exists; that stale price becomes the decision's arrival_price for TCA."
-    ),
-)
 def test_a_flatten_sell_is_priced_at_the_symbols_signal_at_the_flatten_time(
     session: SimulatedSession, decisions: dict[str, list[TradeDecision]]
 ) -> None:

@@ -260,8 +260,9 @@ def test_no_signal_artifact_serializes_with_utc_query_bounds() -> None:
     assert '"query_end":"2026-03-04T00:00:00Z"' in text
 
 
-def test_no_signal_artifact_carries_the_reference_keys_this_project_implements() -> None:
+def test_no_signal_artifact_carries_the_reference_keys() -> None:
     reference_keys = {
+        "signal_continuity",
         "status",
         "dataset_snapshot_ref",
         "no_signal_reason",
@@ -275,16 +276,20 @@ def test_no_signal_artifact_carries_the_reference_keys_this_project_implements()
     assert reference_keys <= set(_artifact())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: no_signal_artifact omits the reference key `signal_continuity` {state, reason, "
-        "actionable, alert_active, alert_reason} that domain.md §3 (skipped-run rule 1) lists for "
-        "no-signals.json; the continuity state is not computed anywhere, so the artifact cannot say "
-        "whether the empty window is expected staleness or an actionable source fault."
-    ),
-)
 def test_no_signal_artifact_carries_the_reference_signal_continuity_block() -> None:
-    continuity = _artifact().get("signal_continuity")
+    continuity = _artifact()["signal_continuity"]
     assert isinstance(continuity, dict)
     assert {"state", "reason", "actionable", "alert_active", "alert_reason"} <= set(continuity)
+    assert continuity["reason"] == "market_closed"
+
+
+def test_no_signal_artifact_records_the_continuity_state_it_is_given() -> None:
+    latched = {
+        "state": "actionable_source_fault",
+        "reason": "cursor_ahead_of_stream",
+        "actionable": True,
+        "alert_active": True,
+        "alert_reason": "cursor_ahead_of_stream",
+    }
+    artifact = _artifact(reason="cursor_ahead_of_stream", market_session_open=True, signal_continuity=latched)
+    assert artifact["signal_continuity"] == latched

@@ -97,7 +97,7 @@ def test_extra_source_columns_are_dropped(raw: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad_price", [math.nan, -294.57, 0.0, math.inf, -math.inf], ids=["nan", "negative", "zero", "inf", "-inf"]
+    "bad_price", [-294.57, 0.0, math.inf, -math.inf], ids=["negative", "zero", "inf", "-inf"]
 )
 def test_a_bad_price_is_rejected_and_counted_as_invalid_price(raw: pd.DataFrame, bad_price: float) -> None:
     target = row_of(raw, "AAPL", "15:10")
@@ -113,13 +113,30 @@ def test_a_bad_price_is_rejected_and_counted_as_invalid_price(raw: pd.DataFrame,
 @pytest.mark.parametrize("column", ["close", "vwap"])
 def test_a_bad_fallback_price_column_is_also_an_invalid_price(raw: pd.DataFrame, column: str) -> None:
     raw.loc[row_of(raw, "MSFT", "15:20"), column] = -1.0
-    raw.loc[row_of(raw, "NVDA", "15:21"), column] = np.nan
+    raw.loc[row_of(raw, "NVDA", "15:21"), column] = math.inf
     assert admit(raw).rejected == {REJECT_INVALID_PRICE: 2}
+
+
+def test_a_missing_price_falls_back_to_close_then_vwap(raw: pd.DataFrame) -> None:
+    row = row_of(raw, "AAPL", "15:20")
+    close = float(raw.loc[row, "close"])
+    raw.loc[row, "price"] = np.nan
+    admitted = admit(raw)
+    kept = admitted.frame[
+        (admitted.frame["symbol"] == "AAPL") & (admitted.frame["event_ts"] == utc("2026-03-03 15:20"))
+    ]
+    assert admitted.rejected == {}
+    assert float(kept["price"].iloc[0]) == close
+
+
+def test_a_row_with_no_usable_price_at_all_is_an_invalid_price(raw: pd.DataFrame) -> None:
+    raw.loc[row_of(raw, "AAPL", "15:20"), ["price", "close", "vwap"]] = np.nan
+    assert admit(raw).rejected == {REJECT_INVALID_PRICE: 1}
 
 
 def test_every_bad_price_is_counted(raw: pd.DataFrame) -> None:
     for minute in ("15:01", "15:02", "15:03"):
-        raw.loc[row_of(raw, "TSLA", minute), "price"] = np.nan
+        raw.loc[row_of(raw, "TSLA", minute), "price"] = 0.0
     raw.loc[row_of(raw, "META", "15:30"), "price"] = -690.0
     admitted = admit(raw)
     assert admitted.rejected == {REJECT_INVALID_PRICE: 4}
@@ -208,15 +225,6 @@ def test_iso_timestamp_strings_are_admitted_as_utc(raw: pd.DataFrame) -> None:
     pd.testing.assert_series_equal(admitted.frame["event_ts"], admit(raw).frame["event_ts"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: admit_signals parses timestamp strings with pd.to_datetime(..., errors='coerce') and no "
-        "format='ISO8601', so pandas infers one format from the first value and coerces valid ISO-8601 "
-        "strings with a different fractional-second precision to NaT. datetime.isoformat() omits the "
-        "fraction when it is zero, so a feed serialized that way loses valid rows as `invalid_timestamp`."
-    ),
-)
 def test_valid_iso_timestamps_with_varying_fractional_seconds_are_admitted(raw: pd.DataFrame) -> None:
     # ingest_ts as a JSON feed would send it; one signal was ingested exactly one second after its bar.
     on_the_second = row_of(raw, "AAPL", "15:10")
@@ -228,15 +236,6 @@ def test_valid_iso_timestamps_with_varying_fractional_seconds_are_admitted(raw: 
     assert len(admitted.frame) == len(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: admit_signals coerces prices with pd.to_numeric(errors='coerce') to find invalid rows "
-        "but keeps the original object column, so one unparseable price ('n/a') - or Decimal prices "
-        "from a SQL driver - makes SIGNAL_SCHEMA.validate raise SchemaError for the whole batch "
-        "instead of rejecting the row as `invalid_price`."
-    ),
-)
 def test_an_unparseable_price_is_rejected_as_invalid_price_not_a_batch_failure(raw: pd.DataFrame) -> None:
     as_text = raw.assign(price=raw["price"].astype(object))
     as_text.loc[row_of(raw, "AAPL", "15:10"), "price"] = "n/a"
@@ -255,7 +254,7 @@ def test_the_first_failing_reason_wins_and_each_row_is_counted_once(raw: pd.Data
 
 
 def test_mixed_corruption_is_counted_by_reason(raw: pd.DataFrame, session: SimulatedSession) -> None:
-    raw.loc[row_of(raw, "AAPL", "15:10"), "price"] = np.nan
+    raw.loc[row_of(raw, "AAPL", "15:10"), "price"] = -1.0
     raw.loc[row_of(raw, "MSFT", "15:11"), "symbol"] = "MSFT2"
     dupes = raw[(raw["symbol"] == "SPY") & (raw["event_ts"] == utc("2026-03-03 15:12"))]
     early = raw[(raw["symbol"] == "GOOGL") & (raw["event_ts"] == utc("2026-03-03 15:13"))].assign(
@@ -369,7 +368,7 @@ def test_a_newest_signal_exactly_at_the_window_start_is_not_ahead_of_stream() ->
 
 
 def test_a_window_whose_rows_were_all_rejected_is_all_rows_rejected(raw: pd.DataFrame) -> None:
-    raw["price"] = np.nan
+    raw["price"] = -1.0
     admitted = admit(raw)
     assert admitted.frame.empty
     reason, lag = classify_empty_window(

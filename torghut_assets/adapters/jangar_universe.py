@@ -1,0 +1,219 @@
+"""Jangar symbol-list client: one bounded HTTP GET, plus the reference's TTL cache and stale reuse.
+
+Payload accepted from `JANGAR_SYMBOLS_URL` (HTTP 2xx, JSON, UTF-8, at most `max_payload_bytes`):
+
+    ["AAPL", "MSFT"]                                   a list of symbols
+    {"symbols": ["AAPL", "MSFT"]}                      an object with a `symbols` list
+    {"symbols": [{"symbol": "AAPL"}, {"symbol": "MSFT", "name": "..."}]}
+
+List items may be strings or objects with a string `symbol` key (other keys ignored), in either form.
+Items that are neither, or that fail symbol validation, are dropped and counted in `rejected_symbols`;
+symbols are upper-cased, de-duplicated and sorted (`normalize_symbols`).
+
+Failure causes: `jangar_url_missing` (no URL; no request is made), `jangar_http_error` (non-2xx status,
+including redirects, which are not followed: configure the final URL), `jangar_fetch_failed` (connection
+refused/reset, timeout, invalid URL, body not read in time),
+`jangar_payload_decode_failed` (not JSON, not UTF-8, too large, or neither accepted shape),
+`jangar_payload_empty` (no valid symbol). What the caller gets for a failure — stale reuse or error —
+is decided by `resolve_with_cache`.
+
+Bounded time: every request has `(connect, read) = (timeout, timeout)`, and the body is read against a
+wall-clock deadline of `timeout` from the start of the request, so a slow or trickling server costs at
+most about twice `timeout` (plus a slow trickle of *headers*, which requests bounds per read only).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import pandas as pd
+import requests
+import urllib3
+
+from torghut_assets.domain.universe_policy import (
+    DEFAULT_CACHE_TTL_SECONDS,
+    DEFAULT_STALE_MAX_SECONDS,
+    JANGAR_FETCH_FAILED,
+    JANGAR_FETCH_OK,
+    JANGAR_HTTP_ERROR,
+    JANGAR_PAYLOAD_DECODE_FAILED,
+    JANGAR_PAYLOAD_EMPTY,
+    JANGAR_URL_MISSING,
+    SOURCE_JANGAR,
+    STATUS_OK,
+    FetchFailure,
+    FetchOutcome,
+    UniverseSnapshot,
+    resolve_with_cache,
+)
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+_CHUNK_BYTES = 16 * 1024
+
+
+def utc_now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+class _PayloadError(ValueError):
+    pass
+
+
+class _FetchFailureError(Exception):
+    """Carries a classified failure out of the request code."""
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(f"{cause}: {detail}")
+        self.failure = FetchFailure(cause, detail)
+
+
+def parse_symbols_payload(payload: object) -> tuple[list[str], int]:
+    """(symbol strings, items dropped for not being a string or a `{"symbol": str}` object).
+
+    Raises `_PayloadError` when the payload is neither a list nor an object with a `symbols` list.
+    """
+    if isinstance(payload, dict):
+        if "symbols" not in payload:
+            raise _PayloadError("object payload has no 'symbols' key")
+        payload = payload["symbols"]
+    if not isinstance(payload, list):
+        raise _PayloadError(f"expected a JSON list of symbols, got {type(payload).__name__}")
+    symbols: list[str] = []
+    dropped = 0
+    for item in payload:
+        if isinstance(item, dict):
+            item = item.get("symbol")
+        if isinstance(item, str):
+            symbols.append(item)
+        else:
+            dropped += 1
+    return symbols, dropped
+
+
+class JangarUniverseClient:
+    """The Jangar universe with the reference's cache rules (`resolve_with_cache`).
+
+    `get()` returns the cached list while it is younger than `cache_ttl_seconds` (no request), otherwise
+    fetches; a failed fetch reuses the last good list up to `stale_max_seconds` old (`degraded`), then
+    reports `error`. Only successful fetches become the cache. `clock` returns an aware UTC timestamp
+    and is injectable for tests. Thread-safe: concurrent `get()` calls make at most one request.
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        cache_ttl_seconds: float = DEFAULT_CACHE_TTL_SECONDS,
+        stale_max_seconds: float = DEFAULT_STALE_MAX_SECONDS,
+        clock: Callable[[], pd.Timestamp] = utc_now,
+        *,
+        session: requests.Session | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        if not timeout_seconds > 0:
+            raise ValueError(f"timeout_seconds must be > 0, got {timeout_seconds}")
+        if not 0 < cache_ttl_seconds <= stale_max_seconds:
+            raise ValueError("need 0 < cache_ttl_seconds <= stale_max_seconds")
+        self.url = url.strip() if url and url.strip() else None
+        self.timeout_seconds = float(timeout_seconds)
+        self.cache_ttl_seconds = float(cache_ttl_seconds)
+        self.stale_max_seconds = float(stale_max_seconds)
+        self.max_payload_bytes = max_payload_bytes
+        self._clock = clock
+        self._session = session if session is not None else requests.Session()
+        self._owns_session = session is None
+        self._cache: UniverseSnapshot | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def cached(self) -> UniverseSnapshot | None:
+        """The last good fetch (`jangar_fetch_ok`), or None."""
+        return self._cache
+
+    def get(self) -> UniverseSnapshot:
+        with self._lock:
+            now = self._clock()
+            snapshot = resolve_with_cache(
+                lambda: self.fetch(now),
+                self._cache,
+                now,
+                cache_ttl_seconds=self.cache_ttl_seconds,
+                stale_max_seconds=self.stale_max_seconds,
+            )
+            if snapshot.reason == JANGAR_FETCH_OK:
+                self._cache = snapshot
+            return snapshot
+
+    def fetch(self, now: pd.Timestamp) -> FetchOutcome:
+        """One request, no cache: the list as an `ok` snapshot stamped `now`, or a classified failure."""
+        if self.url is None:
+            return FetchFailure(JANGAR_URL_MISSING, "JANGAR_SYMBOLS_URL is not set")
+        try:
+            body = self._get_body(self.url)
+        except _FetchFailureError as exc:
+            return exc.failure
+        try:
+            payload = json.loads(body.decode("utf-8"))
+            symbols, dropped = parse_symbols_payload(payload)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            return FetchFailure(JANGAR_PAYLOAD_DECODE_FAILED, f"{type(exc).__name__}: {exc}"[:300])
+        snapshot = UniverseSnapshot(
+            symbols=tuple(symbols),
+            source=SOURCE_JANGAR,
+            status=STATUS_OK,
+            reason=JANGAR_FETCH_OK,
+            fetched_at=now,
+            age_seconds=0.0,
+            rejected_symbols=dropped,
+        )
+        if not snapshot.symbols:
+            return FetchFailure(
+                JANGAR_PAYLOAD_EMPTY, f"no valid symbol in the payload ({snapshot.rejected_symbols} rejected)"
+            )
+        return snapshot
+
+    def _get_body(self, url: str) -> bytes:
+        deadline = time.monotonic() + self.timeout_seconds
+        try:
+            with self._session.get(
+                url,
+                timeout=(self.timeout_seconds, self.timeout_seconds),
+                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+                stream=True,
+                allow_redirects=False,
+            ) as response:
+                if not 200 <= response.status_code < 300:
+                    raise _FetchFailureError(JANGAR_HTTP_ERROR, f"HTTP {response.status_code} from {url}")
+                chunks: list[bytes] = []
+                size = 0
+                while True:
+                    # read1: whatever has arrived (one socket read, bounded by the read timeout), so the
+                    # deadline is checked between reads even when a server trickles bytes.
+                    chunk = response.raw.read1(_CHUNK_BYTES, decode_content=True)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > self.max_payload_bytes:
+                        raise _FetchFailureError(
+                            JANGAR_PAYLOAD_DECODE_FAILED, f"payload exceeds {self.max_payload_bytes} bytes"
+                        )
+                    if time.monotonic() > deadline:
+                        raise _FetchFailureError(
+                            JANGAR_FETCH_FAILED, f"body not read within {self.timeout_seconds} s"
+                        )
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except requests.Timeout as exc:
+            raise _FetchFailureError(
+                JANGAR_FETCH_FAILED, f"timeout after {self.timeout_seconds} s: {type(exc).__name__}"
+            ) from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _FetchFailureError(JANGAR_FETCH_FAILED, f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
