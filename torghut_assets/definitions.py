@@ -1,6 +1,11 @@
-"""The code location: `torghut_assets.definitions:defs`. Nothing here connects to anything at import."""
+"""The code location: `torghut_assets.definitions:defs`.
+
+Loading validates the settings (see `settings.py`) and connects to nothing.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 
@@ -18,6 +23,7 @@ from torghut_assets.defs.continuity import signal_continuity, signal_continuity_
 from torghut_assets.defs.jobs import lane_window_job
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.schedules import lane_window_schedule
+from torghut_assets.settings import Settings, load_settings
 
 LANE_WINDOW_ASSETS = [
     signals,
@@ -31,8 +37,34 @@ LANE_WINDOW_ASSETS = [
 ]
 
 
-def default_resources() -> dict[str, object]:
-    return {"ledger": LedgerResource(), "market_data": MarketDataResource(), "broker": BrokerResource()}
+def market_data_resource(settings: Settings) -> MarketDataResource:
+    """Secrets go in as `EnvVar`, so Dagster resolves them at run time and never shows them."""
+    source = settings.effective_signal_source
+    secrets: dict[str, Any] = {}
+    if source == "sql":
+        secrets["sql_url"] = dg.EnvVar("TORGHUT_SIGNAL_SOURCE_URL")
+    if source == "alpaca":
+        secrets["alpaca_api_key_id"] = dg.EnvVar("APCA_API_KEY_ID")
+        secrets["alpaca_secret_key"] = dg.EnvVar("APCA_API_SECRET_KEY")
+    return MarketDataResource(
+        source=source,
+        symbols=list(settings.static_symbols),
+        universe_source=settings.universe_source,
+        jangar_url=settings.jangar_url,
+        sql_table=settings.signal_table,
+        alpaca_data_url=settings.alpaca_data_url,
+        fallback_note=settings.fallback_note,
+        **secrets,
+    )
+
+
+def default_resources(settings: Settings | None = None) -> dict[str, object]:
+    settings = settings or load_settings()
+    return {
+        "ledger": LedgerResource(),
+        "market_data": market_data_resource(settings),
+        "broker": BrokerResource(),
+    }
 
 
 defs = dg.Definitions(

@@ -105,7 +105,7 @@ def write_ta_signals(engine: Engine, frame: pd.DataFrame, table: str = "ta_signa
         data[col] = pd.to_datetime(data[col], utc=True)
     values = data.astype(object).where(data.notna(), None)
     records = [
-        {c: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for c, v in row.items()}
+        {str(c): (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for c, v in row.items()}
         for row in values.to_dict("records")
     ]
     if records:

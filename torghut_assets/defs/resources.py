@@ -13,17 +13,21 @@ import pandas as pd
 from pydantic import PrivateAttr
 from sqlalchemy.engine import Connection, Engine
 
-from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, MarketSimulator
+from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, PROFILES, MarketSimulator
 from torghut_assets.adapters.paper_broker import (
     SIMULATOR_ADAPTER,
     SIMULATOR_VERSION,
     PaperFill,
     simulate_fills,
 )
+from torghut_assets.adapters.signal_source import SignalSource, SignalSourceUnavailable
 from torghut_assets.domain.decisions import TradeDecision
+from torghut_assets.domain.universe_policy import UniverseSnapshot, static_snapshot
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.engine import create_ledger_engine, default_database_url
 from torghut_assets.ledger.migrate import current_revision, head_revision
+
+SIMULATED_SYMBOLS = frozenset(PROFILES)
 
 
 class LedgerSchemaOutdatedError(RuntimeError):
@@ -91,38 +95,97 @@ class LedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where signals and bars come from. The embedded simulator needs no credentials and no network."""
+    """Where signals, bars and the symbol universe come from, chosen by configuration.
+
+    `simulator` (default) needs no credentials and no network; `sql` reads a `ta_signals`-shaped table;
+    `alpaca` computes the same signals from Alpaca minute bars. Credentials arrive through `EnvVar`.
+    """
 
     source: str = "simulator"
     seed: int = 20260226
     symbols: list[str] | None = None
+    universe_source: str = "static"
+    jangar_url: str | None = None
+    sql_url: str | None = None
+    sql_table: str = "ta_signals"
+    alpaca_api_key_id: str | None = None
+    alpaca_secret_key: str | None = None
+    alpaca_data_url: str | None = None
+    timeout_seconds: float = 10.0
+    fallback_note: str | None = None
 
-    def _simulator(self) -> MarketSimulator:
-        if self.source != "simulator":
-            raise ValueError(f"unknown market data source {self.source!r}; available: ['simulator']")
-        universe = tuple(self.symbols) if self.symbols else DEFAULT_UNIVERSE
-        return MarketSimulator(seed=self.seed, universe=universe)
+    _adapter: Any = PrivateAttr(default=None)
+    _universe_client: Any = PrivateAttr(default=None)
+
+    def _static_universe(self) -> tuple[str, ...]:
+        return tuple(self.symbols) if self.symbols else DEFAULT_UNIVERSE
+
+    def adapter(self) -> SignalSource:
+        if self._adapter is None:
+            self._adapter = self._build_adapter()
+        return self._adapter  # type: ignore[no-any-return]
+
+    def _build_adapter(self) -> SignalSource:
+        if self.source == "simulator":
+            known = tuple(s for s in self._static_universe() if s in SIMULATED_SYMBOLS) or DEFAULT_UNIVERSE
+            return MarketSimulator(seed=self.seed, universe=known)
+        if self.source == "sql":
+            from torghut_assets.adapters.sql_signal_source import SqlSignalSource
+
+            return SqlSignalSource(self.sql_url or "", table=self.sql_table)
+        if self.source == "alpaca":
+            from torghut_assets.adapters.alpaca_market_data import AlpacaBarsSignalSource
+
+            return AlpacaBarsSignalSource(
+                api_key=self.alpaca_api_key_id or "",
+                secret_key=self.alpaca_secret_key or "",
+                universe=self._static_universe(),
+                url_override=self.alpaca_data_url,
+                timeout_seconds=self.timeout_seconds,
+            )
+        raise ValueError(f"unknown market data source {self.source!r}; available: simulator, sql, alpaca")
+
+    def universe_snapshot(self, now: pd.Timestamp) -> UniverseSnapshot:
+        """The authoritative universe for this run: Jangar in production, the static list in dev."""
+        if self.universe_source == "jangar":
+            if self._universe_client is None:
+                from torghut_assets.adapters.jangar_universe import JangarUniverseClient
+
+                self._universe_client = JangarUniverseClient(
+                    self.jangar_url, timeout_seconds=self.timeout_seconds
+                )
+            return self._universe_client.get()  # type: ignore[no-any-return]
+        return static_snapshot(self._static_universe(), now=now)
 
     @property
     def universe(self) -> tuple[str, ...]:
-        return self._simulator().universe
+        return self.universe_snapshot(pd.Timestamp.now(tz="UTC")).symbols
+
+    def fetch_window(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        return self.adapter().fetch_window(start, end)
 
     def signals(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        return self._simulator().signals(start, end)
+        return self.adapter().fetch_window(start, end)
 
     def bars(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        return self._simulator().bars(start, end)
+        return self.adapter().bars(start, end)
 
     def newest_signal_ts(self, as_of: pd.Timestamp) -> pd.Timestamp | None:
-        return self._simulator().newest_signal_ts(as_of)
+        try:
+            return self.adapter().newest_signal_ts(as_of)
+        except SignalSourceUnavailable:
+            return None
 
     def provenance(self) -> dict[str, Any]:
-        return {
-            "signal_source": "simulator",
-            "simulator_seed": self.seed,
-            "universe": list(self.universe),
-            "note": "embedded deterministic market simulator (no market-data credentials configured)",
-        }
+        info: dict[str, Any] = {"signal_source": self.source, "universe_source": self.universe_source}
+        if self.source == "simulator":
+            info["simulator_seed"] = self.seed
+            info["note"] = self.fallback_note or "embedded deterministic market simulator"
+        elif self.source == "sql":
+            info["table"] = self.sql_table
+        elif self.source == "alpaca":
+            info["data_url"] = self.alpaca_data_url or "alpaca default"
+        return info
 
 
 class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]

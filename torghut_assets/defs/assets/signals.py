@@ -3,14 +3,17 @@
 from datetime import timedelta
 
 import dagster as dg
+import pandas as pd
 
+from torghut_assets.adapters.signal_source import SignalSourceUnavailable
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain.evidence import frame_content_hash
 from torghut_assets.domain.market_calendar import market_minutes
-from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS
-from torghut_assets.domain.signal_quality import admit_signals, classify_empty_window
+from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS, empty_signal_frame
+from torghut_assets.domain.signal_quality import AdmittedSignals, admit_signals, classify_empty_window
+from torghut_assets.domain.universe_policy import blocks_decisions
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.identity import row_id
 from torghut_assets.ledger.records import signal_rows
@@ -31,15 +34,28 @@ def signals(
     context: dg.AssetExecutionContext, ledger: LedgerResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     window = lane_window(context)
-    raw = market_data.signals(window.start, window.end)
-    admitted = admit_signals(
-        raw, window_start=window.start, window_end=window.end, universe=market_data.universe
-    )
+    snapshot = market_data.universe_snapshot(pd.Timestamp.now(tz="UTC"))
+    fetch_error: SignalSourceUnavailable | None = None
+    admitted = AdmittedSignals(frame=empty_signal_frame())
+    blocked = blocks_decisions(snapshot)
+    if blocked is None:
+        try:
+            raw = market_data.fetch_window(window.start, window.end)
+            admitted = admit_signals(
+                raw, window_start=window.start, window_end=window.end, universe=snapshot.symbols
+            )
+        except SignalSourceUnavailable as exc:
+            fetch_error = exc
+            context.log.warning(f"signal source unavailable for {window.label()}: {exc}")
     frame = admitted.frame
     market_open = len(market_minutes(window.start, window.end)) > 0
     reason, lag = (None, None)
-    newest = market_data.newest_signal_ts(window.end)
-    if frame.empty:
+    newest = None if fetch_error else market_data.newest_signal_ts(window.end)
+    if blocked is not None:
+        reason = blocked
+    elif fetch_error is not None:
+        reason = fetch_error.reason
+    elif frame.empty:
         reason, lag = classify_empty_window(
             window_start=window.start,
             window_end=window.end,
@@ -53,7 +69,7 @@ def signals(
         "lane": window.lane,
         "window_start": window.start,
         "window_end": window.end,
-        "source": market_data.source,
+        "source": market_data.adapter().name,
         "source_mode": "bounded_window",
         "signals_total": len(frame),
         "rejected_total": admitted.rejected_total,
@@ -93,6 +109,8 @@ def signals(
             market_session_open=market_open,
             dataset_version=dataset_version,
             source=market_data.provenance(),
+            universe={"status": snapshot.status, "reason": snapshot.reason, "symbols": len(snapshot.symbols)},
+            source_error=None if fetch_error is None else fetch_error.detail,
             ledger=ledger.describe(),
         )
     )

@@ -1,0 +1,111 @@
+"""Runtime settings: every environment variable the code location reads, in one place, checked at load.
+
+This is the one deliberate exception to "no env reads outside resources": a production profile with a
+contradictory setting (a static universe, the simulator as signal source, a source without its
+credentials) must fail when the code location loads, with every problem in one message, not at 3 am
+when the first scheduled run starts. Nothing here connects to anything. Secrets are not read here:
+resources receive them through `dagster.EnvVar`, so they never appear in run config or metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
+from torghut_assets.domain.universe_policy import (
+    PROFILE_DEV,
+    PROFILE_PRODUCTION,
+    SOURCE_JANGAR,
+    SOURCE_STATIC,
+    check_universe_policy,
+    normalize_symbols,
+)
+
+SIGNAL_SOURCES = ("simulator", "sql", "alpaca")
+
+
+class SettingsError(ValueError):
+    """The configuration is unusable; the message lists every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        listed = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"torghut_assets configuration has {len(problems)} problem(s):\n{listed}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    signal_source: str
+    signal_source_url_set: bool
+    signal_table: str
+    alpaca_credentials_set: bool
+    alpaca_data_url: str | None
+    universe_source: str
+    static_symbols: tuple[str, ...]
+    jangar_url: str | None
+    trading_mode: str
+    fallback_note: str | None
+
+    @property
+    def effective_signal_source(self) -> str:
+        return "simulator" if self.fallback_note else self.signal_source
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate; in `dev` a source without credentials falls back to the simulator (and says so)."""
+    env = os.environ if env is None else env
+    profile = env.get("TORGHUT_ENV", PROFILE_DEV).strip().lower()
+    source = env.get("TORGHUT_SIGNAL_SOURCE", "simulator").strip().lower()
+    universe_source = env.get("TRADING_UNIVERSE_SOURCE", SOURCE_STATIC).strip().lower()
+    trading_mode = env.get("TRADING_MODE", "paper").strip().lower()
+    raw_symbols = env.get("TRADING_UNIVERSE_STATIC_SYMBOLS", "")
+    static_symbols = (
+        normalize_symbols(s for s in raw_symbols.split(",") if s.strip())[0] if raw_symbols else DEFAULT_UNIVERSE
+    )
+    sql_url_set = bool(env.get("TORGHUT_SIGNAL_SOURCE_URL", "").strip())
+    alpaca_set = bool(env.get("APCA_API_KEY_ID", "").strip() and env.get("APCA_API_SECRET_KEY", "").strip())
+    problems: list[str] = []
+    if profile not in (PROFILE_DEV, PROFILE_PRODUCTION):
+        problems.append(f"TORGHUT_ENV={profile!r} is not one of 'dev', 'production'")
+    if source not in SIGNAL_SOURCES:
+        problems.append(f"TORGHUT_SIGNAL_SOURCE={source!r} is not one of {', '.join(SIGNAL_SOURCES)}")
+    if trading_mode not in ("paper", "live"):
+        problems.append(f"TRADING_MODE={trading_mode!r} is not one of 'paper', 'live'")
+    missing = None
+    if source == "sql" and not sql_url_set:
+        missing = "TORGHUT_SIGNAL_SOURCE_URL"
+    if source == "alpaca" and not alpaca_set:
+        missing = "APCA_API_KEY_ID and APCA_API_SECRET_KEY"
+    fallback_note = None
+    if missing and profile == PROFILE_PRODUCTION:
+        problems.append(f"TORGHUT_SIGNAL_SOURCE={source!r} needs {missing} in production")
+    elif missing:
+        fallback_note = f"TORGHUT_SIGNAL_SOURCE={source} but {missing} is not set: using the embedded simulator"
+    if profile == PROFILE_PRODUCTION and source == "simulator":
+        problems.append("TORGHUT_SIGNAL_SOURCE=simulator is refused in production: use 'sql' or 'alpaca'")
+    problems += check_universe_policy(
+        profile=profile,
+        source=universe_source,
+        static_symbols=static_symbols if universe_source == SOURCE_STATIC else None,
+        trading_enabled=True,
+        live_enabled=trading_mode == "live",
+        jangar_url=env.get("JANGAR_SYMBOLS_URL") if universe_source == SOURCE_JANGAR else None,
+    )
+    if problems:
+        raise SettingsError(problems)
+    return Settings(
+        profile=profile,
+        signal_source=source,
+        signal_source_url_set=sql_url_set,
+        signal_table=env.get("TRADING_SIGNAL_TABLE", "ta_signals").strip(),
+        alpaca_credentials_set=alpaca_set,
+        alpaca_data_url=env.get("APCA_API_DATA_URL") or None,
+        universe_source=universe_source,
+        static_symbols=tuple(static_symbols),
+        jangar_url=env.get("JANGAR_SYMBOLS_URL") or None,
+        trading_mode=trading_mode,
+        fallback_note=fallback_note,
+    )
