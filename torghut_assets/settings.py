@@ -62,9 +62,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     universe_source = env.get("TRADING_UNIVERSE_SOURCE", SOURCE_STATIC).strip().lower()
     trading_mode = env.get("TRADING_MODE", "paper").strip().lower()
     raw_symbols = env.get("TRADING_UNIVERSE_STATIC_SYMBOLS", "")
-    static_symbols = (
-        normalize_symbols(s for s in raw_symbols.split(",") if s.strip())[0] if raw_symbols else DEFAULT_UNIVERSE
-    )
+    listed = [s for s in raw_symbols.split(",") if s.strip()]
+    static_symbols = normalize_symbols(listed)[0] if listed else DEFAULT_UNIVERSE
     sql_url_set = bool(env.get("TORGHUT_SIGNAL_SOURCE_URL", "").strip())
     alpaca_set = bool(env.get("APCA_API_KEY_ID", "").strip() and env.get("APCA_API_SECRET_KEY", "").strip())
     problems: list[str] = []
@@ -83,7 +82,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if missing and profile == PROFILE_PRODUCTION:
         problems.append(f"TORGHUT_SIGNAL_SOURCE={source!r} needs {missing} in production")
     elif missing:
-        fallback_note = f"TORGHUT_SIGNAL_SOURCE={source} but {missing} is not set: using the embedded simulator"
+        fallback_note = f"TORGHUT_SIGNAL_SOURCE={source} but {missing} is not set: embedded simulator used"
     if profile == PROFILE_PRODUCTION and source == "simulator":
         problems.append("TORGHUT_SIGNAL_SOURCE=simulator is refused in production: use 'sql' or 'alpaca'")
     problems += check_universe_policy(

@@ -57,3 +57,19 @@ def test_signal_checks_run_per_lane_window_and_integrity_blocks_downstream() -> 
     (integrity,) = signals_match_ingest_verdict.check_specs
     (lateness,) = signals_landed_before_deadline.check_specs
     assert integrity.blocking and not lateness.blocking
+
+
+def test_partition_keys_round_trip_to_lane_windows() -> None:
+    start = pd.Timestamp("2026-03-03 15:00", tz="UTC")
+    window = lane_window_from_key(str(lane_window_key("ema_trend", start)))
+    assert (window.lane, window.start, window.end) == ("ema_trend", start, start + pd.Timedelta(hours=1))
+
+
+def test_schedule_requests_the_window_that_just_closed_for_every_lane() -> None:
+    context = dg.build_schedule_context(scheduled_execution_time=pd.Timestamp("2026-03-03 16:05", tz="UTC"))
+    requests = lane_window_schedule(context)
+    assert sorted(str(r.partition_key) for r in requests) == [
+        "ema_trend|2026-03-03-15:00",
+        "macd_rsi|2026-03-03-15:00",
+    ]
+    assert len({r.run_key for r in requests}) == 2
