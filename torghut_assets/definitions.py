@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from torghut_assets.defs.assets.executions import executions
 from torghut_assets.defs.assets.research import (
     research_candidates,
     research_fold_metrics,
@@ -17,7 +18,7 @@ from torghut_assets.defs.assets.research import (
     research_stress_metrics,
 )
 from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import executions, trade_decisions
+from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
 from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
 from torghut_assets.defs.jobs import lane_window_job

@@ -29,7 +29,12 @@ from urllib3.exceptions import ReadTimeoutError
 
 from torghut_assets.adapters.signal_source import BAR_COLUMNS, SignalSourceUnavailable
 from torghut_assets.domain.indicators import compute_signals
-from torghut_assets.domain.market_calendar import exchange_date, market_minutes, previous_sessions, session_bounds
+from torghut_assets.domain.market_calendar import (
+    exchange_date,
+    market_minutes,
+    previous_sessions,
+    session_bounds,
+)
 from torghut_assets.domain.signal_frame import UTC_TS, empty_signal_frame
 
 SOURCE = "alpaca"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from torghut_assets.adapters.execution_venue import OrderReport, OrderRequest
 from torghut_assets.domain.decisions import TradeDecision
 
 SIMULATOR_ADAPTER = "simulator"
@@ -44,52 +45,131 @@ def _expected_cost_bps(spread_bps: float, participation: float, model: FillModel
     return spread_bps / 2.0 + model.impact_bps_at_full_participation * participation
 
 
+@dataclass(frozen=True)
+class FillOutcome:
+    status: str
+    filled_qty: int
+    avg_fill_price: float | None
+    filled_at: pd.Timestamp | None
+    expected_shortfall_bps_p50: float
+    expected_shortfall_bps_p95: float
+    fill_bar: dict[str, object]
+
+
+def bars_by_symbol(bars: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {str(sym): frame.sort_values("ts").reset_index(drop=True) for sym, frame in bars.groupby("symbol")}
+
+
+def fill_market_order(
+    symbol_bars: pd.DataFrame | None, event_ts: pd.Timestamp, side: str, qty: int, model: FillModel
+) -> FillOutcome:
+    """Fill at the first bar starting at or after `event_ts`; no such bar ⇒ the day order expires."""
+    idx = None if symbol_bars is None else int(symbol_bars["ts"].searchsorted(event_ts, "left"))
+    if symbol_bars is None or idx is None or idx >= len(symbol_bars):
+        return FillOutcome("expired", 0, None, None, 0.0, 0.0, {})
+    bar = symbol_bars.iloc[idx]
+    volume = int(bar["volume"])
+    filled = min(qty, math.floor(model.max_participation * volume))
+    participation = filled / volume if volume > 0 else 0.0
+    cost_bps = _expected_cost_bps(float(bar["spread_bps"]), participation, model)
+    direction = 1 if side == "buy" else -1
+    price = round(float(bar["open"]) * (1 + direction * cost_bps / 1e4), 4)
+    full_participation = qty / volume if volume > 0 else 1.0
+    p95 = _expected_cost_bps(float(bar["spread_bps"]) * 1.5, min(full_participation, 1.0), model)
+    status = "filled" if filled == qty else ("partially_filled" if filled > 0 else "canceled")
+    return FillOutcome(
+        status=status,
+        filled_qty=filled,
+        avg_fill_price=price if filled > 0 else None,
+        filled_at=pd.Timestamp(bar["ts"]) if filled > 0 else None,
+        expected_shortfall_bps_p50=cost_bps,
+        expected_shortfall_bps_p95=max(p95, cost_bps),
+        fill_bar={
+            "ts": pd.Timestamp(bar["ts"]),
+            "open": float(bar["open"]),
+            "volume": volume,
+            "spread_bps": float(bar["spread_bps"]),
+        },
+    )
+
+
 def simulate_fills(
     decisions: list[TradeDecision], bars: pd.DataFrame, model: FillModel | None = None
 ) -> list[PaperFill]:
     """Fill every planned decision against `bars` (symbol, ts, open, volume, spread_bps)."""
     model = model or FillModel()
-    by_symbol = {
-        str(sym): frame.sort_values("ts").reset_index(drop=True) for sym, frame in bars.groupby("symbol")
-    }
+    by_symbol = bars_by_symbol(bars)
     fills: list[PaperFill] = []
     for decision in decisions:
         if decision.status != "planned":
             continue
-        order_id = f"sim-{decision.decision_hash[:32]}"
-        symbol_bars = by_symbol.get(decision.symbol)
-        idx = None if symbol_bars is None else int(symbol_bars["ts"].searchsorted(decision.event_ts, "left"))
-        if symbol_bars is None or idx is None or idx >= len(symbol_bars):
-            fills.append(PaperFill(decision, order_id, "expired", decision.qty, 0, None, None, 0.0, 0.0, {}))
-            continue
-        bar = symbol_bars.iloc[idx]
-        volume = int(bar["volume"])
-        capacity = math.floor(model.max_participation * volume)
-        filled = min(decision.qty, capacity)
-        participation = filled / volume if volume > 0 else 0.0
-        cost_bps = _expected_cost_bps(float(bar["spread_bps"]), participation, model)
-        direction = 1 if decision.action == "buy" else -1
-        price = round(float(bar["open"]) * (1 + direction * cost_bps / 1e4), 4)
-        full_participation = decision.qty / volume if volume > 0 else 1.0
-        p95 = _expected_cost_bps(float(bar["spread_bps"]) * 1.5, min(full_participation, 1.0), model)
-        status = "filled" if filled == decision.qty else ("partially_filled" if filled > 0 else "canceled")
+        outcome = fill_market_order(
+            by_symbol.get(decision.symbol), decision.event_ts, decision.action, decision.qty, model
+        )
         fills.append(
             PaperFill(
                 decision=decision,
-                order_id=order_id,
-                status=status,
+                order_id=f"sim-{decision.decision_hash[:32]}",
+                status=outcome.status,
                 submitted_qty=decision.qty,
-                filled_qty=filled,
-                avg_fill_price=price if filled > 0 else None,
-                filled_at=pd.Timestamp(bar["ts"]) if filled > 0 else None,
-                expected_shortfall_bps_p50=cost_bps,
-                expected_shortfall_bps_p95=max(p95, cost_bps),
-                fill_bar={
-                    "ts": pd.Timestamp(bar["ts"]),
-                    "open": float(bar["open"]),
-                    "volume": volume,
-                    "spread_bps": float(bar["spread_bps"]),
-                },
+                filled_qty=outcome.filled_qty,
+                avg_fill_price=outcome.avg_fill_price,
+                filled_at=outcome.filled_at,
+                expected_shortfall_bps_p50=outcome.expected_shortfall_bps_p50,
+                expected_shortfall_bps_p95=outcome.expected_shortfall_bps_p95,
+                fill_bar=outcome.fill_bar,
             )
         )
     return fills
+
+
+class SimulatedVenue:
+    """The paper broker as an ExecutionVenue. `name` distinguishes simulator twins of real venues in
+    parity runs; `delay_bars` lets a twin fill one bar later, as a slower route would."""
+
+    def __init__(
+        self,
+        bars: pd.DataFrame,
+        *,
+        name: str = SIMULATOR_ADAPTER,
+        model: FillModel | None = None,
+        delay_bars: int = 0,
+    ) -> None:
+        self.name = name
+        self._bars = bars_by_symbol(bars)
+        self._model = model or FillModel()
+        self._delay = pd.Timedelta(minutes=delay_bars)
+
+    def healthy(self) -> bool:
+        return True
+
+    def submit(self, order: OrderRequest) -> OrderReport:
+        outcome = fill_market_order(
+            self._bars.get(order.symbol), order.submitted_at + self._delay, order.side, order.qty, self._model
+        )
+        order_id = (
+            f"sim-{order.client_order_id[:32]}"
+            if self.name == SIMULATOR_ADAPTER
+            else (f"{self.name}-sim-{order.client_order_id[:28]}")
+        )
+        return OrderReport(
+            venue=self.name,
+            order_id=order_id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            submitted_qty=float(order.qty),
+            filled_qty=float(outcome.filled_qty),
+            avg_fill_price=outcome.avg_fill_price,
+            status=outcome.status,
+            filled_at=outcome.filled_at,
+            fees=0.0,
+            raw={
+                "simulated": True,
+                "simulator_version": SIMULATOR_VERSION,
+                "market_arrival_price": outcome.fill_bar.get("open"),
+                "expected_shortfall_bps_p50": outcome.expected_shortfall_bps_p50,
+                "expected_shortfall_bps_p95": outcome.expected_shortfall_bps_p95,
+                "fill_bar": outcome.fill_bar,
+            },
+        )

@@ -13,15 +13,11 @@ import pandas as pd
 from pydantic import PrivateAttr
 from sqlalchemy.engine import Connection, Engine
 
+from torghut_assets.adapters.execution_venue import ExecutionVenue
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, PROFILES, MarketSimulator
-from torghut_assets.adapters.paper_broker import (
-    SIMULATOR_ADAPTER,
-    SIMULATOR_VERSION,
-    PaperFill,
-    simulate_fills,
-)
+from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.adapters.signal_source import SignalSource, SignalSourceUnavailable
-from torghut_assets.domain.decisions import TradeDecision
+from torghut_assets.domain.routing import ALPACA, LEAN, RoutingPolicy
 from torghut_assets.domain.universe_policy import UniverseSnapshot, static_snapshot
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.engine import create_ledger_engine, default_database_url
@@ -189,20 +185,63 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Order routing. Only the simulated paper broker exists so far; it never touches a real account."""
+    """Execution venues and the routing policy (domain.md §6): LEAN first, Alpaca as fallback.
 
-    mode: str = "simulator"
+    With neither a LEAN runner URL nor Alpaca keys (a laptop), orders go to the simulated paper broker,
+    and every execution row and materialization says `simulator`.
+    """
 
-    def route(self) -> dict[str, Any]:
-        if self.mode != "simulator":
-            raise ValueError(f"unknown broker mode {self.mode!r}; available: ['simulator']")
+    lean_runner_url: str | None = None
+    lean_timeout_seconds: float = 5.0
+    alpaca_api_key_id: str | None = None
+    alpaca_secret_key: str | None = None
+    alpaca_trading_url: str | None = None
+    alpaca_timeout_seconds: float = 10.0
+    adapter_policy: str = "all"
+    adapter_symbols: list[str] = []
+    fallback_adapter: str = "alpaca"
+    manual_review_fallback_threshold: int = 3
+
+    def policy(self) -> RoutingPolicy:
+        return RoutingPolicy(
+            primary_adapter=LEAN,
+            fallback_adapter=None if self.fallback_adapter == "none" else self.fallback_adapter,
+            policy=self.adapter_policy,
+            allowlist_symbols=frozenset(self.adapter_symbols),
+            manual_review_fallback_threshold=self.manual_review_fallback_threshold,
+        )
+
+    def venues(self, bars: pd.DataFrame) -> dict[str, ExecutionVenue]:
+        venues: dict[str, ExecutionVenue] = {}
+        if self.lean_runner_url:
+            from torghut_assets.adapters.lean_runner import LeanRunnerVenue
+
+            venues[LEAN] = LeanRunnerVenue(
+                base_url=self.lean_runner_url, timeout_seconds=self.lean_timeout_seconds
+            )
+        if self.alpaca_api_key_id and self.alpaca_secret_key:
+            from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
+
+            venues[ALPACA] = AlpacaPaperVenue(
+                api_key=self.alpaca_api_key_id,
+                secret_key=self.alpaca_secret_key,
+                url_override=self.alpaca_trading_url,
+                timeout_seconds=self.alpaca_timeout_seconds,
+            )
+        if not venues:
+            venues[SIMULATOR_ADAPTER] = SimulatedVenue(bars)
+        return venues
+
+    def provenance(self, venues: dict[str, ExecutionVenue]) -> dict[str, Any]:
+        simulated = list(venues) == [SIMULATOR_ADAPTER]
         return {
-            "expected_adapter": SIMULATOR_ADAPTER,
-            "actual_adapter": SIMULATOR_ADAPTER,
-            "simulator_version": SIMULATOR_VERSION,
-            "note": "simulated paper broker (no APCA_API_KEY_ID / TRADING_LEAN_RUNNER_URL configured)",
+            "venues": sorted(venues),
+            "policy": self.adapter_policy,
+            "fallback_adapter": self.fallback_adapter,
+            "simulator_version": SIMULATOR_VERSION if simulated else None,
+            "note": (
+                "simulated paper broker (no TRADING_LEAN_RUNNER_URL / APCA_API_KEY_ID configured)"
+                if simulated
+                else "real venues"
+            ),
         }
-
-    def submit(self, decisions: list[TradeDecision], bars: pd.DataFrame) -> list[PaperFill]:
-        self.route()
-        return simulate_fills(decisions, bars)

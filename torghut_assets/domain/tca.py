@@ -1,6 +1,8 @@
 """Transaction cost analysis per execution (domain.md §7).
 
 Positive slippage and shortfall always mean "worse than arrival", on either side, so costs add up.
+The reference's arrival is the decision price; the shortfall is split [A] into delay (decision price →
+market price when the order reached the venue) and impact (market arrival → fill), plus fees.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class TcaInput:
     prior_signed_qty: float
     expected_shortfall_bps_p50: float | None = None
     expected_shortfall_bps_p95: float | None = None
+    market_arrival_price: float | None = None
+    fees: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class TcaMetrics:
     divergence_bps: float | None
     churn_qty: float
     churn_ratio: float | None
+    delay_cost_notional: float | None = None
+    impact_cost_notional: float | None = None
+    fees_notional: float = 0.0
+    implementation_shortfall_notional: float | None = None
 
 
 def compute_tca(inp: TcaInput) -> TcaMetrics:
@@ -49,4 +57,22 @@ def compute_tca(inp: TcaInput) -> TcaMetrics:
     slippage = direction * (fill - arrival) / arrival * 1e4
     shortfall = direction * (fill - arrival) * inp.filled_qty
     divergence = None if inp.expected_shortfall_bps_p50 is None else slippage - inp.expected_shortfall_bps_p50
-    return TcaMetrics(signed, fill_ratio, slippage, shortfall, slippage, divergence, churn_qty, churn_ratio)
+    market = (
+        inp.market_arrival_price if inp.market_arrival_price and inp.market_arrival_price > 0 else arrival
+    )
+    delay = direction * (market - arrival) * inp.filled_qty
+    impact = direction * (fill - market) * inp.filled_qty
+    return TcaMetrics(
+        signed,
+        fill_ratio,
+        slippage,
+        shortfall,
+        slippage,
+        divergence,
+        churn_qty,
+        churn_ratio,
+        delay_cost_notional=delay,
+        impact_cost_notional=impact,
+        fees_notional=inp.fees,
+        implementation_shortfall_notional=shortfall + inp.fees,
+    )

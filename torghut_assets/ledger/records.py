@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from torghut_assets.adapters.paper_broker import PaperFill
+from torghut_assets.adapters.order_router import RoutedOrder
 from torghut_assets.domain.decisions import TradeDecision
 from torghut_assets.domain.evidence import sha256_hex
 from torghut_assets.domain.lanes import LaneWindow
@@ -81,52 +81,56 @@ def decision_row(window: LaneWindow, decision: TradeDecision, executed_at: pd.Ti
 
 
 def execution_rows(
-    window: LaneWindow, fills: Iterable[PaperFill], prior_signed_qty: dict[str, float], route: dict[str, Any]
+    window: LaneWindow,
+    routed: Iterable[tuple[TradeDecision, RoutedOrder]],
+    prior_signed_qty: dict[str, float],
 ) -> tuple[list[Row], list[Row]]:
-    """Execution and TCA rows of the window; `prior_signed_qty` is the session position before it (§7)."""
+    """Execution and TCA rows of the window; `prior_signed_qty` is the session position before it (§7).
+
+    An order no venue accepted is still a row (status `rejected`, zero fill) carrying its route and the
+    failure, so a failed route leaves evidence instead of a gap.
+    """
     executions: list[Row] = []
     tca_rows: list[Row] = []
     position = dict(prior_signed_qty)
-    for fill in fills:
-        decision = fill.decision
+    for decision, order in routed:
         digest = decision.decision_hash
-        execution_id = row_id("executions", decision.account_label, fill.order_id)
+        execution_id = row_id("executions", decision.account_label, digest)
+        report = order.report
+        route = order.route
         submitted_at = decision.event_ts
-        audit = {"route": route, "fill_bar": fill.fill_bar, "decision_hash": digest}
+        filled = float(report.filled_qty) if report else 0.0
+        avg_price = report.avg_fill_price if report else None
+        raw = dict(report.raw) if report else {}
         executions.append(
             {
                 "id": execution_id,
                 "trade_decision_id": row_id("trade_decisions", decision.account_label, digest),
                 "alpaca_account_label": decision.account_label,
-                "alpaca_order_id": fill.order_id,
+                "alpaca_order_id": report.order_id if report else f"unplaced-{digest[:32]}",
                 "client_order_id": digest,
                 "symbol": decision.symbol,
                 "side": decision.action,
-                "order_type": "market",
-                "time_in_force": "day",
-                "submitted_qty": fill.submitted_qty,
-                "filled_qty": fill.filled_qty,
-                "avg_fill_price": fill.avg_fill_price,
-                "status": fill.status,
-                "execution_expected_adapter": route["expected_adapter"],
-                "execution_actual_adapter": route["actual_adapter"],
-                "execution_fallback_reason": None,
-                "execution_fallback_count": 0,
-                "execution_correlation_id": f"{window.label()}:{digest[:16]}",
+                "order_type": order.request.order_type,
+                "time_in_force": order.request.time_in_force,
+                "submitted_qty": decision.qty,
+                "filled_qty": filled,
+                "avg_fill_price": avg_price,
+                "fees": report.fees if report else 0.0,
+                "status": report.status if report else "rejected",
+                "execution_expected_adapter": route.expected_adapter,
+                "execution_actual_adapter": route.actual_adapter,
+                "execution_fallback_reason": route.fallback_reason,
+                "execution_fallback_count": route.fallback_count,
+                "execution_correlation_id": order.request.correlation_id,
                 "execution_idempotency_key": digest,
-                "execution_audit_json": audit,
-                "raw_order": {
-                    "id": fill.order_id,
-                    "client_order_id": digest,
-                    "symbol": decision.symbol,
-                    "side": decision.action,
-                    "qty": fill.submitted_qty,
-                    "filled_qty": fill.filled_qty,
-                    "filled_avg_price": fill.avg_fill_price,
-                    "status": fill.status,
-                    "arrival_price": decision.price,
+                "execution_audit_json": {
+                    "route": order.raw_route_payload(),
+                    "failure_reason": order.failure_reason,
+                    "decision_hash": digest,
                 },
-                "last_update_at": fill.filled_at or submitted_at,
+                "raw_order": {**raw, "route": order.raw_route_payload(), "arrival_price": decision.price},
+                "last_update_at": (report.filled_at if report else None) or submitted_at,
                 "lane": window.lane,
                 "window_start": window.start,
                 "created_at": submitted_at,
@@ -137,16 +141,18 @@ def execution_rows(
             TcaInput(
                 side=decision.action,
                 arrival_price=decision.price,
-                avg_fill_price=fill.avg_fill_price,
-                submitted_qty=float(fill.submitted_qty),
-                filled_qty=float(fill.filled_qty),
+                avg_fill_price=avg_price,
+                submitted_qty=float(decision.qty),
+                filled_qty=filled,
                 prior_signed_qty=prior,
-                expected_shortfall_bps_p50=fill.expected_shortfall_bps_p50,
-                expected_shortfall_bps_p95=fill.expected_shortfall_bps_p95,
+                expected_shortfall_bps_p50=raw.get("expected_shortfall_bps_p50"),
+                expected_shortfall_bps_p95=raw.get("expected_shortfall_bps_p95"),
+                market_arrival_price=raw.get("market_arrival_price"),
+                fees=report.fees if report else 0.0,
             )
         )
         position[decision.symbol] = prior + tca.signed_qty
-        computed_at = fill.filled_at or submitted_at
+        computed_at = (report.filled_at if report else None) or submitted_at
         tca_rows.append(
             {
                 "id": row_id("execution_tca_metrics", execution_id),
@@ -157,22 +163,28 @@ def execution_rows(
                 "symbol": decision.symbol,
                 "side": decision.action,
                 "arrival_price": decision.price,
-                "avg_fill_price": fill.avg_fill_price,
-                "submitted_qty": fill.submitted_qty,
-                "filled_qty": fill.filled_qty,
+                "avg_fill_price": avg_price,
+                "submitted_qty": decision.qty,
+                "filled_qty": filled,
                 "fill_ratio": tca.fill_ratio,
                 "signed_qty": tca.signed_qty,
                 "slippage_bps": tca.slippage_bps,
                 "shortfall_notional": tca.shortfall_notional,
                 "realized_shortfall_bps": tca.realized_shortfall_bps,
-                "expected_shortfall_bps_p50": fill.expected_shortfall_bps_p50,
-                "expected_shortfall_bps_p95": fill.expected_shortfall_bps_p95,
-                "simulator_version": route.get("simulator_version"),
+                "expected_shortfall_bps_p50": raw.get("expected_shortfall_bps_p50"),
+                "expected_shortfall_bps_p95": raw.get("expected_shortfall_bps_p95"),
+                "simulator_version": raw.get("simulator_version"),
                 "divergence_bps": tca.divergence_bps,
                 "churn_qty": tca.churn_qty,
                 "churn_ratio": tca.churn_ratio,
-                "expected_adapter": route["expected_adapter"],
-                "actual_adapter": route["actual_adapter"],
+                "decision_price": decision.price,
+                "market_arrival_price": raw.get("market_arrival_price") or decision.price,
+                "delay_cost_notional": tca.delay_cost_notional,
+                "impact_cost_notional": tca.impact_cost_notional,
+                "fees_notional": tca.fees_notional,
+                "implementation_shortfall_notional": tca.implementation_shortfall_notional,
+                "expected_adapter": route.expected_adapter,
+                "actual_adapter": route.actual_adapter,
                 "computed_at": computed_at,
                 "lane": window.lane,
                 "window_start": window.start,

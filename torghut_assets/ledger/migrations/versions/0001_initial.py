@@ -392,6 +392,57 @@ def upgrade() -> None:
         sa.UniqueConstraint("transition_id", name=op.f("uq_rollout_transitions_transition_id")),
     )
     op.create_table(
+        "route_control_events",
+        sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("control", sa.String(length=64), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("operator", sa.String(length=128), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_route_control_events")),
+    )
+    with op.batch_alter_table("route_control_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_route_control_events_control_at"), ["control", "at"], unique=False
+        )
+
+    op.create_table(
+        "route_parity_reports",
+        sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("report_id", sa.String(length=64), nullable=False),
+        sa.Column("mode", sa.String(length=32), nullable=False),
+        sa.Column("primary_adapter", sa.String(length=32), nullable=False),
+        sa.Column("secondary_adapter", sa.String(length=32), nullable=False),
+        sa.Column(
+            "symbols",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("pair_count", sa.Integer(), nullable=False),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column(
+            "reasons",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "metrics",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "artifact_ref",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_route_parity_reports")),
+        sa.UniqueConstraint("report_id", name=op.f("uq_route_parity_reports_report_id")),
+    )
+    op.create_table(
         "signal_ingest_windows",
         sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
         sa.Column("lane", sa.String(length=64), nullable=False),
@@ -567,6 +618,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("avg_fill_price", sa.Numeric(precision=20, scale=8, asdecimal=False), nullable=True),
+        sa.Column(
+            "fees", sa.Numeric(precision=28, scale=10, asdecimal=False), server_default="0", nullable=False
+        ),
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column(
             "execution_expected_adapter", sa.String(length=32), server_default="unknown", nullable=False
@@ -696,6 +750,21 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("churn_ratio", sa.Numeric(precision=28, scale=10, asdecimal=False), nullable=True),
+        sa.Column("decision_price", sa.Numeric(precision=20, scale=8, asdecimal=False), nullable=True),
+        sa.Column("market_arrival_price", sa.Numeric(precision=20, scale=8, asdecimal=False), nullable=True),
+        sa.Column("delay_cost_notional", sa.Numeric(precision=28, scale=10, asdecimal=False), nullable=True),
+        sa.Column("impact_cost_notional", sa.Numeric(precision=28, scale=10, asdecimal=False), nullable=True),
+        sa.Column(
+            "fees_notional",
+            sa.Numeric(precision=28, scale=10, asdecimal=False),
+            server_default="0",
+            nullable=False,
+        ),
+        sa.Column(
+            "implementation_shortfall_notional",
+            sa.Numeric(precision=28, scale=10, asdecimal=False),
+            nullable=True,
+        ),
         sa.Column("expected_adapter", sa.String(length=32), nullable=True),
         sa.Column("actual_adapter", sa.String(length=32), nullable=True),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
@@ -738,6 +807,11 @@ def downgrade() -> None:
 
     op.drop_table("signals")
     op.drop_table("signal_ingest_windows")
+    op.drop_table("route_parity_reports")
+    with op.batch_alter_table("route_control_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_route_control_events_control_at"))
+
+    op.drop_table("route_control_events")
     op.drop_table("rollout_transitions")
     op.drop_table("rollback_incidents")
     with op.batch_alter_table("research_stress_metrics", schema=None) as batch_op:

@@ -1,0 +1,68 @@
+"""Submit one order along its chosen route: the expected venue first, the fallback once on failure.
+
+Policy (which venue, why) lives in `domain/routing.py`; this module only executes it and records every
+attempt, so the ledger can show exactly which venue placed an order and why another did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torghut_assets.adapters.execution_venue import ExecutionVenue, OrderReport, OrderRequest, VenueError
+from torghut_assets.domain.routing import RouteChoice, RouteRecord, normalize_route
+
+
+@dataclass(frozen=True)
+class RoutedOrder:
+    request: OrderRequest
+    choice: RouteChoice
+    route: RouteRecord
+    report: OrderReport | None
+    attempts: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why no venue accepted the order (None when one did)."""
+        if self.report is not None:
+            return None
+        return str(self.attempts[-1]["reason"]) if self.attempts else "no_venue_attempted"
+
+    def raw_route_payload(self) -> dict[str, Any]:
+        """The route marker stored with the order: every attempt, and whether a fallback placed it."""
+        return {
+            "expected_adapter": self.route.expected_adapter,
+            "actual_adapter": self.route.actual_adapter,
+            "fallback": self.route.fallback_count > 0,
+            "fallback_reason": self.route.fallback_reason,
+            "bypass_reason": self.choice.bypass_reason,
+            "attempts": list(self.attempts),
+        }
+
+
+def route_order(
+    order: OrderRequest, choice: RouteChoice, venues: Mapping[str, ExecutionVenue]
+) -> RoutedOrder:
+    attempts: list[dict[str, Any]] = []
+    expected = choice.expected_adapter
+    try:
+        report = venues[expected].submit(order)
+        attempts.append({"venue": expected, "outcome": "accepted", "reason": None})
+        return RoutedOrder(
+            order, choice, normalize_route(expected, expected, 0, None), report, tuple(attempts)
+        )
+    except VenueError as primary:
+        attempts.append({"venue": expected, "outcome": "failed", "reason": primary.reason_code})
+        fallback = choice.fallback_adapter
+        if fallback is None or fallback not in venues:
+            route = normalize_route(expected, expected, 0, None)
+            return RoutedOrder(order, choice, route, None, tuple(attempts))
+        route = normalize_route(expected, fallback, 1, primary.reason_code)
+        try:
+            report = venues[fallback].submit(order)
+            attempts.append({"venue": fallback, "outcome": "accepted", "reason": None})
+            return RoutedOrder(order, choice, route, report, tuple(attempts))
+        except VenueError as secondary:
+            attempts.append({"venue": fallback, "outcome": "failed", "reason": secondary.reason_code})
+            return RoutedOrder(order, choice, route, None, tuple(attempts))
