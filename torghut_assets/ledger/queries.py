@@ -27,13 +27,20 @@ def _window_filter(table: sa.Table, lane: str, window_start: dt.datetime) -> sa.
     return sa.and_(table.c.lane == lane, column == to_native(window_start))
 
 
+def _aware(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
 def window_rows(
     conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime
 ) -> list[dict[str, Any]]:
+    """Rows of one lane window, datetimes UTC-aware on both backends so they can be written back as-is."""
     result = conn.execute(
         sa.select(table).where(_window_filter(table, lane, window_start)).order_by(table.c.id)
     )
-    return [dict(row._mapping) for row in result]
+    return [{k: _aware(v) for k, v in row._mapping.items()} for row in result]
 
 
 def window_count(conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime) -> int:
