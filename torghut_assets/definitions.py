@@ -23,6 +23,8 @@ from torghut_assets.defs.checks import signals_landed_before_deadline, signals_m
 from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
 from torghut_assets.defs.jobs import lane_window_job
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.route_controls import set_route_control
+from torghut_assets.defs.route_parity import route_parity
 from torghut_assets.defs.schedules import lane_window_schedule
 from torghut_assets.settings import Settings, load_settings
 
@@ -69,9 +71,9 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
 
 
 defs = dg.Definitions(
-    assets=[*LANE_WINDOW_ASSETS, signal_continuity],
+    assets=[*LANE_WINDOW_ASSETS, signal_continuity, route_parity],
     asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
-    jobs=[lane_window_job, signal_continuity_job],
+    jobs=[lane_window_job, signal_continuity_job, set_route_control],
     schedules=[lane_window_schedule],
     sensors=[signal_continuity_sensor],
     resources=default_resources(),

@@ -196,3 +196,41 @@ def test_buy_covering_a_short_is_churn() -> None:
     m = compute_tca(_with(ORDER_A, prior_signed_qty=-40))
     assert m.churn_qty == pytest.approx(40.0)
     assert m.churn_ratio == pytest.approx(0.4)
+
+
+def test_shortfall_splits_into_delay_impact_and_fees_for_a_buy() -> None:
+    # Decided at 50.00, market at 50.02 when the order arrived, filled 50.05 on 100 shares, $1 fees.
+    metrics = compute_tca(
+        TcaInput(
+            side="buy",
+            arrival_price=50.00,
+            avg_fill_price=50.05,
+            submitted_qty=100,
+            filled_qty=100,
+            prior_signed_qty=0,
+            market_arrival_price=50.02,
+            fees=1.0,
+        )
+    )
+    assert metrics.delay_cost_notional == pytest.approx(2.00)
+    assert metrics.impact_cost_notional == pytest.approx(3.00)
+    assert metrics.implementation_shortfall_notional == pytest.approx(6.00)
+
+
+def test_shortfall_parts_for_a_partially_filled_sell() -> None:
+    # Sell 100, 80 filled at 49.98; decided at 50.00, market 49.99 on arrival: delay 0.80, impact 0.80.
+    metrics = compute_tca(
+        TcaInput(
+            side="sell",
+            arrival_price=50.00,
+            avg_fill_price=49.98,
+            submitted_qty=100,
+            filled_qty=80,
+            prior_signed_qty=0,
+            market_arrival_price=49.99,
+        )
+    )
+    assert metrics.delay_cost_notional == pytest.approx(0.80)
+    assert metrics.impact_cost_notional == pytest.approx(0.80)
+    assert metrics.shortfall_notional == pytest.approx(1.60)
+    assert metrics.fill_ratio == pytest.approx(0.8)
