@@ -41,6 +41,22 @@ class RoutedOrder:
         }
 
 
+def _placed_despite_timeout(venue: ExecutionVenue, order: OrderRequest) -> OrderReport | None:
+    """A timed-out submit may still have been placed; resubmitting elsewhere would double the position.
+
+    Venues that can look an order up by `client_order_id` are asked first; any doubt falls through to the
+    reference's fallback behaviour.
+    """
+    lookup = getattr(venue, "get_order_by_client_order_id", None)
+    if lookup is None:
+        return None
+    try:
+        found = lookup(order.client_order_id)
+    except VenueError:
+        return None
+    return found if isinstance(found, OrderReport) else None
+
+
 def route_order(
     order: OrderRequest, choice: RouteChoice, venues: Mapping[str, ExecutionVenue]
 ) -> RoutedOrder:
@@ -54,6 +70,12 @@ def route_order(
         )
     except VenueError as primary:
         attempts.append({"venue": expected, "outcome": "failed", "reason": primary.reason_code})
+        if primary.failure == "timeout":
+            recovered = _placed_despite_timeout(venues[expected], order)
+            if recovered is not None:
+                attempts.append({"venue": expected, "outcome": "found_after_timeout", "reason": None})
+                route = normalize_route(expected, expected, 0, None)
+                return RoutedOrder(order, choice, route, recovered, tuple(attempts))
         fallback = choice.fallback_adapter
         if fallback is None or fallback not in venues:
             route = normalize_route(expected, expected, 0, None)

@@ -188,7 +188,8 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Execution venues and the routing policy (domain.md §6): LEAN first, Alpaca as fallback.
 
     With neither a LEAN runner URL nor Alpaca keys (a laptop), orders go to the simulated paper broker,
-    and every execution row and materialization says `simulator`.
+    and every execution row and materialization says `simulator`. Without Alpaca keys the simulator is
+    also LEAN's fallback (`paper_simulator_fallback`, off in production).
     """
 
     lean_runner_url: str | None = None
@@ -201,6 +202,7 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     adapter_symbols: list[str] = []
     fallback_adapter: str = "alpaca"
     manual_review_fallback_threshold: int = 3
+    paper_simulator_fallback: bool = True
 
     def policy(self) -> RoutingPolicy:
         return RoutingPolicy(
@@ -228,7 +230,7 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 url_override=self.alpaca_trading_url,
                 timeout_seconds=self.alpaca_timeout_seconds,
             )
-        if not venues:
+        if ALPACA not in venues and self.paper_simulator_fallback:
             venues[SIMULATOR_ADAPTER] = SimulatedVenue(bars)
         return venues
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import threading
 import uuid
 from collections import deque
@@ -203,6 +204,10 @@ def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -285,7 +290,8 @@ def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
             if method == "POST" and path == "/v1/orders/submit" and isinstance(body, dict):
                 return stub._submit(body, self.headers.get("Idempotency-Key"), mode)
             if method == "GET" and path == "/v1/orders":
-                orders = list(stub.orders.values())
+                with stub._lock:
+                    orders = list(stub.orders.values())
                 if "client_order_id" in query:
                     orders = [o for o in orders if o.get("client_order_id") == query["client_order_id"]]
                 if "status" in query:

@@ -212,7 +212,11 @@ def test_the_health_probe_never_raises_and_answers_within_its_timeout() -> None:
 def test_get_order_returns_the_placed_order(venue: LeanRunnerVenue) -> None:
     placed = venue.submit(order())
     fetched = venue.get_order(placed.order_id)
-    assert (fetched.order_id, fetched.client_order_id, fetched.filled_qty) == (placed.order_id, "dec-0001", 10)
+    assert (fetched.order_id, fetched.client_order_id, fetched.filled_qty) == (
+        placed.order_id,
+        "dec-0001",
+        10,
+    )
 
 
 def test_get_order_by_client_order_id_finds_the_order_or_none(venue: LeanRunnerVenue) -> None:
@@ -222,7 +226,9 @@ def test_get_order_by_client_order_id_finds_the_order_or_none(venue: LeanRunnerV
     assert venue.get_order_by_client_order_id("never-sent") is None
 
 
-def test_list_orders_returns_every_order_with_the_status_filter(stub: LeanStub, venue: LeanRunnerVenue) -> None:
+def test_list_orders_returns_every_order_with_the_status_filter(
+    stub: LeanStub, venue: LeanRunnerVenue
+) -> None:
     venue.submit(order("dec-1"))
     stub.mode = "accept"
     venue.submit(order("dec-2"))
