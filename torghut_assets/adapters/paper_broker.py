@@ -25,6 +25,7 @@ SIMULATOR_VERSION = "torghut-paper-sim/1"
 class FillModel:
     impact_bps_at_full_participation: float = 50.0
     max_participation: float = 0.10
+    extra_cost_bps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class PaperFill:
 
 
 def _expected_cost_bps(spread_bps: float, participation: float, model: FillModel) -> float:
-    return spread_bps / 2.0 + model.impact_bps_at_full_participation * participation
+    return spread_bps / 2.0 + model.impact_bps_at_full_participation * participation + model.extra_cost_bps
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class FillOutcome:
 
 
 def bars_by_symbol(bars: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if bars.empty:
+        return {}
     return {str(sym): frame.sort_values("ts").reset_index(drop=True) for sym, frame in bars.groupby("symbol")}
 
 

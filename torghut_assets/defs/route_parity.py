@@ -33,7 +33,9 @@ class RouteParityConfig(dg.Config):
     symbols: list[str] = Field(default=list(DEFAULT_PARITY_SYMBOLS), description="fixed parity subset")
     max_pairs: int = Field(default=40, description="most recent planned decisions replayed on both routes")
     twin_secondary_delay_bars: int = Field(default=0, description="dev twins only: Alpaca twin fills later")
-    twin_secondary_impact_bps: float = Field(default=50.0, description="dev twins only: Alpaca twin impact")
+    twin_secondary_extra_cost_bps: float = Field(
+        default=0.0, description="dev twins only: extra cost the Alpaca twin pays per fill"
+    )
 
 
 def _fill(adapter: str, submit: ExecutionVenue, request) -> VenueFill:  # type: ignore[no-untyped-def]
@@ -87,8 +89,8 @@ def route_parity(
 ) -> dg.MaterializeResult:
     rows = _recent_decision_rows(ledger, config.symbols, config.max_pairs)
     decisions = [(records.decision_from_row(r), r) for r in rows]
-    real = broker.venues(pd.DataFrame())
-    live = LEAN in real and ALPACA in real
+    live = bool(broker.lean_runner_url and broker.alpaca_api_key_id and broker.alpaca_secret_key)
+    real = broker.venues(pd.DataFrame()) if live else {}
     pairs = []
     for decision, row in decisions:
         start = pd.Timestamp(row["window_start"])
@@ -103,7 +105,7 @@ def route_parity(
                 bars,
                 name="alpaca-sim",
                 delay_bars=config.twin_secondary_delay_bars,
-                model=FillModel(impact_bps_at_full_participation=config.twin_secondary_impact_bps),
+                model=FillModel(extra_cost_bps=config.twin_secondary_extra_cost_bps),
             )
         pairs.append(
             ParityPair(
