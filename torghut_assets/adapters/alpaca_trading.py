@@ -119,6 +119,8 @@ class AlpacaPaperVenue:
         return isinstance(clock, Mapping)
 
     def submit(self, order: OrderRequest) -> OrderReport:
+        """Place the order (or find the one Alpaca already holds), then read its fills; the order is read
+        again last because the POST answer predates every fill ("accepted", nothing filled)."""
         request = _alpaca_request(order)
         op = "submit_order"
         try:

@@ -13,6 +13,7 @@ from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
 from alpaca.trading.models import Clock, Order
 from alpaca.trading.requests import LimitOrderRequest
 
+from torghut_assets.adapters import alpaca_trading
 from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
 from torghut_assets.adapters.execution_venue import ExecutionVenue, OrderRequest, VenueError
 from torghut_assets_tests.adapters.alpaca_trading_stub import KEY_ID, SECRET_KEY, AlpacaTradingStub
@@ -137,6 +138,22 @@ def test_fills_come_from_the_activities_feed_qty_weighted_over_partial_fill_acti
     assert report.raw["order"]["id"] == report.order_id
     activity_reads = stub.requests_to("/v2/account/activities/FILL")
     assert activity_reads[-1].query["direction"] == "asc"
+
+
+def test_fills_are_read_across_pages_of_the_activities_feed(
+    venue: AlpacaPaperVenue, stub: AlpacaTradingStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alpaca_trading, "ACTIVITY_PAGE_SIZE", 2)
+    for n in range(2):
+        venue.submit(make_order(cid=f"earlier-{n}"))
+
+    report = venue.submit(make_order())
+
+    assert report.filled_qty == 10
+    last_post = max(i for i, r in enumerate(stub.requests) if r.method == "POST")
+    reads = [r for r in stub.requests[last_post:] if r.path == "/v2/account/activities/FILL"]
+    # 6 fills since the orders' creation: three full pages, then an empty one ends the walk
+    assert [r.query.get("page_token") is not None for r in reads] == [False, True, True, True]
 
 
 def test_a_partial_fill_reports_60_percent_after_polling_every_attempt(

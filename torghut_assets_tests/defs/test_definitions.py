@@ -20,7 +20,7 @@ EXPECTED_GRAPH = {
     "research_stress_metrics": {"research_fold_metrics"},
     "research_promotions": {"research_stress_metrics"},
 }
-GOVERNANCE_ASSETS = {"signal_continuity": set()}
+GOVERNANCE_ASSETS = {"signal_continuity": set(), "route_parity": set()}
 
 
 def _asset_graph() -> dict[str, set[str]]:
