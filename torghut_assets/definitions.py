@@ -61,12 +61,30 @@ def market_data_resource(settings: Settings) -> MarketDataResource:
     )
 
 
+def broker_resource(settings: Settings) -> BrokerResource:
+    keys: dict[str, Any] = {}
+    if settings.alpaca_credentials_set:
+        keys = {
+            "alpaca_api_key_id": dg.EnvVar("APCA_API_KEY_ID"),
+            "alpaca_secret_key": dg.EnvVar("APCA_API_SECRET_KEY"),
+        }
+    return BrokerResource(
+        lean_runner_url=settings.lean_runner_url,
+        alpaca_trading_url=settings.alpaca_trading_url,
+        adapter_policy=settings.execution_policy,
+        adapter_symbols=list(settings.execution_symbols),
+        fallback_adapter=settings.fallback_adapter,
+        paper_simulator_fallback=settings.profile != "production",
+        **keys,
+    )
+
+
 def default_resources(settings: Settings | None = None) -> dict[str, object]:
     settings = settings or load_settings()
     return {
         "ledger": LedgerResource(),
         "market_data": market_data_resource(settings),
-        "broker": BrokerResource(),
+        "broker": broker_resource(settings),
     }
 
 

@@ -48,6 +48,11 @@ class Settings:
     jangar_url: str | None
     trading_mode: str
     fallback_note: str | None
+    lean_runner_url: str | None = None
+    execution_policy: str = "all"
+    execution_symbols: tuple[str, ...] = ()
+    fallback_adapter: str = "alpaca"
+    alpaca_trading_url: str | None = None
 
     @property
     def effective_signal_source(self) -> str:
@@ -93,6 +98,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         live_enabled=trading_mode == "live",
         jangar_url=env.get("JANGAR_SYMBOLS_URL") if universe_source == SOURCE_JANGAR else None,
     )
+    lean_url = env.get("TRADING_LEAN_RUNNER_URL", "").strip() or None
+    policy = env.get("TRADING_EXECUTION_ADAPTER_POLICY", "all").strip().lower()
+    listed_symbols = [s for s in env.get("TRADING_EXECUTION_ADAPTER_SYMBOLS", "").split(",") if s.strip()]
+    execution_symbols = normalize_symbols(listed_symbols)[0]
+    fallback = env.get("TRADING_EXECUTION_FALLBACK_ADAPTER", "alpaca").strip().lower()
+    if policy not in ("all", "allowlist"):
+        problems.append(f"TRADING_EXECUTION_ADAPTER_POLICY={policy!r} is not one of 'all', 'allowlist'")
+    if fallback not in ("alpaca", "none"):
+        problems.append(f"TRADING_EXECUTION_FALLBACK_ADAPTER={fallback!r} is not one of 'alpaca', 'none'")
+    if profile == PROFILE_PRODUCTION:
+        if policy == "allowlist" and not execution_symbols:
+            problems.append(
+                "TRADING_EXECUTION_ADAPTER_POLICY=allowlist with an empty TRADING_EXECUTION_ADAPTER_SYMBOLS"
+            )
+        if not alpaca_set and not lean_url:
+            problems.append("production needs an execution venue: TRADING_LEAN_RUNNER_URL or Alpaca keys")
+        if fallback == "alpaca" and not alpaca_set:
+            problems.append(
+                "TRADING_EXECUTION_FALLBACK_ADAPTER=alpaca needs APCA_API_KEY_ID/APCA_API_SECRET_KEY"
+            )
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -107,4 +132,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jangar_url=env.get("JANGAR_SYMBOLS_URL") or None,
         trading_mode=trading_mode,
         fallback_note=fallback_note,
+        lean_runner_url=lean_url,
+        execution_policy=policy,
+        execution_symbols=tuple(execution_symbols),
+        fallback_adapter=fallback,
+        alpaca_trading_url=env.get("APCA_API_BASE_URL") or None,
     )

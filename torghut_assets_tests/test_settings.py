@@ -11,6 +11,8 @@ from torghut_assets.settings import SettingsError, load_settings
 
 PRODUCTION_OK = {
     "TORGHUT_ENV": "production",
+    "APCA_API_KEY_ID": "PKTEST",
+    "APCA_API_SECRET_KEY": "not-a-real-secret",
     "TORGHUT_SIGNAL_SOURCE": "sql",
     "TORGHUT_SIGNAL_SOURCE_URL": "postgresql+psycopg2://torghut@db/ta",
     "TRADING_UNIVERSE_SOURCE": "jangar",
@@ -68,3 +70,20 @@ def test_loading_the_code_location_with_a_bad_production_profile_fails_with_the_
     )
     assert out.returncode != 0
     assert "TORGHUT_SIGNAL_SOURCE=simulator is refused in production" in out.stderr
+
+
+def test_production_refuses_an_empty_lean_allowlist() -> None:
+    env = {
+        **PRODUCTION_OK,
+        "TRADING_LEAN_RUNNER_URL": "http://lean:8080",
+        "TRADING_EXECUTION_ADAPTER_POLICY": "allowlist",
+        "TRADING_EXECUTION_FALLBACK_ADAPTER": "none",
+    }
+    with pytest.raises(SettingsError, match="TRADING_EXECUTION_ADAPTER_SYMBOLS"):
+        load_settings(env)
+
+
+def test_production_needs_an_execution_venue() -> None:
+    with pytest.raises(SettingsError, match="needs an execution venue"):
+        env = {k: v for k, v in PRODUCTION_OK.items() if not k.startswith("APCA_")}
+        load_settings({**env, "TRADING_EXECUTION_FALLBACK_ADAPTER": "none"})

@@ -176,3 +176,31 @@ def test_route_control_job_refuses_an_unattributed_change(ledger_url: str, tmp_p
             run_config={"ops": {"record_route_control": {"config": config}}},
             resources=_resources(ledger_url, tmp_path, None),
         )
+
+
+def test_alpaca_paper_is_the_fallback_when_configured(
+    ledger_url: str, tmp_path: Path, stub: LeanStub
+) -> None:
+    from torghut_assets_tests.adapters.alpaca_trading_stub import KEY_ID, SECRET_KEY, AlpacaTradingStub
+
+    _planned(ledger_url, tmp_path)
+    stub.mode = "http_503"
+    with AlpacaTradingStub() as alpaca:
+        broker = BrokerResource(
+            lean_runner_url=stub.url,
+            lean_timeout_seconds=0.3,
+            alpaca_api_key_id=KEY_ID,
+            alpaca_secret_key=SECRET_KEY,
+            alpaca_trading_url=alpaca.url,
+            paper_simulator_fallback=False,
+        )
+        dg.materialize(
+            [executions],
+            partition_key=lane_window_key("macd_rsi", TEN_AM),
+            resources={**_resources(ledger_url, tmp_path, stub), "broker": broker},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    rows = _executions(ledger_url)
+    assert _routes(rows) == {("lean", "alpaca", 1, "lean_submit_order_http_503")}
+    assert all(r["filled_qty"] > 0 and r["avg_fill_price"] > 0 for r in rows)
+    assert SECRET_KEY not in str(rows)
