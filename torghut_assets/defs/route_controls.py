@@ -13,15 +13,18 @@ from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.ledger.route_controls import (
     LEAN_KILL_SWITCH,
     MANUAL_REVIEW_PREFIX,
+    TRADING_KILL_SWITCH,
     control_states,
     record_control,
 )
 
-_CONTROL = re.compile(rf"^({LEAN_KILL_SWITCH}|{MANUAL_REVIEW_PREFIX}[A-Z][A-Z0-9.]{{0,15}})$")
+_CONTROL = re.compile(
+    rf"^({LEAN_KILL_SWITCH}|{TRADING_KILL_SWITCH}|{MANUAL_REVIEW_PREFIX}[A-Z][A-Z0-9.]{{0,15}})$"
+)
 
 
 class RouteControlConfig(dg.Config):
-    control: str = Field(description="`lean_kill_switch` or `manual_review:<SYMBOL>`")
+    control: str = Field(description="`lean_kill_switch`, `trading_kill_switch` or `manual_review:<SYMBOL>`")
     enabled: bool = Field(description="true = switch on / keep symbol in review; false = off / release")
     reason: str = Field(description="why; stored with the event")
     operator: str = Field(description="who; stored with the event")

@@ -94,6 +94,7 @@ class ContinuityState:
     emergency_stop_active: bool = False
     emergency_reasons: tuple[str, ...] = field(default=())
     emergency_recovery_streak: int = 0
+    emergency_since: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,11 @@ def step(
         found = _emergency_reasons(obs, streak, config) if obs.signals_total == 0 else []
         if found and not new.emergency_stop_active:
             new = replace(
-                new, emergency_stop_active=True, emergency_reasons=tuple(found), emergency_recovery_streak=0
+                new,
+                emergency_stop_active=True,
+                emergency_reasons=tuple(found),
+                emergency_recovery_streak=0,
+                emergency_since=obs.window_start,
             )
             event(EMERGENCY_TRIGGERED, tuple(found))
         elif found:
@@ -221,12 +226,22 @@ def step(
             if clean >= max(1, config.emergency_recovery_cycles):
                 event(EMERGENCY_RECOVERED, new.emergency_reasons)
                 new = replace(
-                    new, emergency_stop_active=False, emergency_reasons=(), emergency_recovery_streak=0
+                    new,
+                    emergency_stop_active=False,
+                    emergency_reasons=(),
+                    emergency_recovery_streak=0,
+                    emergency_since=None,
                 )
             else:
                 new = replace(new, emergency_recovery_streak=clean)
     elif new.emergency_stop_active:
-        new = replace(new, emergency_stop_active=False, emergency_reasons=(), emergency_recovery_streak=0)
+        new = replace(
+            new,
+            emergency_stop_active=False,
+            emergency_reasons=(),
+            emergency_recovery_streak=0,
+            emergency_since=None,
+        )
     return new, events
 
 

@@ -86,6 +86,12 @@ def decision_hash(decision: TradeDecision) -> str:
     )
 
 
+@dataclass(frozen=True)
+class EntryBlock:
+    reason: str
+    since: pd.Timestamp
+
+
 @dataclass
 class _Book:
     """Intended positions (shares) assuming planned orders fill; reconciliation compares with fills."""
@@ -129,8 +135,12 @@ def plan_session_decisions(
     spec: StrategySpec,
     lane: LaneConfig,
     session_close: pd.Timestamp,
+    entry_block: EntryBlock | None = None,
 ) -> list[TradeDecision]:
     """Replay one session's signals in (event_ts, symbol, seq) order into decisions.
+
+    `entry_block` (a latched continuity alert, an emergency stop, the trading kill switch) rejects
+    every entry from its start time on; exits stay allowed because they only reduce risk.
 
     An action that does not change the target position (a buy while long, a sell while flat) is not a
     decision. Rejected decisions are kept: they are evidence of what the risk engine stopped. Open
@@ -188,6 +198,8 @@ def plan_session_decisions(
         if action > 0 and held == 0:
             qty = size_order(spec, price)
             reasons = _entry_risk_reasons(lane, book, symbol, qty, price, ts >= block_entries_at)
+            if entry_block is not None and ts >= entry_block.since:
+                reasons.append(entry_block.reason)
             emit(i, symbol, "buy", qty, price, "strategy_signal", reasons)
             if not reasons:
                 book.positions[symbol] = qty

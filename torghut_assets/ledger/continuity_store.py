@@ -39,6 +39,7 @@ def load_state(conn: Connection, lane: str) -> ContinuityState | None:
         emergency_stop_active=bool(row["emergency_stop_active"]),
         emergency_reasons=tuple(row["emergency_reasons"] or ()),
         emergency_recovery_streak=int(row["emergency_recovery_streak"]),
+        emergency_since=as_utc(row["emergency_since"]),
     )
 
 
@@ -62,6 +63,7 @@ def save_state(
                 "emergency_stop_active": state.emergency_stop_active,
                 "emergency_reasons": list(state.emergency_reasons),
                 "emergency_recovery_streak": state.emergency_recovery_streak,
+                "emergency_since": state.emergency_since,
                 "updated_at": at,
                 "created_at": at,
             }

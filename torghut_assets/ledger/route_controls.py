@@ -32,6 +32,24 @@ def control_states(conn: Connection) -> dict[str, bool]:
     return states
 
 
+TRADING_KILL_SWITCH = "trading_kill_switch"
+
+
+def enabled_since(conn: Connection, control: str) -> dt.datetime | None:
+    """When the control was last switched on, if it is on now."""
+    table = schema.route_control_events
+    row = conn.execute(
+        sa.select(table.c.enabled, table.c.at)
+        .where(table.c.control == control)
+        .order_by(table.c.at.desc(), table.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or not row[0]:
+        return None
+    at: dt.datetime = row[1]
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
 def lean_kill_switch_enabled(conn: Connection) -> bool:
     return control_states(conn).get(LEAN_KILL_SWITCH, False)
 

@@ -456,6 +456,7 @@ continuity_state = sa.Table(
     sa.Column("emergency_stop_active", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("emergency_reasons", JSON),
     sa.Column("emergency_recovery_streak", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("emergency_since", TS),
     sa.Column("updated_at", TS, nullable=False),
     _created_at(),
 )

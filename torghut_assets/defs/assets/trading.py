@@ -4,17 +4,38 @@ from collections import Counter
 
 import dagster as dg
 import pandas as pd
+from sqlalchemy.engine import Connection
 
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.domain.decisions import decisions_in_window, plan_session_decisions
+from torghut_assets.domain.decisions import EntryBlock, decisions_in_window, plan_session_decisions
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import session_bounds
 from torghut_assets.domain.signal_quality import admit_signals
 from torghut_assets.domain.strategies import default_strategy
-from torghut_assets.ledger import queries, records, schema
+from torghut_assets.ledger import queries, records, route_controls, schema
+from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.writes import replace_lane_window, upsert_rows
+
+
+def entry_block(conn: Connection, lane: str) -> EntryBlock | None:
+    """The earliest active reason to refuse new entries: trading kill switch, emergency stop, alert.
+
+    Each applies from the moment it became known (the end of the window that latched it), so a replay
+    of an older window is not rewritten by today's state.
+    """
+    blocks: list[EntryBlock] = []
+    killed = route_controls.enabled_since(conn, route_controls.TRADING_KILL_SWITCH)
+    if killed is not None:
+        blocks.append(EntryBlock("kill_switch_enabled", pd.Timestamp(killed)))
+    state = load_state(conn, lane)
+    hour = pd.Timedelta(hours=1)
+    if state is not None and state.emergency_stop_active and state.emergency_since is not None:
+        blocks.append(EntryBlock("emergency_stop_active", state.emergency_since + hour))
+    if state is not None and state.alert_active and state.alert_since is not None:
+        blocks.append(EntryBlock("signal_continuity_alert_active", state.alert_since + hour))
+    return min(blocks, key=lambda b: (b.since, b.reason)) if blocks else None
 
 
 def session_bounds_for(window: LaneWindow) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -42,6 +63,7 @@ def trade_decisions(
     rows = []
     with ledger.read() as conn:
         window_signals = queries.window_signals(conn, window.lane, window.start)
+        block = entry_block(conn, window.lane)
     if session is not None and not window_signals.empty:
         session_open, session_close = session
         prefix_end = max(session_open, window.start)
@@ -54,7 +76,7 @@ def trade_decisions(
         history = (
             pd.concat([prefix, window_signals], ignore_index=True) if not prefix.empty else window_signals
         )
-        planned = plan_session_decisions(history, spec, lane, session_close)
+        planned = plan_session_decisions(history, spec, lane, session_close, block)
         rows = [
             records.decision_row(window, d, None)
             for d in decisions_in_window(planned, window.start, window.end)
@@ -86,6 +108,7 @@ def trade_decisions(
             written,
             summary,
             status_counts=dict(statuses),
+            entry_block=None if block is None else {"reason": block.reason, "since": block.since.isoformat()},
             risk_reason_counts=dict(reasons),
             strategy_id=spec.strategy_id,
             market_session=None if session is None else [session[0].isoformat(), session[1].isoformat()],

@@ -84,6 +84,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("emergency_recovery_streak", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("emergency_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_continuity_state")),
