@@ -41,6 +41,32 @@ def _dev_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from torghut_assets.definitions import default_resources
+    from torghut_assets.defs.partitions import lane_window_from_key
+    from torghut_assets.defs.replay import record_replay, replay_window
+
+    resources = default_resources()
+    ledger = resources["ledger"]
+    if args.url:
+        ledger = ledger.model_copy(update={"database_url": args.url})  # type: ignore[attr-defined]
+    window = lane_window_from_key(f"{args.lane}|{args.window}")
+    report = replay_window(
+        ledger, resources["market_data"], resources["research_settings"].settings(), window
+    )  # type: ignore[attr-defined]
+    recorded = record_replay(ledger, report, pd.Timestamp.now(tz="UTC"))
+    print(
+        f"{window.label()} run {report.run_id}: {'MATCH' if report.matched else 'MISMATCH'} "
+        f"({report.rows_compared} rows compared)"
+    )
+    for diff in report.differences[:50]:
+        print(f"  {diff.table}.{diff.field} [{diff.row}]: stored={diff.stored!r} replayed={diff.replayed!r}")
+    print(f"report: {recorded['artifact']['path']}")
+    return 0 if report.matched else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="torghut-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     cur = db.add_parser("current", help="print the ledger revision; exit 1 if behind head")
     cur.add_argument("--url")
     cur.set_defaults(func=_db_current)
+    replay = sub.add_parser("replay", help="recompute a lane window's research and compare with the ledger")
+    replay.add_argument("--lane", required=True)
+    replay.add_argument("--window", required=True, help="window start, e.g. 2026-03-03-15:00 (UTC)")
+    replay.add_argument(
+        "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
+    )
+    replay.set_defaults(func=_replay)
     seed = sub.add_parser("dev-seed", help="materialize recent lane windows into the local Dagster instance")
     seed.add_argument("--windows", type=int, default=2, help="most recent closed windows per lane")
     seed.add_argument(

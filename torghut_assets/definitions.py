@@ -22,6 +22,8 @@ from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
 from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
 from torghut_assets.defs.jobs import lane_window_job
+from torghut_assets.defs.replay import replay_job
+from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.route_controls import set_route_control
 from torghut_assets.defs.route_parity import route_parity
@@ -85,13 +87,14 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
         "ledger": LedgerResource(),
         "market_data": market_data_resource(settings),
         "broker": broker_resource(settings),
+        "research_settings": ResearchResource(),
     }
 
 
 defs = dg.Definitions(
     assets=[*LANE_WINDOW_ASSETS, signal_continuity, route_parity],
     asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
-    jobs=[lane_window_job, signal_continuity_job, set_route_control],
+    jobs=[lane_window_job, signal_continuity_job, set_route_control, replay_job],
     schedules=[lane_window_schedule],
     sensors=[signal_continuity_sensor],
     resources=default_resources(),

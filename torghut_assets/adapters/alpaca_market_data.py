@@ -55,7 +55,7 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self.timeout_seconds = timeout_seconds
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout_seconds
         return super().request(method, url, *args, **kwargs)
@@ -122,7 +122,7 @@ class AlpacaBarsSignalSource:
         return signals.loc[in_window].reset_index(drop=True)
 
     def bars(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        """Regular-session bars with `ts` in [start, end), sorted by (ts, symbol); no request if none can exist."""
+        """Regular-session bars with `ts` in [start, end) by (ts, symbol); no request when none can exist."""
         minutes = market_minutes(start, end)
         if len(minutes) == 0:
             return _empty_bars()

@@ -32,10 +32,15 @@ class ArtifactStore:
         self.root = Path(root)
 
     def write_json(self, kind: str, payload: Any) -> ArtifactRef:
+        return self._write(kind, canonical_json(payload).encode("utf-8"), ".json")
+
+    def write_text(self, kind: str, text: str, suffix: str = ".md") -> ArtifactRef:
+        return self._write(kind, text.encode("utf-8"), suffix)
+
+    def _write(self, kind: str, data: bytes, suffix: str) -> ArtifactRef:
         """Write atomically (temp file + rename) so a crash never leaves a truncated artifact."""
-        data = canonical_json(payload).encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
-        target = self.root / kind / f"{digest}.json"
+        target = self.root / kind / f"{digest}{suffix}"
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")

@@ -65,12 +65,19 @@ def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Row]) -> None:
 
 
 def replace_lane_window(
-    conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime, rows: Iterable[Row]
+    conn: Connection,
+    table: sa.Table,
+    lane: str,
+    window_start: dt.datetime,
+    rows: Iterable[Row],
+    scope: sa.ColumnElement[bool] | None = None,
 ) -> int:
     """Make the partition's rows exactly `rows`: upsert them by id, delete the ones no longer produced.
 
     Upserting (rather than delete-then-insert) keeps foreign keys pointing at unchanged rows intact, so
-    re-running an upstream asset does not null out or cascade-delete its downstream rows.
+    re-running an upstream asset does not null out or cascade-delete its downstream rows. `scope`
+    limits which existing rows the writer owns (e.g. replay deny events in `research_promotions` are
+    not the promotion asset's to delete).
     """
     start_column = table.c[LANE_WINDOW_TABLES[table.name]]
     materialized = list(rows)
@@ -81,6 +88,8 @@ def replace_lane_window(
             )
     keep = {str(row["id"]) for row in materialized}
     partition = sa.and_(table.c.lane == lane, start_column == to_native(window_start))
+    if scope is not None:
+        partition = sa.and_(partition, scope)
     existing = {str(i) for i in conn.execute(sa.select(table.c.id).where(partition)).scalars()}
     stale = sorted(existing - keep)
     for chunk_start in range(0, len(stale), 500):

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
 from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
@@ -35,6 +36,7 @@ def resources(ledger_url: str, artifact_root: Path) -> dict[str, Any]:
         "ledger": LedgerResource(database_url=ledger_url, artifact_root=str(artifact_root)),
         "market_data": MarketDataResource(),
         "broker": BrokerResource(),
+        "research_settings": ResearchResource(),
     }
 
 

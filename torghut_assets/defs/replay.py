@@ -1,0 +1,299 @@
+"""Replay lock: recompute a lane window's research from its recorded inputs and compare with the ledger.
+
+Hashes (run id, dataset version, candidate hashes, evaluation report) must match exactly; metrics must
+match to 1e-9 (the stored numeric(28,10) is the only rounding). Any difference is recorded as a `deny`
+row in `research_promotions` (approver role `replay_verifier`) naming the differing fields.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from torghut_assets.defs.assets.research import promotion_and_report
+from torghut_assets.defs.partitions import lane_window_from_key
+from torghut_assets.defs.research_inputs import (
+    ResearchResource,
+    UpstreamMissingError,
+    dataset_version,
+    lookback_signals,
+    stored_research_rows,
+)
+from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.domain import research_evaluation as evaluation
+from torghut_assets.domain.evidence import canonical_json, canonical_value
+from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.research_evaluation import ResearchSettings
+from torghut_assets.domain.strategies import default_strategy
+from torghut_assets.ledger import queries, research_records, schema
+from torghut_assets.ledger.artifacts import ArtifactStore
+from torghut_assets.ledger.identity import row_id
+from torghut_assets.ledger.writes import upsert_rows
+
+REPLAY_ROLE = "replay_verifier"
+REPORT_KIND = "backtest/evaluation-report"
+_SKIPPED_FIELDS = {"research_runs": {"status", "artifact_refs", "artifact_manifest_hash"}}
+_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class ReplayDifference:
+    table: str
+    row: str
+    field: str
+    stored: Any
+    replayed: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "row": self.row,
+            "field": self.field,
+            "stored": canonical_value(_plain(self.stored)),
+            "replayed": canonical_value(_plain(self.replayed)),
+        }
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    lane: str
+    window_start: pd.Timestamp
+    run_id: str
+    rows_compared: int
+    differences: list[ReplayDifference] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return not self.differences
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _same(stored: Any, replayed: Any) -> bool:
+    if isinstance(stored, int | float) and isinstance(replayed, int | float) and not isinstance(stored, bool):
+        return math.isclose(float(stored), float(replayed), rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
+    if isinstance(stored, dict) and isinstance(replayed, dict):
+        return stored.keys() == replayed.keys() and all(_same(stored[k], replayed[k]) for k in stored)
+    if isinstance(stored, list) and isinstance(replayed, list):
+        return len(stored) == len(replayed) and all(
+            _same(a, b) for a, b in zip(stored, replayed, strict=True)
+        )
+    return bool(stored == replayed)
+
+
+def _normalized(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: canonical_value(_plain(v)) for k, v in row.items()}
+
+
+def compare_rows(
+    table: str, stored: list[dict[str, Any]], replayed: list[dict[str, Any]]
+) -> list[ReplayDifference]:
+    skipped = _SKIPPED_FIELDS.get(table, set())
+    by_id = {str(r["id"]): _normalized(r) for r in stored}
+    again = {str(r["id"]): _normalized(r) for r in replayed}
+    differences = [
+        ReplayDifference(table, rid, "<row>", "present", "missing")
+        for rid in sorted(by_id.keys() - again.keys())
+    ]
+    differences += [
+        ReplayDifference(table, rid, "<row>", "missing", "present")
+        for rid in sorted(again.keys() - by_id.keys())
+    ]
+    for rid in sorted(by_id.keys() & again.keys()):
+        for name, value in sorted(again[rid].items()):
+            if name in skipped:
+                continue
+            if not _same(by_id[rid].get(name), value):
+                differences.append(ReplayDifference(table, rid, name, by_id[rid].get(name), value))
+    return differences
+
+
+def replay_window(
+    ledger: LedgerResource, market_data: MarketDataResource, settings: ResearchSettings, window: LaneWindow
+) -> ReplayReport:
+    stored = stored_research_rows(ledger, window)
+    if not stored["research_runs"]:
+        raise UpstreamMissingError(f"nothing to replay: no research run for {window.label()}")
+    run = stored["research_runs"][0]
+    spec = default_strategy(window.config.strategy_type)
+    if run["status"] == "skipped":
+        with ledger.read() as conn:
+            verdict = queries.window_rows(conn, schema.signal_ingest_windows, window.lane, window.start)[0]
+        expected_run = research_records.skipped_run_row(
+            window,
+            spec,
+            settings,
+            reason=str(verdict["no_signal_reason"]),
+            dataset_version=verdict["dataset_version"],
+        )
+        replayed: dict[str, list[dict[str, Any]]] = {name: [] for name in stored}
+        replayed["research_runs"] = [expected_run]
+        differences = [d for name in stored for d in compare_rows(name, stored[name], replayed[name])]
+        differences += _artifact_integrity(run)
+        return ReplayReport(
+            window.lane, window.start, run["run_id"], sum(map(len, stored.values())), differences
+        )
+    frame = lookback_signals(window, market_data, settings)
+    expected_run = research_records.normal_run_row(
+        window,
+        spec,
+        settings,
+        dataset_version=dataset_version(frame),
+        dataset_from=frame["event_ts"].min(),
+        dataset_to=frame["event_ts"].max(),
+        source_name=market_data.adapter().name,
+    )
+    run_id = expected_run["run_id"]
+    results = evaluation.evaluate_candidates(
+        frame,
+        evaluation.candidate_specs(window.config.strategy_type, settings),
+        run_id=run_id,
+        dataset_version=expected_run["dataset_version"],
+        cost=settings.cost_model,
+    )
+    candidates = research_records.candidate_rows(
+        window,
+        run_id,
+        results,
+        symbols_covered=int(frame["symbol"].nunique()),
+        universe=market_data.universe,
+        cost=settings.cost_model,
+    )
+    folds_plan = evaluation.fold_plan(frame, settings)
+    regimes = evaluation.fold_regimes(frame, folds_plan)
+    folds, stress = [], []
+    for result in results:
+        metrics = evaluation.evaluate_folds(frame, result.spec, folds_plan, settings.cost_model)
+        folds += research_records.fold_rows(
+            window, result.candidate_id, folds_plan, metrics, regimes, settings.cost_model
+        )
+        stress += research_records.stress_rows(
+            window, result.candidate_id, evaluation.evaluate_stress(frame, result.spec, settings.cost_model)
+        )
+    promotion, report = promotion_and_report(window, expected_run, candidates, folds, stress)
+    own_promotions = [p for p in stored["research_promotions"] if p["approver_role"] != REPLAY_ROLE]
+    replayed = {
+        "research_runs": [expected_run],
+        "research_candidates": candidates,
+        "research_fold_metrics": folds,
+        "research_stress_metrics": stress,
+        "research_promotions": [promotion],
+    }
+    differences = []
+    for name, rows in replayed.items():
+        kept = own_promotions if name == "research_promotions" else stored[name]
+        differences += compare_rows(name, kept, rows)
+    differences += _report_difference(run, report)
+    differences += _artifact_integrity(run)
+    return ReplayReport(window.lane, window.start, run["run_id"], sum(map(len, stored.values())), differences)
+
+
+def _report_difference(run: dict[str, Any], report: dict[str, Any]) -> list[ReplayDifference]:
+    import hashlib
+
+    stored_refs = [
+        r
+        for r in run.get("artifact_refs") or []
+        if r.get("kind") == REPORT_KIND and r["path"].endswith(".json")
+    ]
+    replayed_hash = hashlib.sha256(canonical_json(report).encode("utf-8")).hexdigest()
+    stored_hash = stored_refs[0]["sha256"] if stored_refs else None
+    if stored_hash == replayed_hash:
+        return []
+    return [
+        ReplayDifference(
+            "research_runs", str(run["id"]), "evaluation_report_sha256", stored_hash, replayed_hash
+        )
+    ]
+
+
+def _artifact_integrity(run: dict[str, Any]) -> list[ReplayDifference]:
+    return [
+        ReplayDifference(
+            "research_runs", str(run["id"]), f"artifact:{ref['kind']}", ref["sha256"], "unreadable_or_altered"
+        )
+        for ref in run.get("artifact_refs") or []
+        if not ArtifactStore.verify(ref)
+    ]
+
+
+def record_replay(ledger: LedgerResource, report: ReplayReport, at: pd.Timestamp) -> dict[str, Any]:
+    """Store the replay report as an artifact; a mismatch also becomes a `deny` promotion row."""
+    payload = {
+        "schema_version": "torghut.replay-verification.v1",
+        "lane": report.lane,
+        "window_start": report.window_start,
+        "run_id": report.run_id,
+        "matched": report.matched,
+        "rows_compared": report.rows_compared,
+        "differences": [d.as_dict() for d in report.differences],
+        "replayed_at": at,
+    }
+    artifact = ledger.artifacts.write_json("replay/verification", payload)
+    if report.matched:
+        return {"artifact": artifact.as_dict(), "deny_row": None}
+    fields = sorted({f"{d.table}.{d.field}" for d in report.differences})
+    deny = {
+        "id": row_id("research_promotions", report.run_id, "replay", at.isoformat()),
+        "lane": report.lane,
+        "window_start": report.window_start,
+        "run_id": report.run_id,
+        "candidate_id": report.run_id,
+        "requested_mode": None,
+        "approved_mode": None,
+        "approver": "torghut_assets.replay",
+        "approver_role": REPLAY_ROLE,
+        "approve_reason": None,
+        "deny_reason": canonical_json({"reason_codes": ["replay_mismatch"], "fields": fields}),
+        "decision_action": "deny",
+        "decision_rationale": "replay_mismatch:" + ",".join(fields)[:900],
+        "evidence_bundle": {
+            "replay_artifact": artifact.as_dict(),
+            "difference_count": len(report.differences),
+        },
+        "created_at": at,
+    }
+    with ledger.transaction() as conn:
+        upsert_rows(conn, schema.research_promotions, [deny])
+    return {"artifact": artifact.as_dict(), "deny_row": deny["id"]}
+
+
+class ReplayConfig(dg.Config):
+    lane: str = Field(description="lane to replay, e.g. macd_rsi")
+    window: str = Field(description="window start, e.g. 2026-03-03-15:00 (UTC)")
+
+
+@dg.op(description="Recompute the window's research and compare it with the ledger.")
+def replay_lane_window(
+    context: dg.OpExecutionContext,
+    config: ReplayConfig,
+    ledger: LedgerResource,
+    market_data: MarketDataResource,
+    research_settings: ResearchResource,
+) -> dg.Output[bool]:
+    window = lane_window_from_key(f"{config.lane}|{config.window}")
+    report = replay_window(ledger, market_data, research_settings.settings(), window)
+    recorded = record_replay(ledger, report, pd.Timestamp.now(tz="UTC"))
+    if not report.matched:
+        context.log.error(f"replay of {window.label()} differs in {len(report.differences)} field(s)")
+    return dg.Output(
+        report.matched,
+        metadata={
+            "matched": report.matched,
+            "rows_compared": report.rows_compared,
+            "differences": dg.MetadataValue.json([d.as_dict() for d in report.differences[:50]]),
+            "replay_report": dg.MetadataValue.path(str(recorded["artifact"]["path"])),
+        },
+    )
+
+
+@dg.job(description="Replay lock: recompute one lane window and compare byte for byte (Launchpad config).")
+def replay_job() -> None:
+    replay_lane_window()
