@@ -41,6 +41,22 @@ def _dev_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evidence_verify(args: argparse.Namespace) -> int:
+    from torghut_assets.ledger.evidence_digests import live_recompute
+    from torghut_assets.ledger.evidence_log import verify_chain
+
+    engine = create_ledger_engine(_url(args.url))
+    with engine.connect() as conn:
+        result = verify_chain(conn, recompute=None if args.shallow else live_recompute(conn))
+    print(
+        f"evidence chain {'OK' if result.ok else 'BROKEN'}: {result.entries_checked} entries, "
+        f"head seq {result.head_seq} hash {result.head_hash}"
+    )
+    for problem in result.breaks[:50]:
+        print(f"  seq {problem.seq}: {problem.problem}")
+    return 0 if result.ok else 1
+
+
 def _replay(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -82,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     cur = db.add_parser("current", help="print the ledger revision; exit 1 if behind head")
     cur.add_argument("--url")
     cur.set_defaults(func=_db_current)
+    evidence = sub.add_parser("evidence", help="hash-chained evidence log").add_subparsers(
+        dest="evidence_command", required=True
+    )
+    verify = evidence.add_parser("verify", help="walk the chain; exit 1 on any break or tampered row")
+    verify.add_argument("--url")
+    verify.add_argument(
+        "--shallow", action="store_true", help="chain only; skip recomputing live row digests"
+    )
+    verify.set_defaults(func=_evidence_verify)
     replay = sub.add_parser("replay", help="recompute a lane window's research and compare with the ledger")
     replay.add_argument("--lane", required=True)
     replay.add_argument("--window", required=True, help="window start, e.g. 2026-03-03-15:00 (UTC)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from torghut_assets.domain import research
@@ -21,6 +22,7 @@ from torghut_assets.domain.backtest import (
     regime_label,
 )
 from torghut_assets.domain.evidence import sha256_hex
+from torghut_assets.domain.overfitting import candidate_overfitting_report
 from torghut_assets.domain.strategies import StrategySpec, default_strategy, parameter_grid, strategy_actions
 from torghut_assets.domain.stress import STRESS_CASES, StressResult, run_stress
 from torghut_assets.domain.walk_forward import Fold, walk_forward_folds
@@ -148,8 +150,4 @@ def spec_from_parameter_set(parameter_set: Mapping[str, object]) -> StrategySpec
 
 def overfitting_by_candidate(fold_net_pnl: Mapping[str, Sequence[float]]) -> dict[str, dict[str, object]]:
     """Sharpe / PSR / DSR per candidate over the run's fold PnL series, all trials included."""
-    import numpy as np
-
-    from torghut_assets.domain.overfitting import candidate_overfitting_report
-
     return candidate_overfitting_report({k: np.asarray(v, dtype="float64") for k, v in fold_net_pnl.items()})

@@ -11,6 +11,7 @@ from typing import Any
 
 REPORT_SCHEMA = "torghut.research-evaluation.v1"
 _NUMBER_DIGITS = 8
+_STORED_DIGITS = 10  # what the ledger keeps; rounding through it first avoids double-rounding drift
 _FOLD_FIELDS = (
     "fold_name",
     "fold_order",
@@ -29,7 +30,7 @@ _FOLD_FIELDS = (
 
 def _number(value: Any) -> Any:
     if isinstance(value, float):
-        rounded = round(value, _NUMBER_DIGITS)
+        rounded = round(round(value, _STORED_DIGITS), _NUMBER_DIGITS)
         return 0.0 if rounded == 0 else rounded
     if isinstance(value, Mapping):
         return {str(k): _number(v) for k, v in value.items()}

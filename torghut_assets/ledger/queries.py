@@ -36,11 +36,16 @@ def _aware(value: Any) -> Any:
 def window_rows(
     conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime
 ) -> list[dict[str, Any]]:
-    """Rows of one lane window, datetimes UTC-aware on both backends so they can be written back as-is."""
+    """Rows of one lane window as both backends should agree: datetimes UTC-aware, numerics as floats
+    (SQLite's NUMERIC affinity hands back 0.0 as the integer 0)."""
     result = conn.execute(
         sa.select(table).where(_window_filter(table, lane, window_start)).order_by(table.c.id)
     )
-    return [{k: _aware(v) for k, v in row._mapping.items()} for row in result]
+    numeric = {c.name for c in table.columns if isinstance(c.type, sa.Numeric | sa.Float)}
+    return [
+        {k: (float(v) if k in numeric and v is not None else _aware(v)) for k, v in row._mapping.items()}
+        for row in result
+    ]
 
 
 def window_count(conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime) -> int:

@@ -551,6 +551,24 @@ route_parity_reports = sa.Table(
     _created_at(),
 )
 
+evidence_log = sa.Table(
+    "evidence_log",
+    metadata,
+    _id(),
+    sa.Column("seq", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("entry_kind", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("lane", sa.String(64)),
+    sa.Column("window_start", TS),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("content", sa.JSON, nullable=False),  # plain json: JSONB rewrites numbers, breaking re-hashing
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("recorded_at", TS, nullable=False),
+    _created_at(),
+    sa.Index(None, "entry_kind", "subject", "seq"),
+)
+
 LANE_WINDOW_TABLES: dict[str, str] = {
     "signals": "lane_window_start",
     "signal_ingest_windows": "window_start",

@@ -12,6 +12,7 @@ from torghut_assets.defs.replay import record_replay, replay_window
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.defs.lane_window_harness import CLOSED_WINDOW, OPEN_WINDOW, materialize_window
 
@@ -64,9 +65,11 @@ def test_a_changed_input_byte_changes_the_hash_and_replay_names_the_field(
     recorded = record_replay(ledger, report, pd.Timestamp("2026-03-04 00:00", tz="UTC"))
     engine = create_ledger_engine(ledger_url)
     with engine.connect() as conn:
+        table = schema.research_promotions
         deny = conn.execute(
-            sa.text("select decision_action, decision_rationale from research_promotions where id = :i"),
-            {"i": recorded["deny_row"]},
+            sa.select(table.c.decision_action, table.c.decision_rationale).where(
+                table.c.id == recorded["deny_row"]
+            )
         ).one()
     engine.dispose()
     assert deny[0] == "deny" and "research_runs.dataset_version" in deny[1]
@@ -96,8 +99,9 @@ def test_re_materializing_promotions_keeps_replay_deny_rows(ledger_url: str, tmp
     materialize_window(ledger_url, tmp_path, "macd_rsi", OPEN_WINDOW)
     engine = create_ledger_engine(ledger_url)
     with engine.connect() as conn:
+        table = schema.research_promotions
         count = conn.execute(
-            sa.text("select count(*) from research_promotions where id = :i"), {"i": recorded["deny_row"]}
+            sa.select(sa.func.count()).select_from(table).where(table.c.id == recorded["deny_row"])
         ).scalar_one()
     engine.dispose()
     assert count == 1

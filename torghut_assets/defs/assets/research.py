@@ -9,6 +9,9 @@ from collections import defaultdict
 from typing import Any
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
@@ -32,7 +35,22 @@ from torghut_assets.domain.strategies import default_strategy
 from torghut_assets.domain.stress import STRESS_CASES
 from torghut_assets.ledger import queries, research_records, schema
 from torghut_assets.ledger.continuity_store import load_state
+from torghut_assets.ledger.evidence_digests import record_partition
 from torghut_assets.ledger.writes import replace_lane_window
+
+
+def _record(conn: Connection, kind: str, subject: str, table: sa.Table, window: LaneWindow) -> None:
+    """Append the stored partition's digest to the hash-chained evidence log (same transaction)."""
+    record_partition(
+        conn,
+        entry_kind=kind,
+        subject=subject,
+        table=table,
+        lane=window.lane,
+        window_start=window.start.to_pydatetime(),
+        recorded_at=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+    )
+
 
 LANE_WINDOW_ASSET = {
     "partitions_def": lane_window_partitions,
@@ -100,6 +118,7 @@ def research_runs(
         )
     with ledger.transaction() as conn:
         replace_lane_window(conn, schema.research_runs, window.lane, window.start, [row])
+        _record(conn, "research_run", row["run_id"], schema.research_runs, window)
     summary = (
         f"Run `{row['run_id']}` for `{window.label()}`: **{row['status']}**"
         + (f" (`{row['no_signal_reason']}`)" if row["no_signal_reason"] else "")
@@ -150,6 +169,7 @@ def research_candidates(
         )
     with ledger.transaction() as conn:
         written = replace_lane_window(conn, schema.research_candidates, window.lane, window.start, rows)
+        _record(conn, "candidate_set", run["run_id"], schema.research_candidates, window)
     best = sorted(rows, key=lambda r: -float(r["metadata_bundle"]["lookback_metrics"]["net_pnl"]))[:10]
     summary = f"**{written} candidates** for run `{run['run_id']}`\n\n" + markdown_table(
         ["candidate_id", "params", "trades", "net_pnl"],
@@ -193,6 +213,7 @@ def research_fold_metrics(
             )
     with ledger.transaction() as conn:
         written = replace_lane_window(conn, schema.research_fold_metrics, window.lane, window.start, rows)
+        _record(conn, "fold_bundle", run["run_id"], schema.research_fold_metrics, window)
     summary = f"**{written} fold rows** ({len(folds)} folds) for run `{run['run_id']}`\n\n" + markdown_table(
         ["fold", "test_start", "test_end"],
         [(f.fold_name, f.test_start.isoformat(), f.test_end.isoformat()) for f in folds],
@@ -222,6 +243,7 @@ def research_stress_metrics(
             rows += research_records.stress_rows(window, cand["candidate_id"], results)
     with ledger.transaction() as conn:
         written = replace_lane_window(conn, schema.research_stress_metrics, window.lane, window.start, rows)
+        _record(conn, "stress_bundle", run["run_id"], schema.research_stress_metrics, window)
     by_case: dict[str, list[float]] = defaultdict(list)
     for r in rows:
         by_case[r["stress_case"]].append(float(r["pessimistic_pnl_delta"]))
@@ -311,4 +333,6 @@ def research_promotions(context: dg.AssetExecutionContext, ledger: LedgerResourc
                 .where(schema.research_runs.c.id == run["id"])
                 .values(**run_update)
             )
+            _record(conn, "promotion", run["run_id"], schema.research_promotions, window)
+            _record(conn, "research_run", run["run_id"], schema.research_runs, window)
     return dg.MaterializeResult(metadata=window_metadata(window, written, summary, **metadata))

@@ -91,6 +91,31 @@ def upgrade() -> None:
         sa.UniqueConstraint("lane", name=op.f("uq_continuity_state_lane")),
     )
     op.create_table(
+        "evidence_log",
+        sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("entry_kind", sa.String(length=64), nullable=False),
+        sa.Column("subject", sa.String(length=128), nullable=False),
+        sa.Column("lane", sa.String(length=64), nullable=True),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("content", sa.JSON(), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("entry_hash", sa.String(length=64), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence_log")),
+        sa.UniqueConstraint("entry_hash", name=op.f("uq_evidence_log_entry_hash")),
+        sa.UniqueConstraint("seq", name=op.f("uq_evidence_log_seq")),
+    )
+    with op.batch_alter_table("evidence_log", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_evidence_log_entry_kind_subject_seq"),
+            ["entry_kind", "subject", "seq"],
+            unique=False,
+        )
+
+    op.create_table(
         "gate_evaluations",
         sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
         sa.Column("run_id", sa.String(length=64), nullable=False),
@@ -838,6 +863,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_gate_evaluations_candidate_id"))
 
     op.drop_table("gate_evaluations")
+    with op.batch_alter_table("evidence_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_evidence_log_entry_kind_subject_seq"))
+
+    op.drop_table("evidence_log")
     op.drop_table("continuity_state")
     with op.batch_alter_table("continuity_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_continuity_events_lane_window_start"))
