@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from torghut_assets.defs.hooks import mark_research_run_failed
 from torghut_assets.defs.partitions import lane_window_partitions
 
 LANE_WINDOW_ASSETS = dg.AssetSelection.groups("lane_window")
@@ -15,4 +16,5 @@ lane_window_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="One lane window end to end: signals → decisions → executions → research ledger.",
     tags={"torghut/pipeline": "lane_window"},
+    hooks={mark_research_run_failed},
 )
