@@ -150,4 +150,7 @@ def spec_from_parameter_set(parameter_set: Mapping[str, object]) -> StrategySpec
 
 def overfitting_by_candidate(fold_net_pnl: Mapping[str, Sequence[float]]) -> dict[str, dict[str, object]]:
     """Sharpe / PSR / DSR per candidate over the run's fold PnL series, all trials included."""
-    return candidate_overfitting_report({k: np.asarray(v, dtype="float64") for k, v in fold_net_pnl.items()})
+    # Inputs at the ledger's 10 decimals, so stored rows and a fresh replay feed identical numbers.
+    return candidate_overfitting_report(
+        {k: np.round(np.asarray(v, dtype="float64"), 10) for k, v in fold_net_pnl.items()}
+    )
