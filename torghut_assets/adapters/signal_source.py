@@ -12,17 +12,9 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-BAR_COLUMNS: tuple[str, ...] = (
-    "symbol",
-    "ts",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "vwap",
-    "spread_bps",
-)
+from torghut_assets.domain.indicators import BAR_COLUMNS
+
+__all__ = ["BAR_COLUMNS", "SignalSource", "SignalSourceUnavailable"]
 
 
 class SignalSourceUnavailable(RuntimeError):

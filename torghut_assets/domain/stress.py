@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from torghut_assets.domain.backtest import BacktestMetrics, CostModel, backtest
+from torghut_assets.domain.signal_frame import INDICATOR_COLUMNS
 from torghut_assets.domain.strategies import (
     BarLayout,
     FloatArray,
@@ -60,20 +61,7 @@ _LEVEL_COLUMNS = (
 )
 _DIFFERENCE_COLUMNS = ("macd", "macd_signal", "macd_hist")
 _QUOTE_COLUMNS = ("imbalance_spread", "imbalance_bid_px", "imbalance_ask_px")
-_DECISION_COLUMNS = (
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "ema12",
-    "ema26",
-    "rsi14",
-    "boll_mid",
-    "boll_upper",
-    "boll_lower",
-    "vwap_session",
-    "vwap_w5m",
-    "vol_realized_w60s",
-)
+_DECISION_COLUMNS = tuple(c for c in INDICATOR_COLUMNS if c not in _QUOTE_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from torghut_assets.domain.signal_frame import INDICATOR_COLUMNS
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -85,26 +87,7 @@ signals = sa.Table(
     sa.Column("close", PRICE),
     sa.Column("vwap", PRICE),
     sa.Column("volume", sa.BigInteger),
-    *[
-        sa.Column(name, sa.Float)
-        for name in (
-            "macd",
-            "macd_signal",
-            "macd_hist",
-            "ema12",
-            "ema26",
-            "rsi14",
-            "boll_mid",
-            "boll_upper",
-            "boll_lower",
-            "vwap_session",
-            "vwap_w5m",
-            "imbalance_spread",
-            "imbalance_bid_px",
-            "imbalance_ask_px",
-            "vol_realized_w60s",
-        )
-    ],
+    *[sa.Column(name, sa.Float) for name in INDICATOR_COLUMNS],
     sa.Column("imbalance_bid_sz", sa.BigInteger),
     sa.Column("imbalance_ask_sz", sa.BigInteger),
     sa.Column("content_hash", sa.String(64), nullable=False),
