@@ -22,6 +22,12 @@ from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
 from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
 from torghut_assets.defs.jobs import lane_window_job
+from torghut_assets.defs.reconciliation import (
+    ReconciliationResource,
+    nightly_reconciliation_job,
+    nightly_reconciliation_schedule,
+    reconciliation_report,
+)
 from torghut_assets.defs.replay import replay_job
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
@@ -88,14 +94,26 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
         "market_data": market_data_resource(settings),
         "broker": broker_resource(settings),
         "research_settings": ResearchResource(),
+        "reconciliation": ReconciliationResource(),
     }
 
 
-defs = dg.Definitions(
-    assets=[*LANE_WINDOW_ASSETS, signal_continuity, route_parity],
-    asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
-    jobs=[lane_window_job, signal_continuity_job, set_route_control, replay_job],
-    schedules=[lane_window_schedule],
-    sensors=[signal_continuity_sensor],
-    resources=default_resources(),
-)
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or load_settings()
+    return dg.Definitions(
+        assets=[*LANE_WINDOW_ASSETS, signal_continuity, route_parity, reconciliation_report],
+        asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
+        jobs=[
+            lane_window_job,
+            signal_continuity_job,
+            set_route_control,
+            replay_job,
+            nightly_reconciliation_job,
+        ],
+        schedules=[lane_window_schedule, nightly_reconciliation_schedule(settings.reconciliation_timezone)],
+        sensors=[signal_continuity_sensor],
+        resources=default_resources(settings),
+    )
+
+
+defs = build_definitions()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
 from torghut_assets.domain.universe_policy import (
@@ -53,6 +54,7 @@ class Settings:
     execution_symbols: tuple[str, ...] = ()
     fallback_adapter: str = "alpaca"
     alpaca_trading_url: str | None = None
+    reconciliation_timezone: str = "America/New_York"
 
     @property
     def effective_signal_source(self) -> str:
@@ -118,6 +120,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.append(
                 "TRADING_EXECUTION_FALLBACK_ADAPTER=alpaca needs APCA_API_KEY_ID/APCA_API_SECRET_KEY"
             )
+    timezone = env.get("TORGHUT_RECONCILIATION_TIMEZONE", "America/New_York").strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"TORGHUT_RECONCILIATION_TIMEZONE={timezone!r} is not a known time zone")
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -137,4 +144,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         execution_symbols=tuple(execution_symbols),
         fallback_adapter=fallback,
         alpaca_trading_url=env.get("APCA_API_BASE_URL") or None,
+        reconciliation_timezone=timezone,
     )

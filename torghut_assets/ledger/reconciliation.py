@@ -1,0 +1,283 @@
+"""Nightly reconciliation queries: set-based SQL (anti-joins, grouped counts) over the ledger.
+
+Each check returns a `Finding`; a check that finds nothing to examine fails too (a missing report is not
+"flat"), which is how a check proves its producer ran. Queries run on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from torghut_assets.domain.stress import STRESS_CASES
+from torghut_assets.ledger import schema
+from torghut_assets.ledger.artifacts import ArtifactStore
+from torghut_assets.ledger.queries import as_utc
+from torghut_assets.ledger.writes import to_native
+
+MAX_KEYS = 20
+MIN_FOLDS = 3
+SCHEDULER_ROLE = "autonomous_scheduler"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    passed: bool
+    examined: int
+    failing: int
+    keys: tuple[str, ...] = ()
+    severity: str = "ERROR"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "passed": self.passed,
+            "examined": self.examined,
+            "failing": self.failing,
+            "keys": list(self.keys),
+            "severity": self.severity,
+            "detail": self.detail,
+        }
+
+
+def finding_from(
+    check: str, examined: int, failing: Sequence[str], severity: str = "ERROR", **detail: Any
+) -> Finding:
+    passed = examined > 0 and not failing
+    if examined == 0:
+        detail.setdefault("problem", "nothing to examine: the producer did not run in the lookback")
+    return Finding(check, passed, examined, len(failing), tuple(failing[:MAX_KEYS]), severity, detail)
+
+
+def _in_lookback(table: sa.Table, since: dt.datetime, until: dt.datetime) -> sa.ColumnElement[bool]:
+    column = table.c[schema.LANE_WINDOW_TABLES[table.name]]
+    return sa.and_(column >= to_native(since), column < to_native(until))
+
+
+def _count(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one())
+
+
+def window_coverage(
+    conn: Connection, expected: Sequence[tuple[str, dt.datetime]], since: dt.datetime, until: dt.datetime
+) -> Finding:
+    """Every expected lane window has a research run (normal, or skipped with its reason)."""
+    runs = schema.research_runs
+    present = {
+        (lane, as_utc(start))
+        for lane, start in conn.execute(
+            sa.select(runs.c.lane, runs.c.window_start).where(_in_lookback(runs, since, until))
+        )
+    }
+    missing = [
+        f"{lane}/{start.isoformat()}" for lane, start in expected if (lane, as_utc(start)) not in present
+    ]
+    return finding_from("window_run_coverage", len(expected), missing)
+
+
+def research_chain(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
+    """Normal runs have candidates, ≥ MIN_FOLDS folds and every stress case per candidate, and a promotion."""
+    runs, cands = schema.research_runs, schema.research_candidates
+    folds, stress, promos = (
+        schema.research_fold_metrics,
+        schema.research_stress_metrics,
+        schema.research_promotions,
+    )
+    window = _in_lookback(runs, since, until)
+    normal = sa.and_(window, runs.c.status != "skipped")
+    failing: list[str] = []
+    no_candidates = sa.select(runs.c.run_id).where(
+        normal, ~sa.exists().where(cands.c.run_id == runs.c.run_id)
+    )
+    failing += [f"run {r}: no candidates" for r in conn.execute(no_candidates).scalars()]
+    no_promotion = sa.select(runs.c.run_id).where(
+        normal,
+        ~sa.exists().where(promos.c.run_id == runs.c.run_id, promos.c.approver_role == SCHEDULER_ROLE),
+    )
+    failing += [f"run {r}: no promotion row" for r in conn.execute(no_promotion).scalars()]
+    run_candidates = sa.select(cands.c.candidate_id).join(runs, runs.c.run_id == cands.c.run_id).where(normal)
+    fold_counts = (
+        sa.select(folds.c.candidate_id, sa.func.count().label("n")).group_by(folds.c.candidate_id).subquery()
+    )
+    short = (
+        sa.select(cands.c.candidate_id)
+        .join(runs, runs.c.run_id == cands.c.run_id)
+        .outerjoin(fold_counts, fold_counts.c.candidate_id == cands.c.candidate_id)
+        .where(normal, sa.func.coalesce(fold_counts.c.n, 0) < MIN_FOLDS)
+    )
+    failing += [f"candidate {c}: fewer than {MIN_FOLDS} folds" for c in conn.execute(short).scalars()]
+    stress_counts = (
+        sa.select(stress.c.candidate_id, sa.func.count(sa.distinct(stress.c.stress_case)).label("n"))
+        .where(stress.c.stress_case.in_(STRESS_CASES))
+        .group_by(stress.c.candidate_id)
+        .subquery()
+    )
+    incomplete = (
+        sa.select(cands.c.candidate_id)
+        .join(runs, runs.c.run_id == cands.c.run_id)
+        .outerjoin(stress_counts, stress_counts.c.candidate_id == cands.c.candidate_id)
+        .where(normal, sa.func.coalesce(stress_counts.c.n, 0) < len(STRESS_CASES))
+    )
+    failing += [f"candidate {c}: missing stress cases" for c in conn.execute(incomplete).scalars()]
+    unexplained = sa.select(runs.c.run_id).where(
+        window, runs.c.status == "skipped", runs.c.no_signal_reason.is_(None)
+    )
+    failing += [f"run {r}: skipped without reason" for r in conn.execute(unexplained).scalars()]
+    examined = _count(conn, runs, window)
+    candidates = int(
+        conn.execute(sa.select(sa.func.count()).select_from(run_candidates.subquery())).scalar_one()
+    )
+    return finding_from("research_chain_complete", examined, failing, candidates=candidates)
+
+
+def orphans(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
+    """Every logical foreign key resolves: candidates→runs, folds/stress→candidates, promotions→runs."""
+    runs, cands = schema.research_runs, schema.research_candidates
+    checks = [
+        (cands, cands.c.candidate_id, ~sa.exists().where(runs.c.run_id == cands.c.run_id), "candidate→run"),
+        (
+            schema.research_fold_metrics,
+            schema.research_fold_metrics.c.candidate_id,
+            ~sa.exists().where(cands.c.candidate_id == schema.research_fold_metrics.c.candidate_id),
+            "fold→candidate",
+        ),
+        (
+            schema.research_stress_metrics,
+            schema.research_stress_metrics.c.candidate_id,
+            ~sa.exists().where(cands.c.candidate_id == schema.research_stress_metrics.c.candidate_id),
+            "stress→candidate",
+        ),
+        (
+            schema.research_promotions,
+            schema.research_promotions.c.run_id,
+            ~sa.exists().where(runs.c.run_id == schema.research_promotions.c.run_id),
+            "promotion→run",
+        ),
+        (
+            schema.executions,
+            schema.executions.c.client_order_id,
+            ~sa.exists().where(schema.trade_decisions.c.id == schema.executions.c.trade_decision_id),
+            "execution→decision",
+        ),
+    ]
+    failing: list[str] = []
+    examined = 0
+    for table, key, orphaned, link in checks:
+        window = _in_lookback(table, since, until)
+        examined += _count(conn, table, window)
+        failing += [f"{link}: {k}" for k in conn.execute(sa.select(key).where(window, orphaned)).scalars()]
+    return finding_from("foreign_keys_resolve", examined, failing)
+
+
+def artifacts(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
+    """Every artifact a run references exists and its bytes still hash to the recorded sha256."""
+    runs = schema.research_runs
+    refs: list[dict[str, Any]] = []
+    for run_id, artifact_refs in conn.execute(
+        sa.select(runs.c.run_id, runs.c.artifact_refs).where(_in_lookback(runs, since, until))
+    ):
+        refs += [{**ref, "run_id": run_id} for ref in artifact_refs or []]
+    failing = [f"run {r['run_id']}: {r['kind']} {r['path']}" for r in refs if not ArtifactStore.verify(r)]
+    return finding_from("artifacts_verify", len(refs), failing)
+
+
+def route_provenance(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
+    """Every execution says where it was meant to go and where it went (unknown is not an answer)."""
+    table = schema.executions
+    window = _in_lookback(table, since, until)
+    bad = sa.or_(
+        table.c.execution_expected_adapter.is_(None),
+        table.c.execution_actual_adapter.is_(None),
+        table.c.execution_expected_adapter.in_(("unknown", "")),
+        table.c.execution_actual_adapter.in_(("unknown", "")),
+        sa.and_(
+            table.c.execution_expected_adapter != table.c.execution_actual_adapter,
+            table.c.execution_fallback_count < 1,
+        ),
+    )
+    failing = list(conn.execute(sa.select(table.c.client_order_id).where(window, bad)).scalars())
+    examined = _count(conn, table, window)
+    return Finding(
+        "execution_route_provenance",
+        not failing,
+        examined,
+        len(failing),
+        tuple(str(k) for k in failing[:MAX_KEYS]),
+        "ERROR",
+        {"note": "no executions in the lookback"} if examined == 0 else {},
+    )
+
+
+def row_floors(
+    conn: Connection,
+    lanes: Sequence[str],
+    open_windows: Sequence[tuple[str, dt.datetime]],
+    since: dt.datetime,
+    until: dt.datetime,
+) -> Finding:
+    """A lane with no research run in the lookback, or with market-hours windows but zero stored signals,
+    is broken: the check proves its producers ran rather than passing on an empty ledger."""
+    signals, runs = schema.signals, schema.research_runs
+    signal_counts = dict(
+        conn.execute(
+            sa.select(signals.c.lane, sa.func.count())
+            .where(_in_lookback(signals, since, until))
+            .group_by(signals.c.lane)
+        ).all()
+    )
+    run_counts = dict(
+        conn.execute(
+            sa.select(runs.c.lane, sa.func.count())
+            .where(_in_lookback(runs, since, until))
+            .group_by(runs.c.lane)
+        ).all()
+    )
+    failing = [f"lane {lane}: no research run in the lookback" for lane in lanes if not run_counts.get(lane)]
+    open_lanes = sorted({lane for lane, _ in open_windows})
+    failing += [
+        f"lane {lane}: 0 signals over its market-hours windows"
+        for lane in open_lanes
+        if not signal_counts.get(lane)
+    ]
+    return finding_from(
+        "row_count_floors", len(lanes), failing, signals_by_lane=signal_counts, runs_by_lane=run_counts
+    )
+
+
+def window_status(conn: Connection, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """Per lane window: run status, reason and research row counts, for the report."""
+    runs, cands = schema.research_runs, schema.research_candidates
+    candidate_counts = (
+        sa.select(cands.c.run_id, sa.func.count().label("n")).group_by(cands.c.run_id).subquery()
+    )
+    query = (
+        sa.select(
+            runs.c.lane,
+            runs.c.window_start,
+            runs.c.run_id,
+            runs.c.status,
+            runs.c.no_signal_reason,
+            sa.func.coalesce(candidate_counts.c.n, 0),
+        )
+        .outerjoin(candidate_counts, candidate_counts.c.run_id == runs.c.run_id)
+        .where(_in_lookback(runs, since, until))
+        .order_by(runs.c.lane, runs.c.window_start)
+    )
+    return [
+        {
+            "lane": lane,
+            "window_start": as_utc(start),
+            "run_id": run_id,
+            "status": status,
+            "no_signal_reason": reason,
+            "candidates": int(n),
+        }
+        for lane, start, run_id, status, reason, n in conn.execute(query)
+    ]

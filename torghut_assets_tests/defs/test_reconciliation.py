@@ -1,0 +1,183 @@
+"""Nightly reconciliation: a healthy ledger passes; each kind of break is caught by the right check,
+naming the key; an empty ledger fails (the checks prove their producers ran)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from torghut_assets.defs.reconciliation import ReconciliationResource, run_reconciliation
+from torghut_assets.defs.research_inputs import ResearchResource
+from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.ledger import schema
+from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.ledger.migrate import upgrade
+from torghut_assets_tests.defs.lane_window_harness import materialize_window
+
+NOW = pd.Timestamp("2026-03-03 17:10", tz="UTC")
+WINDOWS = [pd.Timestamp("2026-03-03 15:00", tz="UTC"), pd.Timestamp("2026-03-03 16:00", tz="UTC")]
+SETTINGS = ReconciliationResource(lookback_hours=2, replay_sample=1)
+
+
+def _build(url: str, root: Path) -> None:
+    for lane in ("macd_rsi", "ema_trend"):
+        for start in WINDOWS:
+            materialize_window(url, root, lane, start)
+
+
+def _reconcile(url: str, root: Path) -> dict[str, Any]:
+    ledger = LedgerResource(database_url=url, artifact_root=str(root))
+    findings, _ = run_reconciliation(ledger, MarketDataResource(), ResearchResource(), SETTINGS, NOW)
+    return {f.check: f for f in findings}
+
+
+@pytest.fixture(scope="module")
+def healthy(module_ledger_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    root = tmp_path_factory.mktemp("healthy")
+    _build(module_ledger_url, root)
+    return module_ledger_url, root
+
+
+@pytest.fixture(scope="module")
+def healthy_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template")
+    url = f"sqlite:///{root / 'ledger.sqlite'}"
+    engine = create_ledger_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    _build(url, root / "artifacts")
+    return root
+
+
+@pytest.fixture
+def broken(healthy_sqlite: Path, tmp_path: Path) -> tuple[str, Path]:
+    """A private copy of the healthy SQLite ledger and its artifacts, free to break."""
+    shutil.copy(healthy_sqlite / "ledger.sqlite", tmp_path / "ledger.sqlite")
+    shutil.copytree(healthy_sqlite / "artifacts", tmp_path / "artifacts")
+    return f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path / "artifacts"
+
+
+def _sql(url: str, statement: str) -> None:
+    engine = create_ledger_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+def _failed(findings: dict[str, Any]) -> set[str]:
+    return {name for name, f in findings.items() if not f.passed}
+
+
+def test_a_healthy_ledger_passes_every_check(healthy: tuple[str, Path]) -> None:
+    findings = _reconcile(*healthy)
+    assert _failed(findings) == set(), {k: f.keys for k, f in findings.items() if not f.passed}
+
+
+def test_an_empty_ledger_fails_the_row_floor_check(ledger_url: str, tmp_path: Path) -> None:
+    findings = _reconcile(ledger_url, tmp_path)
+    assert not findings["row_count_floors"].passed
+    assert "lane macd_rsi: no research run in the lookback" in findings["row_count_floors"].keys
+
+
+def test_a_dropped_window_run_is_named(broken: tuple[str, Path]) -> None:
+    _sql(
+        broken[0], "delete from research_runs where lane = 'ema_trend' and window_start like '2026-03-03 16%'"
+    )
+    findings = _reconcile(*broken)
+    assert "ema_trend/2026-03-03T16:00:00+00:00" in findings["window_run_coverage"].keys
+
+
+def test_an_orphaned_candidate_is_named(broken: tuple[str, Path]) -> None:
+    url, _ = broken
+    engine = create_ledger_engine(url)
+    with engine.begin() as conn:
+        candidate = conn.execute(sa.text("select candidate_id from research_candidates limit 1")).scalar_one()
+        conn.execute(
+            sa.text("update research_candidates set run_id = 'deadbeef' where candidate_id = :c"),
+            {"c": candidate},
+        )
+    engine.dispose()
+    findings = _reconcile(*broken)
+    assert f"candidate→run: {candidate}" in findings["foreign_keys_resolve"].keys
+
+
+def test_a_candidate_without_folds_breaks_the_chain(broken: tuple[str, Path]) -> None:
+    url, _ = broken
+    engine = create_ledger_engine(url)
+    with engine.begin() as conn:
+        candidate = conn.execute(
+            sa.text("select candidate_id from research_fold_metrics limit 1")
+        ).scalar_one()
+        conn.execute(sa.text("delete from research_fold_metrics where candidate_id = :c"), {"c": candidate})
+    engine.dispose()
+    findings = _reconcile(*broken)
+    assert f"candidate {candidate}: fewer than 3 folds" in findings["research_chain_complete"].keys
+    assert not findings["evidence_chain_verifies"].passed
+
+
+def test_one_deleted_fold_row_is_caught_by_the_evidence_chain(broken: tuple[str, Path]) -> None:
+    _sql(
+        broken[0],
+        "delete from research_fold_metrics where fold_name = 'fold_2' and rowid = "
+        "(select min(rowid) from research_fold_metrics where fold_name = 'fold_2')",
+    )
+    findings = _reconcile(*broken)
+    assert any("content_source_mismatch" in k for k in findings["evidence_chain_verifies"].keys)
+
+
+def test_an_edited_hash_is_caught(broken: tuple[str, Path]) -> None:
+    _sql(
+        broken[0],
+        "update research_candidates set candidate_hash = '00000000000000000000000000000000' "
+        "where rowid = (select min(rowid) from research_candidates)",
+    )
+    assert not _reconcile(*broken)["evidence_chain_verifies"].passed
+
+
+def test_an_altered_artifact_is_named(broken: tuple[str, Path]) -> None:
+    engine = create_ledger_engine(broken[0])
+    with engine.connect() as conn:
+        refs = conn.execute(sa.select(schema.research_runs.c.artifact_refs)).scalars().all()
+    engine.dispose()
+    report = Path(next(r["path"] for run_refs in refs for r in run_refs if r["path"].endswith(".json")))
+    original = report.read_bytes()  # the copy's rows point at the shared template's artifact files
+    try:
+        report.write_bytes(original + b" ")
+        findings = _reconcile(*broken)
+    finally:
+        report.write_bytes(original)
+    assert any(report.name in k for k in findings["artifacts_verify"].keys)
+
+
+def test_missing_route_fields_are_named(broken: tuple[str, Path]) -> None:
+    url, _ = broken
+    engine = create_ledger_engine(url)
+    with engine.begin() as conn:
+        order = conn.execute(sa.text("select client_order_id from executions limit 1")).scalar_one()
+        conn.execute(
+            sa.text("update executions set execution_actual_adapter = 'unknown' where client_order_id = :o"),
+            {"o": order},
+        )
+    engine.dispose()
+    assert order in _reconcile(*broken)["execution_route_provenance"].keys
+
+
+def test_a_diverging_broker_record_is_named(broken: tuple[str, Path]) -> None:
+    url, _ = broken
+    engine = create_ledger_engine(url)
+    with engine.begin() as conn:
+        order = conn.execute(
+            sa.text("select client_order_id from executions where filled_qty > 1 limit 1")
+        ).scalar_one()
+        conn.execute(
+            sa.text("update executions set filled_qty = filled_qty - 1 where client_order_id = :o"),
+            {"o": order},
+        )
+    engine.dispose()
+    keys = _reconcile(*broken)["executions_match_broker"].keys
+    assert any(k.startswith(order[:16]) for k in keys)
