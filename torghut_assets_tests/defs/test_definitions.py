@@ -20,7 +20,7 @@ EXPECTED_GRAPH = {
     "research_stress_metrics": {"research_fold_metrics"},
     "research_promotions": {"research_stress_metrics"},
 }
-GOVERNANCE_ASSETS = {"signal_continuity": set(), "route_parity": set()}
+GOVERNANCE_ASSETS = {"signal_continuity": set(), "route_parity": set(), "reconciliation_report": set()}
 
 
 def _asset_graph() -> dict[str, set[str]]:
@@ -73,3 +73,10 @@ def test_schedule_requests_the_window_that_just_closed_for_every_lane() -> None:
         "macd_rsi|2026-03-03-15:00",
     ]
     assert len({r.run_key for r in requests}) == 2
+
+
+def test_nightly_reconciliation_is_scheduled_with_every_chain_check() -> None:
+    schedule = defs.resolve_schedule_def("nightly_reconciliation_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 2 * * *", "America/New_York")
+    names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {"evidence_chain_verifies", "executions_match_broker", "row_count_floors"} <= names
