@@ -25,6 +25,7 @@ from torghut_assets.ledger import reconciliation as rec
 from torghut_assets.ledger import records, schema
 from torghut_assets.ledger.evidence_digests import live_recompute
 from torghut_assets.ledger.evidence_log import verify_chain
+from torghut_assets.ledger.quality import SUITES, run_suites
 from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import to_native
 
@@ -46,11 +47,18 @@ CHECKS = (
     ("row_count_floors", "Every lane produced runs, and signals when the market was open."),
 )
 SOFT = {"window_run_coverage"}
+GX_CHECKS = tuple(
+    (f"gx_{suite}", f"great-expectations suite `{suite}` on the stored table.") for suite in SUITES
+)
 
 
 class ReconciliationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     lookback_hours: int = 24
     replay_sample: int = 1
+    as_of: str | None = None  # ISO time to reconcile as of (re-checking a past day); default: now
+
+    def now(self) -> pd.Timestamp:
+        return pd.Timestamp(self.as_of).tz_convert("UTC") if self.as_of else pd.Timestamp.now(tz="UTC")
 
 
 def _expected_windows(until: pd.Timestamp, hours: int) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
@@ -210,7 +218,8 @@ def _result(finding: rec.Finding) -> dg.AssetCheckResult:
     kinds={"sql"},
     description="Nightly reconciliation report: every lane window's status and the chain checks' verdicts.",
     check_specs=[
-        dg.AssetCheckSpec(name, asset="reconciliation_report", description=text) for name, text in CHECKS
+        dg.AssetCheckSpec(name, asset="reconciliation_report", description=text)
+        for name, text in CHECKS + GX_CHECKS
     ],
 )
 def reconciliation_report(
@@ -220,7 +229,7 @@ def reconciliation_report(
     research_settings: ResearchResource,
     reconciliation: ReconciliationResource,
 ) -> Iterable[Any]:
-    now = pd.Timestamp.now(tz="UTC")
+    now = reconciliation.now()
     findings, statuses = run_reconciliation(ledger, market_data, research_settings, reconciliation, now)
     report = {
         "schema_version": "torghut.reconciliation.v1",
@@ -230,6 +239,13 @@ def reconciliation_report(
         "checks": [f.as_dict() for f in findings],
         "windows": statuses,
     }
+    quality = run_suites(ledger.resolved_url(), docs_dir=ledger.resolved_artifact_root() / "data-docs")
+    report["quality"] = [
+        {"suite": q.suite, "success": q.success, "evaluated": q.evaluated, "failed": q.failed}
+        for q in quality
+    ]
+    report["ok"] = report["ok"] and all(q.success for q in quality)
+    docs_index = next((q.data_docs_index for q in quality if q.data_docs_index), None)
     json_ref = ledger.artifacts.write_json("reconciliation/report", report)
     markdown = (
         "# Reconciliation\n\n"
@@ -259,11 +275,24 @@ def reconciliation_report(
             "summary": dg.MetadataValue.md(markdown),
             "report": dg.MetadataValue.path(json_ref.path),
             "report_markdown": dg.MetadataValue.path(md_ref.path),
+            "data_docs": dg.MetadataValue.url(f"file://{docs_index}")
+            if docs_index
+            else dg.MetadataValue.text("none"),
             "dagster/row_count": len(statuses),
         }
     )
     for finding in findings:
         yield _result(finding)
+    for result in quality:
+        yield dg.AssetCheckResult(
+            check_name=f"gx_{result.suite}",
+            passed=result.success,
+            metadata={
+                "evaluated": result.evaluated,
+                "failed_expectations": dg.MetadataValue.json(result.failed),
+                "data_docs": dg.MetadataValue.path(result.data_docs_index or "none"),
+            },
+        )
 
 
 nightly_reconciliation_job = dg.define_asset_job(

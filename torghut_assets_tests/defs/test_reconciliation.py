@@ -181,3 +181,42 @@ def test_a_diverging_broker_record_is_named(broken: tuple[str, Path]) -> None:
     engine.dispose()
     keys = _reconcile(*broken)["executions_match_broker"].keys
     assert any(k.startswith(order[:16]) for k in keys)
+
+
+def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_expectation(
+    broken: tuple[str, Path],
+) -> None:
+    import dagster as dg
+
+    from torghut_assets.defs.reconciliation import reconciliation_report
+
+    url, root = broken
+    _sql(
+        url,
+        "update research_fold_metrics set fold_order = 0 "
+        "where rowid = (select min(rowid) from research_fold_metrics)",
+    )
+    result = dg.materialize(
+        [reconciliation_report],
+        resources={
+            "ledger": LedgerResource(database_url=url, artifact_root=str(root)),
+            "market_data": MarketDataResource(),
+            "research_settings": ResearchResource(),
+            "reconciliation": ReconciliationResource(
+                lookback_hours=2, replay_sample=0, as_of=NOW.isoformat()
+            ),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert {"row_count_floors", "gx_executions", "gx_research_fold_metrics"} <= set(checks)
+    fold_suite = checks["gx_research_fold_metrics"]
+    assert not fold_suite.passed
+    failed = fold_suite.metadata["failed_expectations"].value
+    assert any(
+        f["expectation_type"] == "expect_column_values_to_be_between" and f["columns"] == ["fold_order"]
+        for f in failed
+    )
+    assert checks["gx_executions"].passed
+    materialization = result.asset_materializations_for_node("reconciliation_report")[0]
+    assert str(materialization.metadata["data_docs"].value).endswith("index.html")
