@@ -140,6 +140,22 @@ class AlpacaPaperVenue:
             raise self._violation("get_order", f"asked for order {order_id!r}, got {latest['id']!r}")
         return self._report(order, latest, fills, replayed=replayed)
 
+    def find_order(self, order: OrderRequest) -> OrderReport | None:
+        """Alpaca's record of an order, by client_order_id, with its fills; None if Alpaca never saw it.
+
+        Used by nightly reconciliation and by the router after an ambiguous timeout.
+        """
+        op = "get_order_by_client_order_id"
+        try:
+            placed = self._call(op, lambda: self._client.get_order_by_client_id(order.client_order_id))
+        except VenueError as exc:
+            if exc.failure == "http_404":
+                return None
+            raise
+        placed = self._checked_order(op, placed, order)
+        fills = self._list_fills(str(placed["id"]), order, placed.get("created_at"))
+        return self._report(order, placed, fills, replayed=True)
+
     def _call(self, op: str, request: Callable[[], Any]) -> Any:
         """Run one alpaca-py call, retrying HTTP 429 with backoff; every other failure is a VenueError."""
         for attempt in range(self.max_rate_limit_retries + 1):

@@ -124,6 +124,10 @@ class LeanRunnerVenue:
         payload = self._call(op, "GET", f"/v1/orders/{quote(order_id, safe='')}")
         return self._report(op, payload, order_id=order_id)
 
+    def find_order(self, order: OrderRequest) -> OrderReport | None:
+        """The runner's record of an order (reconciliation, ambiguous timeouts); None if never placed."""
+        return self.get_order_by_client_order_id(order.client_order_id)
+
     def get_order_by_client_order_id(self, client_order_id: str) -> OrderReport | None:
         """None when the runner has never seen this client_order_id (404 or an empty result): that is the
         answer a reconciliation after an ambiguous timeout is asking for, not a failure."""

@@ -47,11 +47,11 @@ def _placed_despite_timeout(venue: ExecutionVenue, order: OrderRequest) -> Order
     Venues that can look an order up by `client_order_id` are asked first; any doubt falls through to the
     reference's fallback behaviour.
     """
-    lookup = getattr(venue, "get_order_by_client_order_id", None)
+    lookup = getattr(venue, "find_order", None)
     if lookup is None:
         return None
     try:
-        found = lookup(order.client_order_id)
+        found = lookup(order)
     except VenueError:
         return None
     return found if isinstance(found, OrderReport) else None

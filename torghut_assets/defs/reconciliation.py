@@ -12,13 +12,14 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SimulatedVenue
+from torghut_assets.adapters.execution_venue import OrderReport, VenueError
+from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER
 from torghut_assets.defs.assets.executions import order_request
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.partitions import lane_partitions
 from torghut_assets.defs.replay import replay_window
 from torghut_assets.defs.research_inputs import ResearchResource
-from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import market_minutes
 from torghut_assets.ledger import reconciliation as rec
@@ -73,10 +74,32 @@ def _expected_windows(until: pd.Timestamp, hours: int) -> tuple[list[tuple[str, 
     return expected, open_windows
 
 
+def _same_fill(report: OrderReport | None, row: dict[str, Any]) -> bool:
+    if report is None:
+        return False
+    ledger_px = row["avg_fill_price"]
+    same_px = (report.avg_fill_price is None and ledger_px is None) or (
+        report.avg_fill_price is not None
+        and ledger_px is not None
+        and abs(report.avg_fill_price - float(ledger_px)) < 1e-6
+    )
+    return (
+        abs(report.filled_qty - float(row["filled_qty"])) < 1e-9
+        and same_px
+        and report.order_id == row["alpaca_order_id"]
+    )
+
+
 def _broker_finding(
-    ledger: LedgerResource, market_data: MarketDataResource, since: pd.Timestamp, until: pd.Timestamp
+    ledger: LedgerResource,
+    market_data: MarketDataResource,
+    broker: BrokerResource,
+    since: pd.Timestamp,
+    until: pd.Timestamp,
 ) -> rec.Finding:
-    """Simulated fills are re-derived from the bars; real venues need their own record (unknown ≠ flat)."""
+    """Each execution against the venue that placed it: simulated fills are re-derived from the bars,
+    LEAN/Alpaca orders are read back by client_order_id (with Alpaca FILL activities). A venue that
+    cannot be asked fails the row: unknown is not flat."""
     table = schema.executions
     with ledger.read() as conn:
         rows = [
@@ -87,44 +110,44 @@ def _broker_finding(
                 .where(table.c.window_start >= to_native(since), table.c.window_start < to_native(until))
             ).mappings()
         ]
+    if not rows:
+        return rec.Finding(
+            "executions_match_broker", True, 0, 0, (), "WARN", {"note": "no executions in the lookback"}
+        )
     failing: list[str] = []
     by_window: dict[tuple[str, Any], list[dict[str, Any]]] = {}
     for row in rows:
         by_window.setdefault((row["lane"], as_utc(row["window_start"])), []).append(row)
     for (lane, start), window_rows in sorted(by_window.items()):
         window = LaneWindow(lane, start)
-        bars = None
+        venues = broker.venues(market_data.bars(window.start, window.end + pd.Timedelta(hours=8)))
         for row in window_rows:
-            if row["execution_actual_adapter"] != SIMULATOR_ADAPTER:
-                failing.append(
-                    f"{row['client_order_id'][:16]}: {row['execution_actual_adapter']} record not reachable"
-                )
+            if row["status"] == "rejected" and str(row["alpaca_order_id"]).startswith("unplaced-"):
                 continue
-            if row["status"] == "rejected":
-                continue
-            if bars is None:
-                bars = market_data.bars(window.start, window.end + pd.Timedelta(hours=8))
+            key = str(row["client_order_id"])[:16]
+            adapter = str(row["execution_actual_adapter"])
             decision = records.decision_from_row(
                 {**row, "id": row["trade_decision_id"], "decision_hash": row["client_order_id"]}
             )
-            report = SimulatedVenue(bars).submit(order_request(window, decision))
-            same_qty = abs(report.filled_qty - float(row["filled_qty"])) < 1e-9
-            same_px = (report.avg_fill_price is None and row["avg_fill_price"] is None) or (
-                report.avg_fill_price is not None
-                and row["avg_fill_price"] is not None
-                and abs(report.avg_fill_price - float(row["avg_fill_price"])) < 1e-6
-            )
-            if not (same_qty and same_px and report.order_id == row["alpaca_order_id"]):
+            request = order_request(window, decision)
+            venue = venues.get(adapter)
+            try:
+                if adapter == SIMULATOR_ADAPTER and venue is not None:
+                    report: OrderReport | None = venue.submit(request)
+                elif venue is not None and hasattr(venue, "find_order"):
+                    report = venue.find_order(request)
+                else:
+                    failing.append(f"{key}: {adapter} record not reachable (venue not configured)")
+                    continue
+            except VenueError as exc:
+                failing.append(f"{key}: {adapter} unreachable ({exc.reason_code})")
+                continue
+            if not _same_fill(report, row):
+                seen = "not found" if report is None else f"{report.filled_qty}@{report.avg_fill_price}"
                 failing.append(
-                    f"{row['client_order_id'][:16]}: ledger {row['filled_qty']}@{row['avg_fill_price']} "
-                    f"vs venue {report.filled_qty}@{report.avg_fill_price}"
+                    f"{key}: ledger {row['filled_qty']}@{row['avg_fill_price']} vs {adapter} {seen}"
                 )
-    finding = rec.finding_from("executions_match_broker", len(rows), failing)
-    if not rows:
-        return rec.Finding(
-            "executions_match_broker", True, 0, 0, (), "WARN", {"note": "no executions in the lookback"}
-        )
-    return finding
+    return rec.finding_from("executions_match_broker", len(rows), failing)
 
 
 def run_reconciliation(
@@ -133,7 +156,9 @@ def run_reconciliation(
     research: ResearchResource,
     settings: ReconciliationResource,
     now: pd.Timestamp,
+    broker: BrokerResource | None = None,
 ) -> tuple[list[rec.Finding], list[dict[str, Any]]]:
+    broker = broker or BrokerResource()
     until = now.tz_convert("UTC").floor("h")
     since = until - pd.Timedelta(hours=settings.lookback_hours)
     expected, open_windows = _expected_windows(until, settings.lookback_hours)
@@ -161,7 +186,7 @@ def run_reconciliation(
         )
     )
     findings.append(_replay_finding(ledger, market_data, research, statuses, settings.replay_sample))
-    findings += [provenance, _broker_finding(ledger, market_data, since, until), floors]
+    findings += [provenance, _broker_finding(ledger, market_data, broker, since, until), floors]
     return findings, statuses
 
 
@@ -228,9 +253,12 @@ def reconciliation_report(
     market_data: MarketDataResource,
     research_settings: ResearchResource,
     reconciliation: ReconciliationResource,
+    broker: BrokerResource,
 ) -> Iterable[Any]:
     now = reconciliation.now()
-    findings, statuses = run_reconciliation(ledger, market_data, research_settings, reconciliation, now)
+    findings, statuses = run_reconciliation(
+        ledger, market_data, research_settings, reconciliation, now, broker
+    )
     report = {
         "schema_version": "torghut.reconciliation.v1",
         "checked_at": now,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from torghut_assets.defs.reconciliation import ReconciliationResource, run_reconciliation
 from torghut_assets.defs.research_inputs import ResearchResource
-from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
@@ -202,6 +202,7 @@ def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_
             "ledger": LedgerResource(database_url=url, artifact_root=str(root)),
             "market_data": MarketDataResource(),
             "research_settings": ResearchResource(),
+            "broker": BrokerResource(),
             "reconciliation": ReconciliationResource(
                 lookback_hours=2, replay_sample=0, as_of=NOW.isoformat()
             ),
@@ -220,3 +221,37 @@ def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_
     assert checks["gx_executions"].passed
     materialization = result.asset_materializations_for_node("reconciliation_report")[0]
     assert str(materialization.metadata["data_docs"].value).endswith("index.html")
+
+
+def test_lean_orders_are_reconciled_against_the_runner_record(ledger_url: str, tmp_path: Path) -> None:
+    import dagster as dg
+
+    from torghut_assets.defs.assets.executions import executions
+    from torghut_assets.defs.assets.signals import signals
+    from torghut_assets.defs.assets.trading import trade_decisions
+    from torghut_assets.defs.partitions import lane_window_key
+    from torghut_assets.defs.reconciliation import _broker_finding
+    from torghut_assets_tests.adapters.lean_stub import LeanStub
+
+    ledger = LedgerResource(database_url=ledger_url, artifact_root=str(tmp_path))
+    since, until = WINDOWS[0], WINDOWS[0] + pd.Timedelta(hours=1)
+    with LeanStub() as stub:
+        broker = BrokerResource(lean_runner_url=stub.url, lean_timeout_seconds=0.5)
+        dg.materialize(
+            [signals, trade_decisions, executions],
+            partition_key=lane_window_key("macd_rsi", WINDOWS[0]),
+            resources={"ledger": ledger, "market_data": MarketDataResource(), "broker": broker},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert _broker_finding(ledger, MarketDataResource(), broker, since, until).passed
+        engine = create_ledger_engine(ledger_url)
+        with engine.begin() as conn:
+            order = conn.execute(sa.text("select client_order_id from executions limit 1")).scalar_one()
+            conn.execute(
+                sa.text("update executions set filled_qty = 0 where client_order_id = :o"), {"o": order}
+            )
+        engine.dispose()
+        diverged = _broker_finding(ledger, MarketDataResource(), broker, since, until)
+        assert any(k.startswith(order[:16]) and "vs lean" in k for k in diverged.keys)
+    unreachable = _broker_finding(ledger, MarketDataResource(), broker, since, until)
+    assert not unreachable.passed and all("lean unreachable" in k for k in unreachable.keys)
