@@ -7,8 +7,7 @@ import pandera.errors
 from torghut_assets.defs.assets.signals import signals
 from torghut_assets.defs.partitions import lane_window_from_key, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource
-from torghut_assets.domain.evidence import frame_content_hash
-from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS, SIGNAL_SCHEMA
+from torghut_assets.domain.signal_frame import SIGNAL_SCHEMA, dataset_version
 from torghut_assets.ledger import queries, schema
 
 LANDING_DEADLINE = pd.Timedelta(minutes=30)
@@ -34,7 +33,7 @@ def signals_match_ingest_verdict(
         verdict = verdicts[0]
         if verdict["signals_total"] != len(stored):
             problems.append(f"verdict counts {verdict['signals_total']} signals, ledger holds {len(stored)}")
-        if frame_content_hash(stored, list(SIGNAL_COLUMNS)) != verdict["dataset_version"]:
+        if dataset_version(stored) != verdict["dataset_version"]:
             problems.append("stored signals do not hash to the recorded dataset_version")
     try:
         SIGNAL_SCHEMA.validate(stored, lazy=True)

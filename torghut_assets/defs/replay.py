@@ -18,7 +18,6 @@ from torghut_assets.defs.partitions import lane_window_from_key
 from torghut_assets.defs.research_inputs import (
     ResearchResource,
     UpstreamMissingError,
-    dataset_version,
     lookback_signals,
     stored_research_rows,
 )
@@ -27,6 +26,7 @@ from torghut_assets.domain import research_evaluation as evaluation
 from torghut_assets.domain.evidence import canonical_json, canonical_value
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.research_evaluation import ResearchSettings
+from torghut_assets.domain.signal_frame import dataset_version
 from torghut_assets.domain.strategies import default_strategy
 from torghut_assets.ledger import queries, research_records, schema
 from torghut_assets.ledger.artifacts import ArtifactStore

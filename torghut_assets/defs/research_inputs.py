@@ -7,11 +7,10 @@ import dagster as dg
 import pandas as pd
 
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.domain.evidence import frame_content_hash
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import previous_sessions, session_bounds
 from torghut_assets.domain.research_evaluation import ResearchSettings, spec_from_parameter_set
-from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS
+from torghut_assets.domain.signal_frame import dataset_version
 from torghut_assets.domain.signal_quality import admit_signals
 from torghut_assets.domain.strategies import StrategySpec
 from torghut_assets.ledger import queries, schema
@@ -72,10 +71,6 @@ def lookback_signals(
         window_end=window.end,
         universe=market_data.universe,
     ).frame
-
-
-def dataset_version(frame: pd.DataFrame) -> str:
-    return frame_content_hash(frame, list(SIGNAL_COLUMNS))
 
 
 def run_row(ledger: LedgerResource, window: LaneWindow) -> dict[str, Any]:

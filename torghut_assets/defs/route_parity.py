@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
 
-from torghut_assets.adapters.execution_venue import ExecutionVenue, OrderReport, VenueError
+from torghut_assets.adapters.execution_venue import ExecutionVenue, OrderReport, OrderRequest, VenueError
 from torghut_assets.adapters.paper_broker import FillModel, SimulatedVenue
 from torghut_assets.defs.assets.executions import order_request
 from torghut_assets.defs.metadata import markdown_table
@@ -26,6 +26,7 @@ from torghut_assets.domain.route_parity import (
 from torghut_assets.domain.routing import ALPACA, LEAN
 from torghut_assets.ledger import records, schema
 from torghut_assets.ledger.identity import row_id
+from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import upsert_rows
 
 
@@ -38,9 +39,10 @@ class RouteParityConfig(dg.Config):
     )
 
 
-def _fill(adapter: str, submit: ExecutionVenue, request) -> VenueFill:  # type: ignore[no-untyped-def]
+def _fill(venue: ExecutionVenue, request: OrderRequest) -> VenueFill:
+    adapter = venue.name
     try:
-        report: OrderReport = submit.submit(request)
+        report: OrderReport = venue.submit(request)
     except VenueError as exc:
         return VenueFill(adapter=adapter, accepted=False, failure=exc.reason_code)
     return VenueFill(
@@ -93,8 +95,7 @@ def route_parity(
     real = broker.venues(pd.DataFrame()) if live else {}
     pairs = []
     for decision, row in decisions:
-        start = pd.Timestamp(row["window_start"])
-        window = LaneWindow(lane=str(row["lane"]), start=start if start.tzinfo else start.tz_localize("UTC"))
+        window = LaneWindow(lane=str(row["lane"]), start=as_utc(row["window_start"]))
         request = order_request(window, decision)
         if live:
             primary, secondary = real[LEAN], real[ALPACA]
@@ -114,8 +115,8 @@ def route_parity(
                 side=decision.action,
                 qty=float(decision.qty),
                 arrival_price=decision.price,
-                primary=_fill(primary.name, primary, request),
-                secondary=_fill(secondary.name, secondary, request),
+                primary=_fill(primary, request),
+                secondary=_fill(secondary, request),
             )
         )
     result = evaluate_parity(pairs, ParityThresholds())

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
+from torghut_assets.domain.evidence import frame_content_hash
+
 KEY_COLUMNS: tuple[str, ...] = ("symbol", "event_ts", "seq")
 
 INDICATOR_COLUMNS: tuple[str, ...] = (
@@ -90,3 +92,8 @@ def empty_signal_frame() -> pd.DataFrame:
     for col in ("imbalance_bid_sz", "imbalance_ask_sz"):
         frame[col] = frame[col].astype("Int64")
     return frame[list(SIGNAL_COLUMNS)]
+
+
+def dataset_version(frame: pd.DataFrame) -> str:
+    """Content hash of a signal frame: the window's and the research run's `dataset_version`."""
+    return frame_content_hash(frame, list(SIGNAL_COLUMNS))

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.identity import row_id
+from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import upsert_rows
 
 LEAN_KILL_SWITCH = "lean_kill_switch"
@@ -46,8 +47,8 @@ def enabled_since(conn: Connection, control: str) -> dt.datetime | None:
     ).first()
     if row is None or not row[0]:
         return None
-    at: dt.datetime = row[1]
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    at = as_utc(row[1])
+    return None if at is None else at.to_pydatetime()
 
 
 def lean_kill_switch_enabled(conn: Connection) -> bool:

@@ -18,7 +18,6 @@ from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.research_inputs import (
     ResearchResource,
     UpstreamMissingError,
-    dataset_version,
     lookback_signals,
     research_dataset,
     run_row,
@@ -31,6 +30,7 @@ from torghut_assets.domain import research_evaluation as evaluation
 from torghut_assets.domain.continuity import ContinuityConfig, WindowObservation, continuity_summary
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.research_report import evaluation_markdown, evaluation_report
+from torghut_assets.domain.signal_frame import dataset_version
 from torghut_assets.domain.strategies import default_strategy
 from torghut_assets.domain.stress import STRESS_CASES
 from torghut_assets.ledger import queries, research_records, schema

@@ -9,9 +9,8 @@ from torghut_assets.adapters.signal_source import SignalSourceUnavailable
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.domain.evidence import frame_content_hash
 from torghut_assets.domain.market_calendar import market_minutes
-from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS, empty_signal_frame
+from torghut_assets.domain.signal_frame import dataset_version, empty_signal_frame
 from torghut_assets.domain.signal_quality import AdmittedSignals, admit_signals, classify_empty_window
 from torghut_assets.domain.universe_policy import blocks_decisions
 from torghut_assets.ledger import schema
@@ -63,7 +62,7 @@ def signals(
             market_open_in_window=market_open,
             rejected_total=admitted.rejected_total,
         )
-    dataset_version = frame_content_hash(frame, list(SIGNAL_COLUMNS))
+    version = dataset_version(frame)
     ingest_row = {
         "id": row_id("signal_ingest_windows", window.lane, window.start),
         "lane": window.lane,
@@ -79,7 +78,7 @@ def signals(
         "signal_lag_seconds": lag,
         "market_session_open": market_open,
         "newest_signal_ts": newest,
-        "dataset_version": dataset_version,
+        "dataset_version": version,
         "created_at": window.end,
     }
     with ledger.transaction() as conn:
@@ -107,7 +106,7 @@ def signals(
             no_signal_reason=reason,
             signal_lag_seconds=lag,
             market_session_open=market_open,
-            dataset_version=dataset_version,
+            dataset_version=version,
             source=market_data.provenance(),
             universe={"status": snapshot.status, "reason": snapshot.reason, "symbols": len(snapshot.symbols)},
             source_error=None if fetch_error is None else fetch_error.detail,
