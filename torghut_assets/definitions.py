@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from torghut_assets.defs.approvals import approval_overrides
 from torghut_assets.defs.assets.executions import executions
 from torghut_assets.defs.assets.research import (
     research_candidates,
@@ -21,7 +22,15 @@ from torghut_assets.defs.assets.signals import signals
 from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
 from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
+from torghut_assets.defs.governance_resource import GovernanceResource
 from torghut_assets.defs.jobs import lane_window_job
+from torghut_assets.defs.operational_readiness import operational_readiness
+from torghut_assets.defs.promotion import promotion_job
+from torghut_assets.defs.promotion_timeline import (
+    promotion_timeline,
+    promotion_timeline_job,
+    promotion_timeline_sensor,
+)
 from torghut_assets.defs.reconciliation import (
     ReconciliationResource,
     nightly_reconciliation_job,
@@ -31,6 +40,7 @@ from torghut_assets.defs.reconciliation import (
 from torghut_assets.defs.replay import replay_job
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.rollback import rollback_drift_sensor, rollback_job
 from torghut_assets.defs.route_controls import set_route_control
 from torghut_assets.defs.route_parity import route_parity
 from torghut_assets.defs.schedules import lane_window_schedule
@@ -87,9 +97,19 @@ def broker_resource(settings: Settings) -> BrokerResource:
     )
 
 
+def governance_resource(settings: Settings) -> GovernanceResource:
+    secret: dict[str, Any] = {}
+    if settings.approval_secret_set:
+        secret["approval_secret"] = dg.EnvVar("TORGHUT_APPROVAL_SECRET")
+    return GovernanceResource(
+        policy_path=settings.gate_policy_path, allow_dev_secret=settings.profile != "production", **secret
+    )
+
+
 def default_resources(settings: Settings | None = None) -> dict[str, object]:
     settings = settings or load_settings()
     return {
+        "governance": governance_resource(settings),
         "ledger": LedgerResource(),
         "market_data": market_data_resource(settings),
         "broker": broker_resource(settings),
@@ -101,7 +121,15 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions(
-        assets=[*LANE_WINDOW_ASSETS, signal_continuity, route_parity, reconciliation_report],
+        assets=[
+            *LANE_WINDOW_ASSETS,
+            signal_continuity,
+            route_parity,
+            reconciliation_report,
+            approval_overrides,
+            operational_readiness,
+            promotion_timeline,
+        ],
         asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
         jobs=[
             lane_window_job,
@@ -109,9 +137,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             set_route_control,
             replay_job,
             nightly_reconciliation_job,
+            promotion_job,
+            rollback_job,
+            promotion_timeline_job,
         ],
         schedules=[lane_window_schedule, nightly_reconciliation_schedule(settings.reconciliation_timezone)],
-        sensors=[signal_continuity_sensor],
+        sensors=[signal_continuity_sensor, rollback_drift_sensor, promotion_timeline_sensor],
         resources=default_resources(settings),
     )
 

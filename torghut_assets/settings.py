@@ -3,8 +3,9 @@
 This is the one deliberate exception to "no env reads outside resources": a production profile with a
 contradictory setting (a static universe, the simulator as signal source, a source without its
 credentials) must fail when the code location loads, with every problem in one message, not at 3 am
-when the first scheduled run starts. Nothing here connects to anything. Secrets are not read here:
-resources receive them through `dagster.EnvVar`, so they never appear in run config or metadata.
+when the first scheduled run starts. Nothing here connects to anything. Secrets are only checked for
+presence and length here: resources receive them through `dagster.EnvVar`, so they never appear in
+run config or metadata.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
+from torghut_assets.domain.approvals import MIN_SECRET_BYTES
+from torghut_assets.domain.gates import GatePolicy
 from torghut_assets.domain.universe_policy import (
     PROFILE_DEV,
     PROFILE_PRODUCTION,
@@ -25,6 +29,7 @@ from torghut_assets.domain.universe_policy import (
 )
 
 SIGNAL_SOURCES = ("simulator", "sql", "alpaca")
+DEFAULT_GATE_POLICY_PATH = Path(__file__).parent / "policy" / "gates.toml"
 
 
 class SettingsError(ValueError):
@@ -55,6 +60,8 @@ class Settings:
     fallback_adapter: str = "alpaca"
     alpaca_trading_url: str | None = None
     reconciliation_timezone: str = "America/New_York"
+    gate_policy_path: str = str(DEFAULT_GATE_POLICY_PATH)
+    approval_secret_set: bool = False
 
     @property
     def effective_signal_source(self) -> str:
@@ -125,6 +132,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"TORGHUT_RECONCILIATION_TIMEZONE={timezone!r} is not a known time zone")
+    policy_path = env.get("TORGHUT_GATE_POLICY_PATH", "").strip() or str(DEFAULT_GATE_POLICY_PATH)
+    try:
+        GatePolicy.from_toml(Path(policy_path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"TORGHUT_GATE_POLICY_PATH={policy_path!r} cannot be read: {exc.strerror}")
+    except ValueError as exc:
+        problems.append(f"TORGHUT_GATE_POLICY_PATH={policy_path!r}: {exc}")
+    secret = env.get("TORGHUT_APPROVAL_SECRET", "")
+    if secret and len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        problems.append(f"TORGHUT_APPROVAL_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+    if not secret and profile == PROFILE_PRODUCTION:
+        problems.append("production needs TORGHUT_APPROVAL_SECRET to sign and verify approval overrides")
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -145,4 +164,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fallback_adapter=fallback,
         alpaca_trading_url=env.get("APCA_API_BASE_URL") or None,
         reconciliation_timezone=timezone,
+        gate_policy_path=policy_path,
+        approval_secret_set=bool(secret),
     )

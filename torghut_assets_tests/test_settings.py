@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from torghut_assets.domain.gates import GatePolicy
 from torghut_assets.settings import SettingsError, load_settings
 
 PRODUCTION_OK = {
     "TORGHUT_ENV": "production",
     "APCA_API_KEY_ID": "PKTEST",
     "APCA_API_SECRET_KEY": "not-a-real-secret",
+    "TORGHUT_APPROVAL_SECRET": "test-approval-secret-0123456789abcdef",
     "TORGHUT_SIGNAL_SOURCE": "sql",
     "TORGHUT_SIGNAL_SOURCE_URL": "postgresql+psycopg2://torghut@db/ta",
     "TRADING_UNIVERSE_SOURCE": "jangar",
@@ -87,3 +90,34 @@ def test_production_needs_an_execution_venue() -> None:
     with pytest.raises(SettingsError, match="needs an execution venue"):
         env = {k: v for k, v in PRODUCTION_OK.items() if not k.startswith("APCA_")}
         load_settings({**env, "TRADING_EXECUTION_FALLBACK_ADAPTER": "none"})
+
+
+def test_production_without_an_approval_secret_is_refused() -> None:
+    env = {k: v for k, v in PRODUCTION_OK.items() if k != "TORGHUT_APPROVAL_SECRET"}
+    with pytest.raises(SettingsError, match="TORGHUT_APPROVAL_SECRET"):
+        load_settings(env)
+
+
+def test_a_short_approval_secret_is_refused_in_any_profile() -> None:
+    with pytest.raises(SettingsError, match="at least 32 bytes"):
+        load_settings({"TORGHUT_APPROVAL_SECRET": "short"})
+
+
+def test_an_unreadable_gate_policy_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(SettingsError, match="nope.toml"):
+        load_settings({"TORGHUT_GATE_POLICY_PATH": str(missing)})
+
+
+def test_a_gate_policy_with_an_unknown_key_is_refused_at_load(tmp_path: Path) -> None:
+    policy = tmp_path / "gates.toml"
+    policy.write_text('policy_version = "x"\nmax_drawdon = 3.0\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="unknown gate policy keys: max_drawdon"):
+        load_settings({"TORGHUT_GATE_POLICY_PATH": str(policy)})
+
+
+def test_the_shipped_gate_policy_loads_with_live_rollout_off() -> None:
+    settings = load_settings({})
+    policy = GatePolicy.from_toml(Path(settings.gate_policy_path).read_text(encoding="utf-8"))
+    assert policy.live_rollout_enabled is False
+    assert policy.require_forecast_evidence is False

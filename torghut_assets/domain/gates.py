@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,9 @@ class GatePolicy:
     max_forecast_fallback_ratio: float = 0.05
     max_forecast_latency_p95_ms: float = 200.0
     min_forecast_calibration: float = 0.85
+    require_forecast_evidence: bool = True
+    # gate 4
+    max_rehearsal_age_hours: float = 72.0
     # gate 5
     live_rollout_enabled: bool = False
     # gate 6
@@ -83,6 +87,7 @@ class GatePolicy:
     min_return_over_drawdown: float = 0.0
     max_calibration_error: float = 0.45
     min_hash_count: int = 5
+    require_janus_evidence: bool = True
     # gate 7 ladder
     uncertainty_target_coverage: float = 0.90
     uncertainty_fail_shift: float = 0.95
@@ -106,6 +111,15 @@ class GatePolicy:
         for name, raw in data.items():
             values[name] = _coerce(name, raw, getattr(defaults, name))
         return dataclasses.replace(defaults, **values)
+
+    @classmethod
+    def from_toml(cls, text: str) -> GatePolicy:
+        """The policy file: top-level keys of the TOML document, validated like `from_mapping`."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"gate policy is not valid TOML: {exc}") from exc
+        return cls.from_mapping(data)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -362,17 +376,20 @@ def gate2_risk_capacity(e: GateEvidence, p: GatePolicy, target: str) -> GateResu
 def gate3_shadow_paper_quality(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
     _check_target(target)
     c = _Checks(e)
-    for name, limit in (
-        ("llm_error_ratio", p.max_llm_error_ratio),
-        ("forecast_fallback_ratio", p.max_forecast_fallback_ratio),
-        ("forecast_latency_p95_ms", p.max_forecast_latency_p95_ms),
-    ):
-        value = c.num(name)
-        if value is not None and value > limit:
-            c.add(f"{name}_exceeds_max")
-    calibration = c.num("forecast_calibration")
-    if calibration is not None and calibration < p.min_forecast_calibration:
-        c.add("forecast_calibration_below_min")
+    llm = c.num("llm_error_ratio")
+    if llm is not None and llm > p.max_llm_error_ratio:
+        c.add("llm_error_ratio_exceeds_max")
+    if p.require_forecast_evidence:
+        for name, limit in (
+            ("forecast_fallback_ratio", p.max_forecast_fallback_ratio),
+            ("forecast_latency_p95_ms", p.max_forecast_latency_p95_ms),
+        ):
+            value = c.num(name)
+            if value is not None and value > limit:
+                c.add(f"{name}_exceeds_max")
+        calibration = c.num("forecast_calibration")
+        if calibration is not None and calibration < p.min_forecast_calibration:
+            c.add("forecast_calibration_below_min")
     if target != "shadow" and c.flag("route_parity_passed") is False:
         c.add("route_parity_failed")
     return c.result("gate3_shadow_paper_quality")
@@ -438,7 +455,7 @@ def gate6_profitability_evidence(e: GateEvidence, p: GatePolicy, target: str) ->
     hashes = c.num("hash_count")
     if hashes is not None and hashes < p.min_hash_count:
         c.add("hash_count_below_min")
-    if c.flag("janus_complete") is False:
+    if p.require_janus_evidence and c.flag("janus_complete") is False:
         c.add("janus_incomplete")
     return c.result("gate6_profitability_evidence")
 

@@ -1,7 +1,8 @@
 """The lane window's own promotion request: what the autonomous scheduler asks for, and what it gets.
 
-Gate evaluation is not wired into the lane window; until it is, anything above `shadow` is denied with
-`gate_evaluation_unavailable` (fail closed), and evidence gaps deny even shadow.
+The lane window only *requests*: anything above `shadow` is denied here with `gate_evaluation_required`
+(fail closed) because gates 0-7, caps and approvals are evaluated by `promotion_job`, which is the only
+path that moves a candidate. Evidence gaps deny even shadow.
 """
 
 from __future__ import annotations
@@ -106,9 +107,9 @@ def lane_window_promotion(
         and all(v > 0 for v in champion.stress_net_pnl.values())
     )
     if favourable:
-        bundle["reasons"] = ["gate_evaluation_unavailable"]
+        bundle["reasons"] = ["gate_evaluation_required"]
         return PromotionDecision(
-            champion.candidate_id, "paper", None, "deny", ("gate_evaluation_unavailable",), bundle
+            champion.candidate_id, "paper", None, "deny", ("gate_evaluation_required",), bundle
         )
     bundle["reasons"] = ["evidence_below_paper_threshold"]
     return PromotionDecision(

@@ -7,6 +7,7 @@ The caps follow the proposed §10.2 table; `None` means "policy file / unbounded
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from torghut_assets.domain.evidence import sha256_hex
+from torghut_assets.domain.lanes import LaneConfig
 
 TRANSITION_ID_PREFIX = "wprt-"
 AUTO_FREEZE_WINDOW = dt.timedelta(days=7)
@@ -82,6 +84,23 @@ def stage_index(stage: Stage | str) -> int:
 
 def caps_for(stage: Stage | str) -> StageCaps:
     return STAGE_CAPS[Stage(stage)]
+
+
+def capped_lane(lane: LaneConfig, stage: Stage | str) -> LaneConfig:
+    """The lane's risk limits clamped to its stage's caps, so a live stage can never size above them."""
+    caps = caps_for(stage)
+    gross_caps = [lane.max_gross_notional]
+    if caps.max_gross_notional is not None:
+        gross_caps.append(caps.max_gross_notional)
+    if caps.max_pct_equity_gross is not None:
+        gross_caps.append(caps.max_pct_equity_gross * lane.equity)
+    return dataclasses.replace(
+        lane,
+        max_notional_per_trade=min(lane.max_notional_per_trade, caps.max_notional_per_order or math.inf),
+        max_gross_notional=min(gross_caps),
+        max_position_pct_equity=min(lane.max_position_pct_equity, caps.max_pct_equity_per_symbol or math.inf),
+        max_open_positions=min(lane.max_open_positions, caps.max_symbols or lane.max_open_positions),
+    )
 
 
 def can_advance(from_stage: Stage | str, to_stage: Stage | str) -> bool:

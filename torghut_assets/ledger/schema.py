@@ -457,9 +457,12 @@ approval_overrides = sa.Table(
     sa.Column("policy_checksum", sa.String(64), nullable=False),
     sa.Column("gate_evaluation_id", UUID),
     sa.Column("expires_at", TS, nullable=False),
-    sa.Column("token", sa.String(128), nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),  # never the token itself
     sa.Column("revoked_at", TS),
+    sa.Column("used_at", TS),
+    sa.Column("used_by_promotion_id", UUID),
     _created_at(),
+    sa.Index(None, "candidate_id"),
 )
 
 rollback_incidents = sa.Table(
@@ -482,6 +485,13 @@ rollback_incidents = sa.Table(
     sa.Column("cancelled_open_orders", JSON),
     sa.Column("verification", JSON),
     sa.Column("evidence_hash", sa.String(64), nullable=False),
+    sa.Column("lane", sa.String(64)),
+    sa.Column("transition_id", sa.String(64)),
+    sa.Column("trigger", sa.String(64)),
+    sa.Column("actor", sa.String(128)),
+    sa.Column("before_state", JSON),
+    sa.Column("after_state", JSON),
+    sa.Column("evidence_refs", JSON),
     _created_at(),
 )
 
@@ -490,7 +500,10 @@ rollout_transitions = sa.Table(
     metadata,
     _id(),
     sa.Column("transition_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("lane", sa.String(64), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # per-lane order; unique, so racing writers collide
     sa.Column("candidate_id", sa.String(64)),
+    sa.Column("from_candidate_id", sa.String(64)),
     sa.Column("from_stage", sa.String(32), nullable=False),
     sa.Column("to_stage", sa.String(32), nullable=False),
     sa.Column("transition_type", sa.String(16), nullable=False),
@@ -499,7 +512,26 @@ rollout_transitions = sa.Table(
     sa.Column("reason_codes_json", JSON),
     sa.Column("blocking_gate", sa.String(64)),
     sa.Column("evidence_hash", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", TS, nullable=False),
     _created_at(),
+    sa.UniqueConstraint("lane", "seq"),
+)
+
+operational_rehearsals = sa.Table(
+    "operational_rehearsals",
+    metadata,
+    _id(),
+    sa.Column("rehearsal_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("detail", JSON, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("evidence_hash", sa.String(64), nullable=False),
+    _created_at(),
+    sa.Index(None, "kind", "at"),
 )
 
 route_control_events = sa.Table(

@@ -20,7 +20,14 @@ EXPECTED_GRAPH = {
     "research_stress_metrics": {"research_fold_metrics"},
     "research_promotions": {"research_stress_metrics"},
 }
-GOVERNANCE_ASSETS = {"signal_continuity": set(), "route_parity": set(), "reconciliation_report": set()}
+GOVERNANCE_ASSETS = {
+    "signal_continuity": set(),
+    "route_parity": set(),
+    "reconciliation_report": set(),
+    "approval_overrides": set(),
+    "operational_readiness": set(),
+    "promotion_timeline": set(),
+}
 
 
 def _asset_graph() -> dict[str, set[str]]:
@@ -80,3 +87,16 @@ def test_nightly_reconciliation_is_scheduled_with_every_chain_check() -> None:
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 2 * * *", "America/New_York")
     names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert {"evidence_chain_verifies", "executions_match_broker", "row_count_floors"} <= names
+
+
+def test_promotion_and_rollback_jobs_are_launchable_with_typed_config() -> None:
+    promotion = defs.resolve_job_def("promotion_job")
+    rollback = defs.resolve_job_def("rollback_job")
+    promotion_fields = set(promotion.run_config_schema.config_type.fields["ops"].config_type.fields)
+    assert promotion_fields == {"evaluate_and_promote"}
+    assert {"apply_rollback"} == set(rollback.run_config_schema.config_type.fields["ops"].config_type.fields)
+
+
+def test_governance_sensors_are_registered() -> None:
+    names = {s.name for s in defs.sensors or []}
+    assert {"signal_continuity_sensor", "rollback_drift_sensor", "promotion_timeline_sensor"} <= names

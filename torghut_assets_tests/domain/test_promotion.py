@@ -83,7 +83,7 @@ def test_favourable_evidence_requests_paper_but_is_denied_fail_closed() -> None:
     assert decision.requested_mode == "paper"
     assert decision.approved_mode is None
     assert decision.decision_action == "deny"
-    assert decision.reason_codes == ("gate_evaluation_unavailable",)
+    assert decision.reason_codes == ("gate_evaluation_required",)
     assert decision.evidence_bundle["evidence_complete"] is True
 
 
@@ -192,7 +192,7 @@ def test_reason_json_is_canonical_and_names_the_decision() -> None:
         "requested_mode": "paper",
         "approved_mode": None,
         "decision_action": "deny",
-        "reason_codes": ["gate_evaluation_unavailable"],
+        "reason_codes": ["gate_evaluation_required"],
     }
     assert decision.reason_json == json.dumps(payload, sort_keys=True, separators=(",", ":"))
 

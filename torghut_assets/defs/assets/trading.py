@@ -4,23 +4,27 @@ from collections import Counter
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain.decisions import EntryBlock, decisions_in_window, plan_session_decisions
-from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.lanes import LaneConfig, LaneWindow
 from torghut_assets.domain.market_calendar import session_bounds
+from torghut_assets.domain.research_evaluation import spec_from_parameter_set
 from torghut_assets.domain.signal_quality import admit_signals
-from torghut_assets.domain.strategies import default_strategy
-from torghut_assets.ledger import queries, records, route_controls, schema
+from torghut_assets.domain.stages import Stage, capped_lane
+from torghut_assets.domain.strategies import StrategySpec, default_strategy
+from torghut_assets.ledger import queries, records, rollout_store, route_controls, schema
 from torghut_assets.ledger.continuity_store import load_state
+from torghut_assets.ledger.records import LedgerIntegrityError
 from torghut_assets.ledger.writes import replace_lane_window, upsert_rows
 
 
 def entry_block(conn: Connection, lane: str) -> EntryBlock | None:
-    """The earliest active reason to refuse new entries: trading kill switch, emergency stop, alert.
+    """The earliest active reason to refuse new entries: kill switch, lane halt, emergency stop, alert.
 
     Each applies from the moment it became known (the end of the window that latched it), so a replay
     of an older window is not rewritten by today's state.
@@ -30,12 +34,31 @@ def entry_block(conn: Connection, lane: str) -> EntryBlock | None:
     if killed is not None:
         blocks.append(EntryBlock("kill_switch_enabled", pd.Timestamp(killed)))
     state = load_state(conn, lane)
+    rollout, _ = rollout_store.load_lane(conn, lane)
+    if rollout.halted_since is not None:
+        blocks.append(EntryBlock("lane_halted", pd.Timestamp(rollout.halted_since)))
     hour = pd.Timedelta(hours=1)
     if state is not None and state.emergency_stop_active and state.emergency_since is not None:
         blocks.append(EntryBlock("emergency_stop_active", state.emergency_since + hour))
     if state is not None and state.alert_active and state.alert_since is not None:
         blocks.append(EntryBlock("signal_continuity_alert_active", state.alert_since + hour))
     return min(blocks, key=lambda b: (b.since, b.reason)) if blocks else None
+
+
+def active_strategy(conn: Connection, window: LaneWindow) -> tuple[StrategySpec, LaneConfig, Stage | None]:
+    """What the lane trades in this window: its promoted champion (as of the window end) within the
+    stage's caps, or the lane's default strategy when nothing is promoted."""
+    lane = window.config
+    active = rollout_store.state_at(conn, window.lane, window.end.to_pydatetime()).active
+    if active is None:
+        return default_strategy(lane.strategy_type), lane, None
+    candidates = schema.research_candidates
+    row = conn.execute(
+        sa.select(candidates.c.parameter_set).where(candidates.c.candidate_id == active.candidate_id)
+    ).first()
+    if row is None:
+        raise LedgerIntegrityError(f"lane {window.lane} champion {active.candidate_id} has no candidate row")
+    return spec_from_parameter_set(row[0]), capped_lane(lane, active.stage), active.stage
 
 
 def session_bounds_for(window: LaneWindow) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -57,13 +80,12 @@ def trade_decisions(
     context: dg.AssetExecutionContext, ledger: LedgerResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     window = lane_window(context)
-    lane = window.config
-    spec = default_strategy(lane.strategy_type)
     session = session_bounds_for(window)
     rows = []
     with ledger.read() as conn:
         window_signals = queries.window_signals(conn, window.lane, window.start)
         block = entry_block(conn, window.lane)
+        spec, lane, stage = active_strategy(conn, window)
     if session is not None and not window_signals.empty:
         session_open, session_close = session
         prefix_end = max(session_open, window.start)
@@ -111,6 +133,8 @@ def trade_decisions(
             entry_block=None if block is None else {"reason": block.reason, "since": block.since.isoformat()},
             risk_reason_counts=dict(reasons),
             strategy_id=spec.strategy_id,
+            strategy_params=dict(spec.params),
+            rollout_stage=None if stage is None else stage.value,
             market_session=None if session is None else [session[0].isoformat(), session[1].isoformat()],
         )
     )

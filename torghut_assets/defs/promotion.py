@@ -1,0 +1,498 @@
+"""`promotion_job`: evaluate every gate for one candidate and advance it at most one stage.
+
+Launched from the Launchpad with a typed config. Whatever the outcome, one transaction writes the gate
+evaluation, the `research_promotions` row and their evidence-chain entries (plus, when allowed, the
+rollout transition, lifecycle changes and the consumed approval). A deny then fails the run, naming
+every failing gate, so it is red in the UI and cannot be mistaken for a promotion.
+"""
+
+import datetime as dt
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import dagster as dg
+from pydantic import Field, field_validator
+from sqlalchemy.engine import Connection
+
+import torghut_assets
+from torghut_assets.defs.gate_inputs import (
+    CandidateContext,
+    UnknownCandidateError,
+    candidate_uncertainty,
+    gather_evidence,
+    load_candidate,
+    safety_state,
+)
+from torghut_assets.defs.governance_resource import GovernanceConfigError, GovernanceResource
+from torghut_assets.defs.metadata import markdown_table
+from torghut_assets.defs.research_inputs import ResearchResource, UpstreamMissingError
+from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.domain import approvals
+from torghut_assets.domain.evidence import canonical_value
+from torghut_assets.domain.gates import GatePolicy, GateReport, evaluate_gates
+from torghut_assets.domain.lane_rollout import LaneRollout, next_stage, stage_mode
+from torghut_assets.domain.promotion_rules import PromotionOutcome, decide_promotion
+from torghut_assets.domain.stages import Stage, auto_freeze
+from torghut_assets.domain.uncertainty import UncertaintyEvidence
+from torghut_assets.ledger import approval_store, promotion_records, rollout_store
+from torghut_assets.ledger.evidence_log import append_entry
+from torghut_assets.ledger.records import LedgerIntegrityError
+
+STAGE_CHOICES = ("paper", "live", "live_l1", "live_l2", "live_l3")
+
+
+class PromotionConfig(dg.Config):
+    candidate_id: str = Field(description="research candidate id, e.g. cand-<run>-<hash>")
+    target_stage: str = Field(
+        description="paper | live_l1 | live_l2 | live_l3 ('live' = the next live stage)"
+    )
+    requester: str = Field(description="who asks; recorded on the promotion row")
+    approval_token: str | None = Field(default=None, description="wpat-… token from approval_overrides")
+    reason: str = Field(default="", description="why now; recorded with the transition")
+
+    @field_validator("target_stage")
+    @classmethod
+    def _known_stage(cls, value: str) -> str:
+        if value not in STAGE_CHOICES:
+            raise ValueError(f"target_stage {value!r} is not one of {', '.join(STAGE_CHOICES)}")
+        return value
+
+    @field_validator("requester", "candidate_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class PromotionRefusedError(ValueError):
+    """The request cannot even be evaluated (unknown candidate, bad stage); recorded in the evidence log."""
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    outcome: PromotionOutcome
+    report: GateReport
+    gate_evaluation: dict[str, Any]
+    promotion: dict[str, Any]
+    transition: dict[str, Any] | None
+    frozen: bool
+    approval_reason: str | None
+    artifacts: dict[str, str]
+
+
+def resolve_stage(requested: str, current: Stage) -> Stage:
+    if requested != "live":
+        return Stage(requested)
+    following = next_stage(current)
+    if following is None or stage_mode(following) != "live":
+        raise PromotionRefusedError(f"'live' from {current.value}: the next stage is not a live stage")
+    return following
+
+
+def _verify_approval(
+    conn: Connection,
+    token: str | None,
+    *,
+    governance: GovernanceResource,
+    candidate_id: str,
+    stage: Stage,
+    policy: GatePolicy,
+    now: dt.datetime,
+) -> approvals.ApprovalVerdict | None:
+    if token is None or not token.strip():
+        return None
+    try:
+        secret, _ = governance.secret()
+    except GovernanceConfigError:
+        secret = b""
+    parsed = approvals.parse_token(token.strip())
+    found = approval_store.load_record(conn, parsed[0]) if parsed else None
+    used = {found[0].override_id} if found is not None and found[1] is not None else set()
+
+    def lookup(override_id: str) -> approvals.ApprovalRecord | None:
+        return found[0] if found is not None and found[0].override_id == override_id else None
+
+    return approvals.verify_token(
+        token.strip(),
+        secret=secret,
+        record_lookup=lookup,
+        candidate_id=candidate_id,
+        target_mode=stage.value,
+        policy_checksum=policy.checksum(),
+        now=now,
+        used_override_ids=used,
+    )
+
+
+def _uncertainty(
+    ctx: CandidateContext,
+    ledger: LedgerResource,
+    market_data: MarketDataResource,
+    research_settings: ResearchResource,
+    policy: GatePolicy,
+) -> tuple[UncertaintyEvidence, str | None]:
+    """Fail closed: a replay that cannot run yields missing figures (gate 7 abstains) and says why."""
+    try:
+        return (
+            candidate_uncertainty(
+                ctx, ledger, market_data, research_settings, policy.uncertainty_target_coverage
+            ),
+            None,
+        )
+    except (LedgerIntegrityError, UpstreamMissingError, ValueError, OSError) as exc:
+        return UncertaintyEvidence(
+            policy.uncertainty_target_coverage, None, None, None, 0, 0
+        ), f"{type(exc).__name__}: {exc}"
+
+
+def record_refusal(
+    ledger: LedgerResource, *, candidate_id: str, message: str, requester: str, at: dt.datetime
+) -> None:
+    with ledger.transaction() as conn:
+        append_entry(
+            conn,
+            entry_kind="promotion_refused",
+            subject=candidate_id[:128] or "unknown",
+            content={"candidate_id": candidate_id, "error": message, "requester": requester, "at": at},
+            recorded_at=at,
+        )
+
+
+def run_promotion(
+    config: PromotionConfig,
+    *,
+    ledger: LedgerResource,
+    market_data: MarketDataResource,
+    research_settings: ResearchResource,
+    governance: GovernanceResource,
+    now: dt.datetime,
+    run_id: str = "",
+) -> PromotionResult:
+    policy = governance.policy()
+    try:
+        with ledger.read() as conn:
+            ctx = load_candidate(conn, config.candidate_id)
+            lane, _ = rollout_store.load_lane(conn, ctx.window.lane)
+        stage = resolve_stage(config.target_stage, lane.stage_of(ctx.candidate_id))
+    except (UnknownCandidateError, PromotionRefusedError) as exc:
+        record_refusal(
+            ledger, candidate_id=config.candidate_id, message=str(exc), requester=config.requester, at=now
+        )
+        raise PromotionRefusedError(str(exc)) from exc
+    mode = stage_mode(stage)
+    uncertainty, replay_error = _uncertainty(ctx, ledger, market_data, research_settings, policy)
+    with ledger.read() as conn:
+        verdict = _verify_approval(
+            conn,
+            config.approval_token,
+            governance=governance,
+            candidate_id=ctx.candidate_id,
+            stage=stage,
+            policy=policy,
+            now=now,
+        )
+        gathered = gather_evidence(
+            conn,
+            ctx,
+            policy=policy,
+            lane=lane,
+            uncertainty=uncertainty,
+            approval_token_valid=None if verdict is None else verdict.valid,
+            llm_enabled=governance.llm_enabled,
+            now=now,
+        )
+        deny_streak = promotion_records.consecutive_denies(
+            conn, ctx.candidate.get("candidate_hash"), ctx.candidate_id
+        )
+    report = evaluate_gates(gathered.evidence, policy, mode)
+    frozen = auto_freeze(deny_streak, now)
+
+    def decide(lane_state: LaneRollout, approval: approvals.ApprovalVerdict | None) -> PromotionOutcome:
+        with ledger.read() as conn:
+            safety = safety_state(conn, ctx.window.lane)
+        return decide_promotion(
+            candidate_id=ctx.candidate_id,
+            requested_stage=stage,
+            lane=lane_state,
+            report=report,
+            safety=safety,
+            approval=approval,
+            frozen=frozen,
+        )
+
+    outcome = decide(lane, verdict)
+    full_report = {
+        **report.as_dict(),
+        "evaluated_at": now,
+        "code_version": torghut_assets.__version__,
+        "run_id": ctx.run["run_id"],
+        "candidate_id": ctx.candidate_id,
+        "requested_stage": stage.value,
+        "metrics": canonical_value(_evidence_dict(gathered.evidence)),
+        "uncertainty": uncertainty.as_dict(),
+        "uncertainty_replay_error": replay_error,
+        "promotion_evidence": gathered.profitability,
+        "provenance": gathered.provenance,
+    }
+    artifacts = {
+        "gate_evaluation": ledger.artifacts.write_json("gates/gate-evaluation", full_report).path,
+        "profitability_evidence": ledger.artifacts.write_json(
+            "gates/profitability-evidence-v4", gathered.profitability
+        ).path,
+    }
+    with ledger.transaction() as conn:
+        lane_now, seq = rollout_store.load_lane(conn, ctx.window.lane)
+        if outcome.allowed:
+            # Decide again against the lane as it is inside this transaction (a concurrent promotion).
+            outcome = decide(lane_now, verdict)
+        consumed_ok = True
+        promotion_id_for_use = None
+        gate_row = promotion_records.gate_evaluation_row(
+            run_id=str(ctx.run["run_id"]),
+            candidate_id=ctx.candidate_id,
+            window=ctx.window,
+            report=report,
+            full_report=full_report,
+            evaluated_at=now,
+            code_version=torghut_assets.__version__,
+        )
+        conn.execute(promotion_records.schema.gate_evaluations.insert().values(**gate_row))
+        if outcome.allowed and verdict is not None and verdict.valid and verdict.override_id:
+            promotion_id_for_use = _new_id()
+            consumed_ok = approval_store.consume(
+                conn, verdict.override_id, promotion_id=promotion_id_for_use, at=now
+            )
+            if not consumed_ok:
+                verdict = approvals.ApprovalVerdict(False, approvals.APPROVAL_REPLAYED, verdict.override_id)
+                outcome = decide(lane_now, verdict)
+        approval_record = None
+        if verdict is not None and verdict.override_id:
+            found = approval_store.load_record(conn, verdict.override_id)
+            approval_record = None if found is None else found[0]
+        used_approval = outcome.allowed and verdict is not None and verdict.valid
+        patch_ref = None
+        if outcome.allowed and stage == Stage.PAPER:
+            patch_ref = ledger.artifacts.write_text(
+                "paper-candidate/strategy-configmap-patch", _configmap_patch(ctx), suffix=".yaml"
+            ).path
+            artifacts["paper_candidate_patch"] = patch_ref
+        previous = lane_now.active
+        promotion = promotion_records.promotion_row(
+            outcome=outcome,
+            window=ctx.window,
+            run_id=str(ctx.run["run_id"]),
+            gate_evaluation=gate_row,
+            requester=config.requester,
+            approver=approval_record.approver if used_approval and approval_record else None,
+            approver_role=approval_record.approver_role if used_approval and approval_record else None,
+            override_id=verdict.override_id if verdict is not None else None,
+            evidence_bundle={
+                "fold_metrics_count": len(ctx.folds_of(ctx.candidate_id)),
+                "stress_metrics_count": len(ctx.stress),
+                "rationale_present": True,
+                "evidence_complete": not any(r.endswith(("_missing", "_invalid")) for r in report.reasons),
+                "reasons": list(outcome.reason_codes),
+                "approval_verdict": None if verdict is None else verdict.reason,
+                "requester": config.requester,
+                "request_reason": config.reason,
+                "dagster_run_id": run_id,
+                "artifacts": dict(artifacts),
+            },
+            decided_at=now,
+            patch_ref=patch_ref,
+            rollback_candidate_id=previous.candidate_id
+            if previous and previous.candidate_id != ctx.candidate_id
+            else None,
+        )
+        if promotion_id_for_use and consumed_ok:
+            promotion["id"] = promotion_id_for_use
+        conn.execute(promotion_records.schema.research_promotions.insert().values(**promotion))
+        transition_row = None
+        if outcome.allowed:
+            transition = lane_now.advance(
+                ctx.candidate_id,
+                stage,
+                at=now,
+                reason=config.reason or "promotion_job",
+                actor=config.requester,
+            )
+            transition_row = rollout_store.append_transition(
+                conn,
+                transition,
+                after_seq=seq,
+                from_candidate_id=previous.candidate_id if previous else None,
+                gate_results=[g.as_dict() for g in report.gates],
+                reason_codes=list(outcome.reason_codes),
+                blocking_gate=None,
+            )
+            promotion_records.set_lifecycle(conn, ctx.candidate_id, role="champion", status="active")
+            if previous is not None and previous.candidate_id != ctx.candidate_id:
+                demoted = promotion_records.candidate_rows(conn, [previous.candidate_id]).get(
+                    previous.candidate_id
+                )
+                if demoted is not None:
+                    promotion_records.set_lifecycle(
+                        conn, previous.candidate_id, role="demoted", status="standby"
+                    )
+                    conn.execute(
+                        promotion_records.schema.research_promotions.insert().values(
+                            **promotion_records.demotion_row(
+                                demoted=demoted,
+                                successor_id=ctx.candidate_id,
+                                reason=f"replaced_by:{ctx.candidate_id}",
+                                at=now,
+                                promotion=promotion,
+                            )
+                        )
+                    )
+        newly_frozen = not outcome.allowed and not frozen and auto_freeze([*deny_streak, now], now)
+        if newly_frozen:
+            promotion_records.set_lifecycle(
+                conn, ctx.candidate_id, role=str(ctx.candidate["lifecycle_role"]), status="paused"
+            )
+        if outcome.allowed and frozen:
+            promotion_records.set_lifecycle(conn, ctx.candidate_id, role="champion", status="active")
+        _chain(conn, ctx, gate_row, promotion, transition_row, newly_frozen, now)
+    return PromotionResult(
+        outcome=outcome,
+        report=report,
+        gate_evaluation=gate_row,
+        promotion=promotion,
+        transition=transition_row,
+        frozen=frozen or newly_frozen,
+        approval_reason=None if verdict is None else verdict.reason,
+        artifacts=artifacts,
+    )
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _evidence_dict(evidence: Any) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(evidence).items()}
+
+
+def _configmap_patch(ctx: CandidateContext) -> str:
+    params = ctx.candidate["parameter_set"]
+    lines = [
+        "# Paper candidate strategy patch generated by torghut_assets promotion_job",
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata:",
+        f"  name: torghut-strategy-{ctx.window.lane}",
+        "data:",
+        f"  candidate_id: {ctx.candidate_id}",
+        f"  strategy_type: {params.get('strategy_type')}",
+        f"  strategy_version: {params.get('version')}",
+    ]
+    lines += [f'  param.{k}: "{v}"' for k, v in sorted((params.get("params") or {}).items())]
+    return "\n".join(lines) + "\n"
+
+
+def _chain(
+    conn: Connection,
+    ctx: CandidateContext,
+    gate_row: dict[str, Any],
+    promotion: dict[str, Any],
+    transition: dict[str, Any] | None,
+    newly_frozen: bool,
+    now: dt.datetime,
+) -> None:
+    """Evidence-chain entries, last in the transaction (the chain lock is held until commit)."""
+    lane, start = ctx.window.lane, ctx.window.start.to_pydatetime()
+    entries: list[tuple[str, dict[str, Any]]] = [
+        (
+            "gate_evaluation",
+            {k: gate_row[k] for k in ("id", "gate_report_trace_id", "policy_checksum", "report_json")},
+        ),
+        ("promotion_decision", {k: v for k, v in promotion.items() if k != "created_at"}),
+    ]
+    if transition is not None:
+        entries.append(("rollout_transition", {k: v for k, v in transition.items() if k != "created_at"}))
+    if newly_frozen:
+        entries.append(
+            ("candidate_frozen", {"candidate_id": ctx.candidate_id, "at": now, "reason": "auto_freeze"})
+        )
+    for kind, content in entries:
+        append_entry(
+            conn,
+            entry_kind=kind,
+            subject=ctx.candidate_id,
+            content=content,
+            lane=lane,
+            window_start=start,
+            recorded_at=now,
+        )
+
+
+def outcome_markdown(result: PromotionResult) -> str:
+    o = result.outcome
+    head = f"**{o.action.upper()}** `{o.candidate_id}` {o.from_stage.value} → {o.requested_stage.value}" + (
+        " (manual override applied)" if o.override_applied else ""
+    )
+    gates = markdown_table(
+        ["gate", "status", "reasons"],
+        [(g.gate_id, g.status, ", ".join(g.reasons) or "—") for g in result.report.gates],
+    )
+    reasons = "\n".join(f"- `{r}`" for r in o.reason_codes)
+    return f"{head}\n\npolicy `{result.report.policy_checksum[:16]}…`\n\n{gates}\n\n**Reasons**\n{reasons}\n"
+
+
+@dg.op(description="Evaluate gates 0–7 for the candidate and advance it at most one stage (fail closed).")
+def evaluate_and_promote(
+    context: dg.OpExecutionContext,
+    config: PromotionConfig,
+    ledger: LedgerResource,
+    market_data: MarketDataResource,
+    research_settings: ResearchResource,
+    governance: GovernanceResource,
+) -> dg.Output[str]:
+    now = dt.datetime.now(dt.UTC)
+    try:
+        result = run_promotion(
+            config,
+            ledger=ledger,
+            market_data=market_data,
+            research_settings=research_settings,
+            governance=governance,
+            now=now,
+            run_id=context.run_id,
+        )
+    except PromotionRefusedError as exc:
+        raise dg.Failure(description=f"promotion refused: {exc}") from exc
+    metadata: dict[str, Any] = {
+        "decision": result.outcome.action,
+        "candidate_id": result.outcome.candidate_id,
+        "from_stage": result.outcome.from_stage.value,
+        "requested_stage": result.outcome.requested_stage.value,
+        "reason_codes": dg.MetadataValue.json(list(result.outcome.reason_codes)),
+        "blocking_gates": dg.MetadataValue.json(list(result.outcome.blocking_gates)),
+        "gate_evaluation_id": result.gate_evaluation["id"],
+        "promotion_row_id": result.promotion["id"],
+        "policy_checksum": result.report.policy_checksum,
+        "approval": result.approval_reason or "none presented",
+        "auto_frozen": result.frozen,
+        "summary": dg.MetadataValue.md(outcome_markdown(result)),
+        **{f"artifact_{k}": dg.MetadataValue.path(v) for k, v in result.artifacts.items()},
+    }
+    if not result.outcome.allowed:
+        raise dg.Failure(
+            description=f"promotion denied for {result.outcome.candidate_id} → "
+            f"{result.outcome.requested_stage.value}: {', '.join(result.outcome.reason_codes)}",
+            metadata=metadata,
+        )
+    return dg.Output(result.promotion["id"], metadata=metadata)
+
+
+@dg.job(
+    description="Promote one research candidate one stage, with gates, caps and an optional signed approval.",
+    tags={"torghut/pipeline": "promotion", "torghut/ledger_heavy": "governance"},
+)
+def promotion_job() -> None:
+    evaluate_and_promote()
+
+
+__all__ = ["PromotionConfig", "PromotionRefusedError", "PromotionResult", "promotion_job", "run_promotion"]

@@ -1,0 +1,370 @@
+"""`rollback_job` (roll a lane back one step, halt it, or resume it) and the drift sensor that can launch it.
+
+A rollback pops the lane's latest advance: the previous stage of the same candidate, or the previous
+champion. A halt keeps the stage but blocks new entries (risk-reducing exits only; see
+`trade_decisions.entry_block`). Each writes the transition, a `rollback_incidents` row with trigger,
+actor, before/after state and evidence refs, and an evidence-chain entry, in one transaction.
+"""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+from pydantic import Field, field_validator
+from sqlalchemy.engine import Connection
+
+from torghut_assets.defs.gate_inputs import safety_state
+from torghut_assets.defs.resources import LedgerResource
+from torghut_assets.domain.drift import LaneTradingRecord, drift_codes
+from torghut_assets.domain.evidence import canonical_json, sha256_hex
+from torghut_assets.domain.lane_rollout import HALT, RESUME, ROLLBACK, LaneRollout, TransitionRefused
+from torghut_assets.domain.lanes import LANES, UnknownLaneError, lane_config
+from torghut_assets.domain.stages import Stage, stage_index
+from torghut_assets.ledger import promotion_records, rollout_store, schema
+from torghut_assets.ledger.evidence_log import append_entry
+from torghut_assets.ledger.queries import as_utc
+
+ACTIONS = (ROLLBACK, HALT, RESUME)
+
+
+class RollbackConfig(dg.Config):
+    lane: str = Field(description="lane to act on, e.g. macd_rsi")
+    action: str = Field(default=ROLLBACK, description="rollback | halt | resume")
+    actor: str = Field(description="who (or which sensor) acts")
+    reason: str = Field(description="why; stored on the transition and the incident")
+    trigger: str = Field(default="manual", description="manual, drift, risk_breach, incident, …")
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, value: str) -> str:
+        if value not in ACTIONS:
+            raise ValueError(f"action {value!r} is not one of {', '.join(ACTIONS)}")
+        return value
+
+    @field_validator("lane")
+    @classmethod
+    def _known_lane(cls, value: str) -> str:
+        lane_config(value)
+        return value
+
+    @field_validator("actor", "reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank: rollbacks are attributed and explained")
+        return value.strip()
+
+
+def lane_snapshot(state: LaneRollout) -> dict[str, Any]:
+    active = state.active
+    return {
+        "candidate_id": None if active is None else active.candidate_id,
+        "stage": state.stage.value,
+        "halted": state.halted,
+        "depth": len(state.stack),
+    }
+
+
+def _latest_gate_evaluation(conn: Connection, candidate_id: str | None) -> str | None:
+    if candidate_id is None:
+        return None
+    t = schema.gate_evaluations
+    row = conn.execute(
+        sa.select(t.c.id).where(t.c.candidate_id == candidate_id).order_by(t.c.evaluated_at.desc()).limit(1)
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def _demote_rows(
+    conn: Connection, before: dict[str, Any], after: dict[str, Any], *, reason: str, at: dt.datetime
+) -> None:
+    """Lifecycle and `demote` rows for the candidate that lost (or lowered) its placement."""
+    leaving, restored = before["candidate_id"], after["candidate_id"]
+    if leaving is None:
+        return
+    rows = promotion_records.candidate_rows(conn, [c for c in (leaving, restored) if c])
+    demoted = rows.get(leaving)
+    if demoted is None:
+        return
+    if restored != leaving:
+        promotion_records.set_lifecycle(conn, leaving, role="demoted", status="standby")
+        if restored is not None:
+            promotion_records.set_lifecycle(conn, restored, role="champion", status="active")
+    text = canonical_json(
+        {"candidate_id": leaving, "decision_action": "demote", "to_stage": after["stage"], "reason": reason}
+    )
+    conn.execute(
+        schema.research_promotions.insert().values(
+            id=str(uuid.uuid4()),
+            candidate_id=leaving,
+            requested_mode=after["stage"] if restored == leaving else "shadow",
+            approved_mode=after["stage"] if restored == leaving else "shadow",
+            approver=promotion_records.GATES_APPROVER,
+            approver_role="rollback_job",
+            approve_reason=text,
+            effective_time=at,
+            decision_action="demote",
+            decision_rationale=f"rolled_back:{reason}",
+            evidence_bundle={"before": before, "after": after},
+            rollback_candidate_id=restored,
+            run_id=demoted["run_id"],
+            lane=demoted["lane"],
+            window_start=demoted["window_start"],
+            created_at=at,
+        )
+    )
+
+
+def run_rollback(
+    config: RollbackConfig, *, ledger: LedgerResource, now: dt.datetime, run_id: str = ""
+) -> dict[str, Any]:
+    """Apply the action; raises TransitionRefused (after recording the refusal) when it cannot apply."""
+    with ledger.transaction() as conn:
+        state, seq = rollout_store.load_lane(conn, config.lane)
+        before = lane_snapshot(state)
+        try:
+            if config.action == ROLLBACK:
+                transition = state.rollback(at=now, reason=config.reason, actor=config.actor)
+            elif config.action == HALT:
+                transition = state.halt(at=now, reason=config.reason, actor=config.actor)
+            else:
+                transition = state.resume(at=now, reason=config.reason, actor=config.actor)
+        except TransitionRefused as refused:
+            append_entry(
+                conn,
+                entry_kind="rollback_refused",
+                subject=config.lane,
+                content={**config.model_dump(), "code": refused.code, "before": before, "at": now},
+                lane=config.lane,
+                recorded_at=now,
+            )
+            refusal = refused
+        else:
+            refusal = None
+            after = lane_snapshot(state)
+            row = rollout_store.append_transition(
+                conn,
+                transition,
+                after_seq=seq,
+                from_candidate_id=before["candidate_id"],
+                gate_results=None,
+                reason_codes=[config.trigger, config.reason],
+                blocking_gate=None,
+            )
+            if config.action == ROLLBACK:
+                _demote_rows(conn, before, after, reason=config.reason, at=now)
+            incident = None
+            if config.action in (ROLLBACK, HALT):
+                incident = _incident_row(conn, config, before, after, row, now, run_id)
+                conn.execute(schema.rollback_incidents.insert().values(**incident))
+            append_entry(
+                conn,
+                entry_kind=f"lane_{config.action}",
+                subject=config.lane,
+                content={
+                    "transition": {k: v for k, v in row.items() if k != "created_at"},
+                    "incident_evidence_hash": None if incident is None else incident["evidence_hash"],
+                },
+                lane=config.lane,
+                recorded_at=now,
+            )
+    if refusal is not None:
+        raise refusal
+    return {"before": before, "after": after, "transition": row, "incident": incident}
+
+
+def _incident_row(
+    conn: Connection,
+    config: RollbackConfig,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    transition: dict[str, Any],
+    now: dt.datetime,
+    run_id: str,
+) -> dict[str, Any]:
+    safety = safety_state(conn, config.lane)
+    leaving_eval = _latest_gate_evaluation(conn, before["candidate_id"])
+    hooks = {
+        "kill_switch_configured": True,
+        "kill_switch_reason": "kill_switch_enabled" if safety.kill_switch_active else None,
+        "emergency_stop_active": safety.emergency_stop_active,
+        "order_submission_blocked": config.action == HALT or safety.kill_switch_active,
+        "cancel_open_orders_attempted": False,
+    }
+    content = {
+        "triggered_at": now,
+        "reasons": [config.trigger, config.reason],
+        "lane": config.lane,
+        "action": config.action,
+        "actor": config.actor,
+        "before": before,
+        "after": after,
+        "transition_id": transition["transition_id"],
+        "transition_evidence_hash": transition["evidence_hash"],
+        "gate_evaluation_id": leaving_eval,
+    }
+    evidence_hash = sha256_hex(content)
+    complete = all(
+        content.get(k) is not None for k in ("triggered_at", "reasons", "before", "after", "actor")
+    )
+    return {
+        "id": str(uuid.uuid4()),
+        "triggered_at": now,
+        "reasons": [config.trigger, config.reason],
+        "safety_snapshot": {
+            "continuity_alert_active": safety.continuity_alert_active,
+            "emergency_stop_active": safety.emergency_stop_active,
+            "kill_switch_active": safety.kill_switch_active,
+        },
+        "rollback_hooks": hooks,
+        "provenance": {"dagster_run_id": run_id, "gate_evaluation_id": leaving_eval},
+        "cancelled_open_orders": [],
+        "verification": {"incident_evidence_complete": complete},
+        "evidence_hash": evidence_hash,
+        "lane": config.lane,
+        "transition_id": transition["transition_id"],
+        "trigger": config.trigger,
+        "actor": config.actor,
+        "before_state": before,
+        "after_state": after,
+        "evidence_refs": {
+            "transition_evidence_hash": transition["evidence_hash"],
+            "gate_evaluation_id": leaving_eval,
+        },
+        "created_at": now,
+    }
+
+
+@dg.op(description="Roll the lane back one step, halt it, or resume it; records the incident and evidence.")
+def apply_rollback(
+    context: dg.OpExecutionContext, config: RollbackConfig, ledger: LedgerResource
+) -> dg.Output[str]:
+    try:
+        result = run_rollback(config, ledger=ledger, now=dt.datetime.now(dt.UTC), run_id=context.run_id)
+    except TransitionRefused as refused:
+        raise dg.Failure(
+            description=f"{config.action} refused for lane {config.lane}: {refused}"
+        ) from refused
+    before, after = result["before"], result["after"]
+    summary = (
+        f"**{config.action}** lane `{config.lane}` by {config.actor} ({config.trigger}): "
+        f"`{before['candidate_id']}`@{before['stage']} → `{after['candidate_id']}`@{after['stage']}"
+        f"{' (halted)' if after['halted'] else ''}\n\nreason: {config.reason}"
+    )
+    return dg.Output(
+        result["transition"]["transition_id"],
+        metadata={
+            "before": dg.MetadataValue.json(before),
+            "after": dg.MetadataValue.json(after),
+            "transition_id": result["transition"]["transition_id"],
+            "evidence_hash": result["transition"]["evidence_hash"],
+            "summary": dg.MetadataValue.md(summary),
+        },
+    )
+
+
+@dg.job(
+    description="Roll a lane back to its previous verified placement, halt it, or resume it.",
+    tags={"torghut/pipeline": "rollback", "torghut/ledger_heavy": "governance"},
+)
+def rollback_job() -> None:
+    apply_rollback()
+
+
+def lane_trading_record(conn: Connection, lane: str, since: dt.datetime, equity: float) -> LaneTradingRecord:
+    """Realized PnL over flat (symbol, session) round trips; costs from TCA; fallbacks from provenance."""
+    e, t = schema.executions, schema.execution_tca_metrics
+    rows = conn.execute(
+        sa.select(
+            e.c.symbol,
+            e.c.side,
+            e.c.filled_qty,
+            e.c.avg_fill_price,
+            e.c.fees,
+            e.c.execution_fallback_count,
+            e.c.window_start,
+            t.c.implementation_shortfall_notional,
+        )
+        .select_from(e.outerjoin(t, t.c.execution_id == e.c.id))
+        .where(e.c.lane == lane, e.c.window_start >= since)
+    ).all()
+    if not rows:
+        return LaneTradingRecord(0, 0, 0.0, 0.0, None, None)
+    frame = pd.DataFrame(
+        rows, columns=["symbol", "side", "qty", "price", "fees", "fallbacks", "window_start", "shortfall"]
+    )
+    frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
+    frame["session"] = frame["window_start"].dt.tz_convert("America/New_York").dt.date
+    for col in ("qty", "price", "fees", "shortfall"):
+        frame[col] = pd.to_numeric(frame[col]).fillna(0.0).astype("float64")
+    sign = frame["side"].map({"buy": 1.0, "sell": -1.0}).fillna(0.0)
+    frame["signed_qty"] = sign * frame["qty"]
+    frame["cash"] = -frame["signed_qty"] * frame["price"] - frame["fees"]
+    grouped = frame.groupby(["session", "symbol"], sort=True).agg(
+        net=("signed_qty", "sum"), cash=("cash", "sum")
+    )
+    closed = grouped[grouped["net"].abs() < 1e-9]
+    by_session = closed.groupby(level="session")["cash"].sum().sort_index()
+    equity_curve = by_session.cumsum()
+    drawdown = float((equity_curve.cummax().clip(lower=0) - equity_curve).max()) if len(equity_curve) else 0.0
+    return LaneTradingRecord(
+        executions=len(frame),
+        fallbacks=int((pd.to_numeric(frame["fallbacks"]) > 0).sum()),
+        traded_notional=float((frame["qty"] * frame["price"]).sum()),
+        cost_notional=float(frame["shortfall"].clip(lower=0).sum() + frame["fees"].sum()),
+        net_pnl=float(by_session.sum()) if len(by_session) else None,
+        drawdown_fraction=drawdown / equity if equity > 0 else None,
+    )
+
+
+@dg.sensor(
+    job=rollback_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launch a rollback when a promoted lane breaches a drift limit since its stage took effect.",
+)
+def rollback_drift_sensor(context: dg.SensorEvaluationContext, ledger: LedgerResource) -> dg.SensorResult:
+    requests = []
+    with ledger.read() as conn:
+        for lane, history in _promoted_lanes(conn).items():
+            _state, since, seq = history
+            record = lane_trading_record(conn, lane, since, LANES[lane].equity)
+            codes = drift_codes(record)
+            if not codes:
+                continue
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"drift:{lane}:{seq}:{','.join(codes)}",
+                    run_config=dg.RunConfig(
+                        ops={
+                            "apply_rollback": RollbackConfig(
+                                lane=lane,
+                                action=ROLLBACK,
+                                actor="rollback_drift_sensor",
+                                reason=",".join(codes),
+                                trigger="drift",
+                            )
+                        }
+                    ),
+                    tags={"torghut/lane": lane, "torghut/trigger": "drift"},
+                )
+            )
+    return dg.SensorResult(run_requests=requests)
+
+
+def _promoted_lanes(conn: Connection) -> dict[str, tuple[LaneRollout, dt.datetime, int]]:
+    """Lanes trading a promoted candidate at paper or above, not halted, with when that began."""
+    out: dict[str, tuple[LaneRollout, dt.datetime, int]] = {}
+    for lane, state in rollout_store.current_stages(conn).items():
+        if state.halted or state.active is None or stage_index(state.stage) < stage_index(Stage.PAPER):
+            continue
+        if lane not in LANES:
+            raise UnknownLaneError(f"rollout log names unknown lane {lane!r}")
+        history = rollout_store.lane_history(conn, lane)
+        last = history[-1]
+        at = as_utc(last.transition.at)
+        out[lane] = (state, at.to_pydatetime() if at is not None else last.transition.at, last.seq)
+    return out

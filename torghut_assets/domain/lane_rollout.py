@@ -1,0 +1,218 @@
+"""Per-lane rollout state, replayed from the append-only transition log (domain.md §10.2, §10.5).
+
+A lane has at most one active (champion) candidate at one stage. The log is a stack:
+
+* `advance` pushes (candidate, stage): the same candidate one stage up, or a challenger entering
+  `paper` while the lane is at most at `paper` (the previous champion is demoted);
+* `rollback` pops: the lane returns to exactly the state before its latest advance — the previous stage
+  of the same candidate, or the previous champion — and clears a halt; rolling back the first advance
+  leaves the lane with no promoted candidate (shadow);
+* `halt` freezes the lane where it is (no new entries, risk-reducing exits only, no promotions);
+* `resume` lifts a halt.
+
+Because the state is a pure function of the log, the timeline view, the gate inputs and a replay all
+agree on what was live when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from torghut_assets.domain.evidence import sha256_hex
+from torghut_assets.domain.stages import STAGE_ORDER, Stage, stage_index
+
+TRANSITION_PREFIX = "wprt-"
+ADVANCE, ROLLBACK, HALT, RESUME = "advance", "rollback", "halt", "resume"
+TRANSITION_TYPES = (ADVANCE, ROLLBACK, HALT, RESUME)
+STATUS_BY_TYPE = {ADVANCE: "passed", ROLLBACK: "rolled_back", HALT: "halted", RESUME: "resumed"}
+
+# Stable refusal codes.
+LANE_HALTED = "lane_halted"
+STAGE_NOT_NEXT = "stage_not_next_step"
+CHALLENGER_MUST_ENTER_PAPER = "challenger_must_enter_at_paper"
+LANE_CHAMPION_ABOVE_PAPER = "lane_champion_above_paper"
+NOTHING_TO_ROLL_BACK = "nothing_to_roll_back"
+LANE_NOT_HALTED = "lane_not_halted"
+LANE_ALREADY_HALTED = "lane_already_halted"
+
+
+class TransitionRefused(ValueError):
+    """The requested transition is not allowed from the lane's current state; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Placement:
+    candidate_id: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class Transition:
+    lane: str
+    transition_type: str
+    candidate_id: str | None
+    from_stage: Stage
+    to_stage: Stage
+    at: dt.datetime
+    reason: str
+    actor: str
+
+    def transition_id(self) -> str:
+        return (
+            TRANSITION_PREFIX
+            + sha256_hex(
+                {
+                    "lane": self.lane,
+                    "transition_type": self.transition_type,
+                    "candidate_id": self.candidate_id,
+                    "from_stage": self.from_stage.value,
+                    "to_stage": self.to_stage.value,
+                    "at": self.at,
+                    "reason": self.reason,
+                    "actor": self.actor,
+                }
+            )[:24]
+        )
+
+
+@dataclass
+class LaneRollout:
+    lane: str
+    stack: list[Placement] = field(default_factory=list)
+    halted_since: dt.datetime | None = None
+
+    @property
+    def halted(self) -> bool:
+        return self.halted_since is not None
+
+    @property
+    def active(self) -> Placement | None:
+        return self.stack[-1] if self.stack else None
+
+    @property
+    def stage(self) -> Stage:
+        return self.active.stage if self.active else Stage.SHADOW
+
+    def stage_of(self, candidate_id: str) -> Stage:
+        """A non-champion candidate is in shadow (intents only)."""
+        active = self.active
+        return active.stage if active and active.candidate_id == candidate_id else Stage.SHADOW
+
+    def check_advance(self, candidate_id: str, to_stage: Stage) -> None:
+        if self.halted:
+            raise TransitionRefused(LANE_HALTED, f"lane {self.lane} is halted; resume or roll back first")
+        current = self.stage_of(candidate_id)
+        if stage_index(to_stage) != stage_index(current) + 1:
+            raise TransitionRefused(
+                STAGE_NOT_NEXT,
+                f"{candidate_id} is at {current.value}; the next stage is not {to_stage.value}",
+            )
+        active = self.active
+        if active is not None and active.candidate_id != candidate_id:
+            if to_stage != Stage.PAPER:  # pragma: no cover - implied by the one-step rule from shadow
+                raise TransitionRefused(CHALLENGER_MUST_ENTER_PAPER, f"{candidate_id} must enter at paper")
+            if stage_index(active.stage) > stage_index(Stage.PAPER):
+                raise TransitionRefused(
+                    LANE_CHAMPION_ABOVE_PAPER,
+                    f"lane {self.lane} runs {active.candidate_id} at {active.stage.value}; roll it back to "
+                    "paper before a challenger replaces it",
+                )
+
+    def advance(
+        self, candidate_id: str, to_stage: Stage, *, at: dt.datetime, reason: str, actor: str
+    ) -> Transition:
+        self.check_advance(candidate_id, to_stage)
+        transition = Transition(
+            self.lane, ADVANCE, candidate_id, self.stage_of(candidate_id), to_stage, at, reason, actor
+        )
+        self.stack.append(Placement(candidate_id, to_stage))
+        return transition
+
+    def rollback(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
+        if not self.stack:
+            raise TransitionRefused(NOTHING_TO_ROLL_BACK, f"lane {self.lane} has no promoted candidate")
+        leaving = self.stack.pop()
+        self.halted_since = None
+        restored = self.active
+        return Transition(
+            self.lane,
+            ROLLBACK,
+            restored.candidate_id if restored else leaving.candidate_id,
+            leaving.stage,
+            restored.stage if restored else Stage.SHADOW,
+            at,
+            reason,
+            actor,
+        )
+
+    def halt(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
+        if self.halted:
+            raise TransitionRefused(LANE_ALREADY_HALTED, f"lane {self.lane} is already halted")
+        self.halted_since = at
+        active = self.active
+        return Transition(
+            self.lane,
+            HALT,
+            active.candidate_id if active else None,
+            self.stage,
+            self.stage,
+            at,
+            reason,
+            actor,
+        )
+
+    def resume(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
+        if not self.halted:
+            raise TransitionRefused(LANE_NOT_HALTED, f"lane {self.lane} is not halted")
+        self.halted_since = None
+        active = self.active
+        return Transition(
+            self.lane,
+            RESUME,
+            active.candidate_id if active else None,
+            self.stage,
+            self.stage,
+            at,
+            reason,
+            actor,
+        )
+
+    def apply(self, transition: Transition) -> None:
+        """Re-apply a stored transition (replay); refuses a log that does not follow the rules."""
+        kind = transition.transition_type
+        if kind == ADVANCE:
+            if transition.candidate_id is None:
+                raise TransitionRefused(STAGE_NOT_NEXT, "advance without a candidate")
+            self.advance(transition.candidate_id, transition.to_stage, at=transition.at, reason="", actor="")
+        elif kind == ROLLBACK:
+            self.rollback(at=transition.at, reason="", actor="")
+        elif kind == HALT:
+            self.halt(at=transition.at, reason="", actor="")
+        elif kind == RESUME:
+            self.resume(at=transition.at, reason="", actor="")
+        else:
+            raise ValueError(f"unknown transition type {kind!r}")
+
+
+def replay_lane(lane: str, transitions: Iterable[Transition]) -> LaneRollout:
+    """The lane's state after its transitions, applied in the given (recorded) order."""
+    state = LaneRollout(lane)
+    for transition in transitions:
+        state.apply(transition)
+    return state
+
+
+def stage_mode(stage: Stage) -> str:
+    """The gate target mode of a stage: shadow, paper or live."""
+    return stage.value if stage in (Stage.SHADOW, Stage.PAPER) else "live"
+
+
+def next_stage(stage: Stage) -> Stage | None:
+    index = stage_index(stage)
+    return STAGE_ORDER[index + 1] if index + 1 < len(STAGE_ORDER) else None

@@ -1,0 +1,193 @@
+"""Rows the promotion job writes: the gate evaluation, the promotion decision, a demotion, lifecycle.
+
+Promotion-job rows share `research_promotions` with the lane window's own request but are told apart
+by `approver_role` (never `autonomous_scheduler`), which is also what keeps a re-materialized window
+from deleting them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from torghut_assets.domain.evidence import canonical_json, canonical_value, sha256_hex
+from torghut_assets.domain.gates import GateReport
+from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
+from torghut_assets.domain.promotion_rules import PromotionOutcome
+from torghut_assets.ledger import schema
+from torghut_assets.ledger.queries import as_utc
+
+GATES_APPROVER = "torghut_gates"
+GATES_ROLE = "system"
+
+
+def gate_evaluation_row(
+    *,
+    run_id: str,
+    candidate_id: str,
+    window: LaneWindow,
+    report: GateReport,
+    full_report: Mapping[str, Any],
+    evaluated_at: dt.datetime,
+    code_version: str,
+) -> dict[str, Any]:
+    trace_id = sha256_hex(full_report)[:24]
+    return {
+        "id": str(uuid.uuid4()),
+        "run_id": run_id,
+        "candidate_id": candidate_id,
+        "lane": window.lane,
+        "window_start": window.start.to_pydatetime(),
+        "policy_version": report.policy_version,
+        "policy_checksum": report.policy_checksum,
+        "promotion_target": report.promotion_target,
+        "promotion_allowed": report.promotion_allowed,
+        "recommended_mode": report.recommended_mode,
+        "gates": [g.as_dict() for g in report.gates],
+        "reasons": list(report.reasons),
+        "uncertainty_gate_action": report.uncertainty_gate_action,
+        "report_json": canonical_value(full_report),
+        "evaluated_at": evaluated_at,
+        "code_version": code_version,
+        "gate_report_trace_id": trace_id,
+        "created_at": evaluated_at,
+    }
+
+
+def promotion_row(
+    *,
+    outcome: PromotionOutcome,
+    window: LaneWindow,
+    run_id: str,
+    gate_evaluation: Mapping[str, Any],
+    requester: str,
+    approver: str | None,
+    approver_role: str | None,
+    override_id: str | None,
+    evidence_bundle: Mapping[str, Any],
+    decided_at: dt.datetime,
+    patch_ref: str | None,
+    rollback_candidate_id: str | None,
+) -> dict[str, Any]:
+    decision = {
+        "candidate_id": outcome.candidate_id,
+        "from_stage": outcome.from_stage.value,
+        "requested_stage": outcome.requested_stage.value,
+        "approved_stage": None if outcome.approved_stage is None else outcome.approved_stage.value,
+        "decision_action": outcome.action,
+        "reason_codes": list(outcome.reason_codes),
+        "blocking_gates": list(outcome.blocking_gates),
+        "hard_blocks": list(outcome.hard_blocks),
+        "override_applied": outcome.override_applied,
+        "requester": requester,
+    }
+    text = canonical_json(decision)
+    return {
+        "id": str(uuid.uuid4()),
+        "candidate_id": outcome.candidate_id,
+        "requested_mode": outcome.requested_stage.value,
+        "approved_mode": None if outcome.approved_stage is None else outcome.approved_stage.value,
+        "approver": approver or GATES_APPROVER,
+        "approver_role": approver_role or GATES_ROLE,
+        "approve_reason": text if outcome.allowed else None,
+        "deny_reason": None if outcome.allowed else text,
+        "paper_candidate_patch_ref": patch_ref,
+        "effective_time": decided_at if outcome.allowed else None,
+        "decision_action": outcome.action,
+        "decision_rationale": ("promoted:" if outcome.allowed else "promotion_blocked_or_held:")
+        + ",".join(outcome.reason_codes),
+        "evidence_bundle": canonical_value(evidence_bundle),
+        "recommendation_trace_id": gate_evaluation["gate_report_trace_id"],
+        "rollback_candidate_id": rollback_candidate_id,
+        "override_id": override_id,
+        "policy_checksum": gate_evaluation["policy_checksum"],
+        "gate_evaluation_id": gate_evaluation["id"],
+        "run_id": run_id,
+        "lane": window.lane,
+        "window_start": window.start.to_pydatetime(),
+        "created_at": decided_at,
+    }
+
+
+def demotion_row(
+    *,
+    demoted: Mapping[str, Any],
+    successor_id: str,
+    reason: str,
+    at: dt.datetime,
+    promotion: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The previous champion's `demote` row (approved mode shadow, §10.1)."""
+    text = canonical_json(
+        {"candidate_id": demoted["candidate_id"], "decision_action": "demote", "reason": reason}
+    )
+    return {
+        "id": str(uuid.uuid4()),
+        "candidate_id": demoted["candidate_id"],
+        "requested_mode": "shadow",
+        "approved_mode": "shadow",
+        "approver": promotion["approver"],
+        "approver_role": promotion["approver_role"],
+        "approve_reason": text,
+        "deny_reason": None,
+        "effective_time": at,
+        "decision_action": "demote",
+        "decision_rationale": f"demoted:{reason}",
+        "evidence_bundle": {"successor_candidate_id": successor_id, "reason": reason},
+        "successor_candidate_id": successor_id,
+        "policy_checksum": promotion["policy_checksum"],
+        "gate_evaluation_id": promotion["gate_evaluation_id"],
+        "run_id": demoted["run_id"],
+        "lane": demoted["lane"],
+        "window_start": demoted["window_start"],
+        "created_at": at,
+    }
+
+
+def set_lifecycle(conn: Connection, candidate_id: str, *, role: str, status: str) -> None:
+    t = schema.research_candidates
+    conn.execute(
+        t.update()
+        .where(t.c.candidate_id == candidate_id)
+        .values(lifecycle_role=role, lifecycle_status=status)
+    )
+
+
+def consecutive_denies(conn: Connection, candidate_hash: str | None, candidate_id: str) -> list[dt.datetime]:
+    """Times of the trailing run of promotion-job denies for this candidate (hash), newest last.
+
+    The run resets at any promote or an applied override; the lane window's own requests do not count.
+    """
+    p, c = schema.research_promotions, schema.research_candidates
+    same = (
+        c.c.candidate_id == candidate_id if candidate_hash is None else c.c.candidate_hash == candidate_hash
+    )
+    ids = sa.select(c.c.candidate_id).where(same)
+    rows = conn.execute(
+        sa.select(p.c.decision_action, p.c.created_at, p.c.override_id)
+        .where(
+            p.c.candidate_id.in_(ids), p.c.approver_role != SCHEDULER_ROLE, p.c.decision_action != "demote"
+        )
+        .order_by(p.c.created_at, p.c.id)
+    ).all()
+    streak: list[dt.datetime] = []
+    for action, created, _override in rows:
+        if action == "deny":
+            ts = as_utc(created)
+            if ts is not None:
+                streak.append(ts.to_pydatetime())
+        else:
+            streak = []
+    return streak
+
+
+def candidate_rows(conn: Connection, candidate_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    t = schema.research_candidates
+    rows = conn.execute(sa.select(t).where(t.c.candidate_id.in_(list(candidate_ids)))).mappings()
+    return {str(r["candidate_id"]): dict(r) for r in rows}
