@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -10,8 +11,6 @@ from torghut_assets.ledger.engine import LedgerConfigError, create_ledger_engine
 
 
 def _url(explicit: str | None) -> str:
-    import os
-
     return explicit or os.environ.get("TORGHUT_DATABASE_URL") or default_database_url()
 
 
@@ -83,6 +82,53 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if report.matched else 1
 
 
+def _approve(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from torghut_assets.defs.approvals import (
+        ApprovalConfig,
+        ApprovalRefusedError,
+        mint_approval,
+        record_approval_refusal,
+    )
+    from torghut_assets.defs.governance_resource import GovernanceConfigError, GovernanceResource
+    from torghut_assets.settings import load_settings
+
+    settings = load_settings()
+    governance = GovernanceResource(
+        policy_path=settings.gate_policy_path,
+        approval_secret=os.environ.get("TORGHUT_APPROVAL_SECRET") or None,
+        allow_dev_secret=settings.profile != "production",
+    )
+    config = ApprovalConfig(
+        candidate_id=args.candidate,
+        target_stage=args.stage,
+        approver=args.approver,
+        approver_role=args.role,
+        reason=args.reason,
+        symbols=[s for s in (args.symbols or "").split(",") if s.strip()],
+        expires_in_hours=args.expires_in_hours,
+    )
+    engine = create_ledger_engine(_url(args.url))
+    now = dt.datetime.now(dt.UTC)
+    try:
+        secret, source = governance.secret()
+        with engine.begin() as conn:
+            record, token, reviewed = mint_approval(
+                conn, config, secret=secret, policy_checksum=governance.policy().checksum(), now=now
+            )
+    except (ApprovalRefusedError, GovernanceConfigError) as exc:
+        with engine.begin() as conn:
+            record_approval_refusal(conn, config, str(exc), now)
+        print(f"approval refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"override {record.override_id} for {record.candidate_id} -> {record.scope.target_mode}")
+    print(f"reviewed gate evaluation {reviewed['id']}; expires {record.expires_at.isoformat()}")
+    print(f"signed with the {source} secret")
+    print(token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="torghut-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
     )
     replay.set_defaults(func=_replay)
+    approve = sub.add_parser(
+        "approve", help="mint a signed, single-use approval override; prints the token on the last line"
+    )
+    approve.add_argument("--candidate", required=True)
+    approve.add_argument("--stage", required=True, help="paper | live_l1 | live_l2 | live_l3")
+    approve.add_argument("--approver", required=True)
+    approve.add_argument("--role", required=True, help="risk_officer | head_of_trading")
+    approve.add_argument("--reason", required=True)
+    approve.add_argument("--symbols", help="comma-separated symbols in scope")
+    approve.add_argument("--expires-in-hours", type=float, default=24.0)
+    approve.add_argument(
+        "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
+    )
+    approve.set_defaults(func=_approve)
     seed = sub.add_parser("dev-seed", help="materialize recent lane windows into the local Dagster instance")
     seed.add_argument("--windows", type=int, default=2, help="most recent closed windows per lane")
     seed.add_argument(

@@ -105,7 +105,7 @@ def test_a_short_approval_secret_is_refused_in_any_profile() -> None:
 
 def test_an_unreadable_gate_policy_file_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
-    with pytest.raises(SettingsError, match="nope.toml"):
+    with pytest.raises(SettingsError, match=r"nope\.toml"):
         load_settings({"TORGHUT_GATE_POLICY_PATH": str(missing)})
 
 

@@ -209,20 +209,21 @@ def run_promotion(
     report = evaluate_gates(gathered.evidence, policy, mode)
     frozen = auto_freeze(deny_streak, now)
 
-    def decide(lane_state: LaneRollout, approval: approvals.ApprovalVerdict | None) -> PromotionOutcome:
-        with ledger.read() as conn:
-            safety = safety_state(conn, ctx.window.lane)
+    def decide(
+        conn: Connection, lane_state: LaneRollout, approval: approvals.ApprovalVerdict | None
+    ) -> PromotionOutcome:
         return decide_promotion(
             candidate_id=ctx.candidate_id,
             requested_stage=stage,
             lane=lane_state,
             report=report,
-            safety=safety,
+            safety=safety_state(conn, ctx.window.lane),
             approval=approval,
             frozen=frozen,
         )
 
-    outcome = decide(lane, verdict)
+    with ledger.read() as conn:
+        outcome = decide(conn, lane, verdict)
     full_report = {
         **report.as_dict(),
         "evaluated_at": now,
@@ -246,7 +247,7 @@ def run_promotion(
         lane_now, seq = rollout_store.load_lane(conn, ctx.window.lane)
         if outcome.allowed:
             # Decide again against the lane as it is inside this transaction (a concurrent promotion).
-            outcome = decide(lane_now, verdict)
+            outcome = decide(conn, lane_now, verdict)
         consumed_ok = True
         promotion_id_for_use = None
         gate_row = promotion_records.gate_evaluation_row(
@@ -266,7 +267,7 @@ def run_promotion(
             )
             if not consumed_ok:
                 verdict = approvals.ApprovalVerdict(False, approvals.APPROVAL_REPLAYED, verdict.override_id)
-                outcome = decide(lane_now, verdict)
+                outcome = decide(conn, lane_now, verdict)
         approval_record = None
         if verdict is not None and verdict.override_id:
             found = approval_store.load_record(conn, verdict.override_id)

@@ -114,6 +114,8 @@ def profitability_evidence(
     costs = _fold_values(folds, "cost_bps")
     net = math.fsum(nets) if nets is not None else None
     baseline_net = 0.0
+    if baseline_candidate_id is not None and baseline_folds is None:
+        baseline_net = math.nan  # an incumbent without its folds is missing evidence, not a flat book
     if baseline_folds is not None:
         base = _fold_values(baseline_folds, "net_pnl")
         baseline_net = math.fsum(base) if base is not None else math.nan

@@ -4,7 +4,8 @@ Rules, in order of authority:
 
 1. Hard blocks no approval lifts (§10.3 "never bypassable"): the trading kill switch, an emergency stop,
    a latched continuity alert, a halted lane, any gate-0 failure, the gate-5 policy switch for live,
-   and any reason that says evidence is missing or invalid (`*_missing`, `*_invalid`).
+   invalid profitability evidence or hashes, a gate-7 abstain/fail, and any reason that says evidence
+   is missing or invalid (`*_missing`, `*_invalid`).
 2. The stage ladder: exactly one step up (lane_rollout decides).
 3. Live needs a valid approval, always.
 4. Otherwise all required gates pass ⇒ promote; remaining (threshold) failures and an auto-freeze can
@@ -37,6 +38,14 @@ _HARD_GATE_CODES = {
     "gate4_operational_readiness:continuity_alert_active",
     "gate4_operational_readiness:kill_switch_active",
     "gate5_live_ramp_readiness:live_rollout_disabled_by_policy",
+    # invalid evidence or hashes (§10.3)
+    "gate6_profitability_evidence:profitability_validator_failed",
+    "gate6_profitability_evidence:profitability_schema_mismatch",
+    "gate6_profitability_evidence:hash_count_below_min",
+    "gate6_profitability_evidence:janus_incomplete",
+    # §9: gate-7 abstain/fail deny; only a degrade is a judgement call
+    "gate7_uncertainty_calibration:uncertainty_action_abstain",
+    "gate7_uncertainty_calibration:uncertainty_action_fail",
 }
 
 
@@ -110,7 +119,7 @@ def decide_promotion(
     hard += [r for r in gate_reasons if is_hard_gate_reason(r) and r not in hard]
     soft = [r for r in gate_reasons if not is_hard_gate_reason(r)]
     if report.uncertainty_gate_action in ("abstain", "fail") and requested_stage != Stage.SHADOW:
-        soft.append(f"uncertainty_action_{report.uncertainty_gate_action}")
+        hard.append(f"uncertainty_action_{report.uncertainty_gate_action}")
     if frozen:
         soft.append(CANDIDATE_PAUSED)
     approved = approval is not None and approval.valid

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from torghut_assets.domain.lanes import LaneConfig
 from torghut_assets.domain.stages import (
     CAP_GROSS_EQUITY_PCT_EXCEEDED,
     CAP_GROSS_NOTIONAL_EXCEEDED,
@@ -20,6 +22,7 @@ from torghut_assets.domain.stages import (
     auto_freeze,
     can_advance,
     cap_violations,
+    capped_lane,
     halt,
     rollback_target,
     transition_id,
@@ -101,3 +104,58 @@ def test_no_auto_freeze_when_spread_over_eight_days() -> None:
     denies = [NOW - dt.timedelta(days=8), NOW - dt.timedelta(days=4), NOW]
     assert not auto_freeze(denies, NOW)
     assert not auto_freeze([*denies[:2], NOW + dt.timedelta(days=1)], NOW)
+
+
+# --- lane limits clamped to stage caps --------------------------------------------------------------
+
+GENEROUS_LANE = LaneConfig(
+    lane="macd_rsi",
+    strategy_type="legacy_macd_rsi",
+    account_label="live",
+    equity=EQUITY,
+    max_notional_per_trade=10_000.0,
+    max_position_pct_equity=0.10,
+    max_gross_notional=250_000.0,
+    max_open_positions=10,
+)
+
+
+def test_live_l1_clamps_the_lane_to_the_canary_caps() -> None:
+    capped = capped_lane(GENEROUS_LANE, Stage.LIVE_L1)
+    assert capped.max_notional_per_trade == 1_000.0
+    assert capped.max_gross_notional == 5_000.0
+    assert capped.max_position_pct_equity == 0.01
+    assert capped.max_open_positions == 3
+    assert (
+        dataclasses.replace(
+            capped,
+            max_notional_per_trade=GENEROUS_LANE.max_notional_per_trade,
+            max_gross_notional=GENEROUS_LANE.max_gross_notional,
+            max_position_pct_equity=GENEROUS_LANE.max_position_pct_equity,
+            max_open_positions=GENEROUS_LANE.max_open_positions,
+        )
+        == GENEROUS_LANE
+    )
+
+
+def test_live_l2_clamps_gross_to_ten_percent_of_equity() -> None:
+    capped = capped_lane(GENEROUS_LANE, "live_l2")
+    assert capped.max_gross_notional == 100_000.0
+    assert capped.max_notional_per_trade == 5_000.0
+    assert capped.max_position_pct_equity == 0.10
+    assert capped.max_open_positions == 10
+    small = dataclasses.replace(GENEROUS_LANE, equity=200_000.0)
+    assert capped_lane(small, Stage.LIVE_L2).max_gross_notional == 20_000.0
+
+
+def test_caps_never_loosen_a_tighter_lane() -> None:
+    tight = LaneConfig(lane="ema_trend", strategy_type="ema_trend", equity=EQUITY, max_open_positions=2)
+    assert capped_lane(tight, Stage.LIVE_L1) == dataclasses.replace(
+        tight, max_gross_notional=5_000.0, max_position_pct_equity=0.01
+    )
+    assert capped_lane(tight, Stage.LIVE_L2) == tight
+
+
+@pytest.mark.parametrize("stage", [Stage.SHADOW, Stage.PAPER, Stage.LIVE_L3])
+def test_stages_without_numeric_caps_leave_the_lane_unchanged(stage: Stage) -> None:
+    assert capped_lane(GENEROUS_LANE, stage) == GENEROUS_LANE

@@ -1,0 +1,200 @@
+"""A ledger with one researched lane window, passing parity and fresh readiness drills, and helpers to
+promote, approve and roll back in it. Governance rows are wiped between tests; research rows stay."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from torghut_assets.defs.approvals import ApprovalConfig, mint_approval
+from torghut_assets.defs.assets.signals import signals
+from torghut_assets.defs.assets.trading import trade_decisions
+from torghut_assets.defs.governance_resource import GovernanceResource
+from torghut_assets.defs.operational_readiness import operational_readiness
+from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.promotion import PromotionConfig, PromotionResult, run_promotion
+from torghut_assets.defs.route_parity import route_parity
+from torghut_assets.domain.approvals import ApprovalRecord
+from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
+from torghut_assets.ledger import schema
+from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, materialize_window, resources
+
+LANE = "macd_rsi"
+SECRET = "test-approval-secret-7d1c9e0a5b3f4e2d8c6a"
+PARITY_WINDOWS = [pd.Timestamp(f"2026-03-03 {h}:00", tz="UTC") for h in (14, 16, 17, 18, 19, 20)]
+GOVERNANCE_TABLES = (
+    "rollout_transitions",
+    "gate_evaluations",
+    "approval_overrides",
+    "rollback_incidents",
+    "route_control_events",
+    "continuity_state",
+)
+
+
+@dataclass
+class GovernedLedger:
+    url: str
+    root: Path
+    evidence_seq: int
+    candidates: list[str]  # by mean fold net pnl, best first
+
+    def resources(self, **governance: Any) -> dict[str, Any]:
+        return {**resources(self.url, self.root / "artifacts"), "governance": self.governance(**governance)}
+
+    def governance(self, **overrides: Any) -> GovernanceResource:
+        settings: dict[str, Any] = {
+            "policy_path": str(self.root / "gates-live-enabled.toml"),
+            "approval_secret": SECRET,
+            "dagster_home": str(self.root),
+        }
+        return GovernanceResource(**{**settings, **overrides})
+
+    def engine(self) -> sa.Engine:
+        return create_ledger_engine(self.url)
+
+    def promote(
+        self, candidate_id: str, stage: str, token: str | None = None, **governance: Any
+    ) -> PromotionResult:
+        res = self.resources(**governance)
+        return run_promotion(
+            PromotionConfig(
+                candidate_id=candidate_id, target_stage=stage, requester="quant@torghut", approval_token=token
+            ),
+            ledger=res["ledger"],
+            market_data=res["market_data"],
+            research_settings=res["research_settings"],
+            governance=res["governance"],
+            now=dt.datetime.now(dt.UTC),
+        )
+
+    def approve(
+        self,
+        candidate_id: str,
+        stage: str,
+        *,
+        role: str = "head_of_trading",
+        now: dt.datetime | None = None,
+        hours: float = 24.0,
+    ) -> tuple[ApprovalRecord, str]:
+        config = ApprovalConfig(
+            candidate_id=candidate_id,
+            target_stage=stage,
+            approver="cio@torghut",
+            approver_role=role,
+            reason="paper period reviewed by the investment committee",
+            expires_in_hours=hours,
+        )
+        engine = self.engine()
+        try:
+            with engine.begin() as conn:
+                record, token, _ = mint_approval(
+                    conn,
+                    config,
+                    secret=SECRET.encode(),
+                    policy_checksum=self.governance().policy().checksum(),
+                    now=now or dt.datetime.now(dt.UTC),
+                )
+        finally:
+            engine.dispose()
+        return record, token
+
+    def rows(self, table: str, **where: Any) -> list[dict[str, Any]]:
+        t = schema.metadata.tables[table]
+        query = sa.select(t).where(*(t.c[k] == v for k, v in where.items()))
+        engine = self.engine()
+        try:
+            with engine.connect() as conn:
+                return [dict(r) for r in conn.execute(query).mappings()]
+        finally:
+            engine.dispose()
+
+    def evidence_kinds(self) -> list[str]:
+        t = schema.evidence_log
+        engine = self.engine()
+        try:
+            with engine.connect() as conn:
+                return [
+                    str(r[0])
+                    for r in conn.execute(
+                        sa.select(t.c.entry_kind).where(t.c.seq > self.evidence_seq).order_by(t.c.seq)
+                    )
+                ]
+        finally:
+            engine.dispose()
+
+    def reset(self) -> None:
+        """Drop everything governance wrote since setup (research rows and drills stay)."""
+        engine = self.engine()
+        try:
+            with engine.begin() as conn:
+                for name in GOVERNANCE_TABLES:
+                    conn.execute(schema.metadata.tables[name].delete())
+                promotions = schema.research_promotions
+                conn.execute(promotions.delete().where(promotions.c.approver_role != SCHEDULER_ROLE))
+                conn.execute(
+                    schema.research_candidates.update().values(
+                        lifecycle_role="challenger", lifecycle_status="evaluated"
+                    )
+                )
+                conn.execute(
+                    schema.evidence_log.delete().where(schema.evidence_log.c.seq > self.evidence_seq)
+                )
+        finally:
+            engine.dispose()
+
+
+def live_enabled_policy(path: Path) -> None:
+    shipped = (Path(__file__).parents[2] / "torghut_assets" / "policy" / "gates.toml").read_text(
+        encoding="utf-8"
+    )
+    path.write_text(
+        shipped.replace("live_rollout_enabled = false", "live_rollout_enabled = true"), encoding="utf-8"
+    )
+
+
+def build_governed_ledger(url: str, root: Path) -> GovernedLedger:
+    live_enabled_policy(root / "gates-live-enabled.toml")
+    artifacts = root / "artifacts"
+    base = resources(url, artifacts)
+    for lane in (LANE, "ema_trend"):
+        for start in PARITY_WINDOWS:
+            dg.materialize(
+                [signals, trade_decisions],
+                partition_key=lane_window_key(lane, start),
+                resources=base,
+                instance=dg.DagsterInstance.ephemeral(),
+            )
+    materialize_window(url, artifacts, LANE, OPEN_WINDOW)
+    governed = GovernedLedger(url=url, root=root, evidence_seq=0, candidates=[])
+    res = governed.resources()
+    dg.materialize([route_parity], resources=res, instance=dg.DagsterInstance.ephemeral())
+    dg.materialize(
+        [operational_readiness],
+        resources=res,
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"operational_readiness": {"config": {"runbook_reviewed_by": "oncall@torghut"}}}},
+    )
+    engine = create_ledger_engine(url)
+    try:
+        with engine.connect() as conn:
+            governed.evidence_seq = int(
+                conn.execute(sa.select(sa.func.max(schema.evidence_log.c.seq))).scalar_one()
+            )
+            folds = conn.execute(
+                sa.select(schema.research_fold_metrics.c.candidate_id, schema.research_fold_metrics.c.net_pnl)
+            ).all()
+    finally:
+        engine.dispose()
+    means: dict[str, list[float]] = {}
+    for cid, net in folds:
+        means.setdefault(str(cid), []).append(float(net))
+    governed.candidates = sorted(means, key=lambda c: (-sum(means[c]) / len(means[c]), c))
+    return governed

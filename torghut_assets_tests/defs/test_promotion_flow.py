@@ -1,0 +1,414 @@
+"""Promotion end to end, on SQLite and PostgreSQL: gates, approvals, continuity, rollback, evidence.
+
+One researched lane window (macd_rsi, Tuesday 2026-03-03 15:00 UTC) with passing route parity and fresh
+readiness drills; the live ramp is enabled in the test's policy file (it is off in the shipped one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from torghut_assets.defs.assets.trading import entry_block
+from torghut_assets.defs.promotion import PromotionRefusedError, promotion_job
+from torghut_assets.defs.rollback import RollbackConfig, rollback_job, run_rollback
+from torghut_assets.domain.continuity import ContinuityState
+from torghut_assets.ledger import route_controls
+from torghut_assets.ledger.continuity_store import save_state
+from torghut_assets.ledger.evidence_digests import live_recompute
+from torghut_assets.ledger.evidence_log import verify_chain
+from torghut_assets_tests.defs.governance_harness import LANE, GovernedLedger, build_governed_ledger
+
+
+@pytest.fixture(scope="module")
+def governed_ledger(module_ledger_url: str, tmp_path_factory: pytest.TempPathFactory) -> GovernedLedger:
+    return build_governed_ledger(module_ledger_url, tmp_path_factory.mktemp("governed"))
+
+
+@pytest.fixture
+def ledger(governed_ledger: GovernedLedger) -> Iterator[GovernedLedger]:
+    governed_ledger.reset()
+    yield governed_ledger
+    governed_ledger.reset()
+
+
+def _at_paper(ledger: GovernedLedger) -> str:
+    champion = ledger.candidates[0]
+    assert ledger.promote(champion, "paper").outcome.allowed
+    return champion
+
+
+def test_shadow_to_paper_with_passing_gates_advances_and_records_everything(ledger: GovernedLedger) -> None:
+    champion = ledger.candidates[0]
+    result = ledger.promote(champion, "paper")
+    assert result.outcome.action == "promote", result.outcome.reason_codes
+    assert result.report.promotion_allowed and all(g.passed for g in result.report.gates)
+    (transition,) = ledger.rows("rollout_transitions")
+    assert (transition["from_stage"], transition["to_stage"], transition["status"]) == (
+        "shadow",
+        "paper",
+        "passed",
+    )
+    (evaluation,) = ledger.rows("gate_evaluations", candidate_id=champion)
+    assert evaluation["report_json"]["policy_checksum"] == evaluation["policy_checksum"]
+    (promotion,) = ledger.rows("research_promotions", candidate_id=champion, decision_action="promote")
+    assert promotion["approved_mode"] == "paper" and promotion["deny_reason"] is None
+    assert promotion["gate_evaluation_id"] == evaluation["id"]
+    assert promotion["paper_candidate_patch_ref"].endswith(".yaml")
+    (candidate,) = ledger.rows("research_candidates", candidate_id=champion)
+    assert (candidate["lifecycle_role"], candidate["lifecycle_status"]) == ("champion", "active")
+    assert ledger.evidence_kinds() == ["gate_evaluation", "promotion_decision", "rollout_transition"]
+
+
+def test_every_gate_report_carries_policy_checksum_code_version_and_artifact_refs(
+    ledger: GovernedLedger,
+) -> None:
+    result = ledger.promote(ledger.candidates[0], "paper")
+    report = result.gate_evaluation["report_json"]
+    assert {"policy_checksum", "code_version", "evaluated_at", "gates", "provenance"} <= set(report)
+    assert Path(result.artifacts["gate_evaluation"]).exists()
+    assert Path(result.artifacts["profitability_evidence"]).exists()
+    assert report["promotion_evidence"]["schema_version"] == "profitability-evidence-v4"
+
+
+def test_paper_to_live_is_denied_without_an_approval(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    result = ledger.promote(champion, "live")
+    assert result.outcome.action == "deny"
+    assert "approval_required_for_live" in result.outcome.reason_codes
+    assert "gate5_live_ramp_readiness:approval_token_missing" in result.outcome.reason_codes
+    denied = ledger.rows(
+        "research_promotions", candidate_id=champion, decision_action="deny", approver="torghut_gates"
+    )
+    assert len(denied) == 1 and denied[0]["approved_mode"] is None and denied[0]["deny_reason"]
+    assert len(ledger.rows("rollout_transitions")) == 1
+    assert ledger.evidence_kinds()[-2:] == ["gate_evaluation", "promotion_decision"]
+
+
+def test_paper_to_live_with_a_valid_token_advances_one_stage_and_consumes_it(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")  # the denial the approver reviews
+    record, token = ledger.approve(champion, "live_l1")
+    result = ledger.promote(champion, "live", token=token)
+    assert result.outcome.action == "promote", result.outcome.reason_codes
+    assert result.outcome.approved_stage is not None and result.outcome.approved_stage.value == "live_l1"
+    (override,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    assert override["used_at"] is not None and override["used_by_promotion_id"] == result.promotion["id"]
+    assert (
+        result.promotion["approver"] == "cio@torghut"
+        and result.promotion["override_id"] == record.override_id
+    )
+    assert token not in str(override)
+
+
+def test_a_replayed_token_is_refused_and_the_refusal_recorded(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    _, token = ledger.approve(champion, "live_l1")
+    assert ledger.promote(champion, "live", token=token).outcome.allowed
+    run_rollback(
+        RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill"),
+        ledger=ledger.resources()["ledger"],
+        now=dt.datetime.now(dt.UTC),
+    )
+    replay = ledger.promote(champion, "live", token=token)
+    assert replay.outcome.action == "deny" and "approval_replayed" in replay.outcome.reason_codes
+    assert replay.promotion["evidence_bundle"]["approval_verdict"] == "approval_replayed"
+
+
+def test_a_forged_token_is_refused(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    _, token = ledger.approve(champion, "live_l1")
+    forged = token[:-4] + ("0000" if not token.endswith("0000") else "1111")
+    result = ledger.promote(champion, "live", token=forged)
+    assert result.outcome.action == "deny" and "approval_signature_invalid" in result.outcome.reason_codes
+
+
+def test_a_token_signed_with_another_secret_is_refused(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    _, token = ledger.approve(champion, "live_l1")
+    result = ledger.promote(
+        champion, "live", token=token, approval_secret="another-secret-of-sufficient-length-1234"
+    )
+    assert "approval_signature_invalid" in result.outcome.reason_codes
+
+
+def test_an_expired_token_is_refused(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    two_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    _, token = ledger.approve(champion, "live_l1", now=two_hours_ago, hours=1)
+    result = ledger.promote(champion, "live", token=token)
+    assert result.outcome.action == "deny" and "approval_expired" in result.outcome.reason_codes
+
+
+def test_a_token_scoped_to_another_stage_is_refused(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    _, token = ledger.approve(champion, "live_l2")
+    result = ledger.promote(champion, "live", token=token)
+    assert "approval_wrong_mode" in result.outcome.reason_codes
+
+
+def test_a_token_scoped_to_another_candidate_is_refused(ledger: GovernedLedger) -> None:
+    champion, other = ledger.candidates[0], ledger.candidates[1]
+    ledger.promote(other, "paper")
+    _, token = ledger.approve(other, "paper", role="risk_officer")
+    _at_paper(ledger)
+    ledger.promote(champion, "live")
+    result = ledger.promote(champion, "live", token=token)
+    assert "approval_wrong_candidate" in result.outcome.reason_codes
+
+
+def test_live_promotion_is_refused_while_the_continuity_alert_is_latched(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    record, token = ledger.approve(champion, "live_l1")
+    since = pd.Timestamp("2026-03-03 16:00", tz="UTC")
+    engine = ledger.engine()
+    with engine.begin() as conn:
+        save_state(
+            conn,
+            ContinuityState(
+                lane=LANE, alert_active=True, alert_reason="no_signals_in_window", alert_since=since
+            ),
+            [],
+            since.to_pydatetime(),
+        )
+    engine.dispose()
+    result = ledger.promote(champion, "live", token=token)
+    assert result.outcome.action == "deny"
+    assert "signal_continuity_alert_latched" in result.outcome.hard_blocks
+    (override,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    assert override["used_at"] is None
+
+
+def test_the_kill_switch_blocks_promotion_even_with_a_valid_approval(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    _, token = ledger.approve(champion, "live_l1")
+    engine = ledger.engine()
+    with engine.begin() as conn:
+        route_controls.record_control(
+            conn,
+            control=route_controls.TRADING_KILL_SWITCH,
+            enabled=True,
+            reason="incident 4411",
+            operator="oncall@torghut",
+            source="test",
+            at=dt.datetime.now(dt.UTC),
+        )
+    engine.dispose()
+    result = ledger.promote(champion, "live", token=token)
+    assert result.outcome.action == "deny" and "kill_switch_active" in result.outcome.hard_blocks
+
+
+def test_a_threshold_failure_is_lifted_only_by_a_scoped_approval(ledger: GovernedLedger) -> None:
+    champion = ledger.candidates[0]
+    strict = ledger.root / "strict.toml"
+    shipped = (ledger.root / "gates-live-enabled.toml").read_text(encoding="utf-8")
+    strict.write_text(shipped.replace("max_turnover = 8.0", "max_turnover = 0.5"), encoding="utf-8")
+    denied = ledger.promote(champion, "paper", policy_path=str(strict))
+    assert (
+        denied.outcome.action == "deny"
+        and "gate2_risk_capacity:turnover_exceeds_max" in denied.outcome.reason_codes
+    )
+    engine = ledger.engine()
+    from torghut_assets.defs.approvals import ApprovalConfig, mint_approval
+
+    with engine.begin() as conn:
+        _, token, _ = mint_approval(
+            conn,
+            ApprovalConfig(
+                candidate_id=champion,
+                target_stage="paper",
+                approver="risk@torghut",
+                approver_role="risk_officer",
+                reason="turnover limit under review; paper only",
+            ),
+            secret=b"test-approval-secret-7d1c9e0a5b3f4e2d8c6a",
+            policy_checksum=ledger.governance(policy_path=str(strict)).policy().checksum(),
+            now=dt.datetime.now(dt.UTC),
+        )
+    engine.dispose()
+    allowed = ledger.promote(champion, "paper", token=token, policy_path=str(strict))
+    assert allowed.outcome.action == "promote" and allowed.outcome.override_applied
+    assert "manual_override_applied" in allowed.outcome.reason_codes
+
+
+def test_three_consecutive_denies_freeze_the_candidate(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    for _ in range(3):
+        assert not ledger.promote(champion, "live").outcome.allowed
+    (candidate,) = ledger.rows("research_candidates", candidate_id=champion)
+    assert candidate["lifecycle_status"] == "paused"
+    assert "candidate_frozen" in ledger.evidence_kinds()
+    _, token = ledger.approve(champion, "live_l1")
+    result = ledger.promote(champion, "live", token=token)
+    assert result.outcome.allowed and "candidate_paused_for_review" in result.outcome.reason_codes
+
+
+def test_rollback_restores_the_previous_champion_with_evidence(ledger: GovernedLedger) -> None:
+    first, challenger = ledger.candidates[0], ledger.candidates[1]
+    _at_paper(ledger)
+    replaced = ledger.promote(challenger, "paper")
+    if not replaced.outcome.allowed:  # a weaker challenger needs the risk officer's override
+        _, token = ledger.approve(challenger, "paper", role="risk_officer")
+        replaced = ledger.promote(challenger, "paper", token=token)
+    assert replaced.outcome.allowed, replaced.outcome.reason_codes
+    assert ledger.rows("research_candidates", candidate_id=first)[0]["lifecycle_status"] == "standby"
+    result = run_rollback(
+        RollbackConfig(
+            lane=LANE, actor="oncall@torghut", reason="challenger slippage", trigger="risk_breach"
+        ),
+        ledger=ledger.resources()["ledger"],
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert result["before"]["candidate_id"] == challenger and result["after"]["candidate_id"] == first
+    assert ledger.rows("research_candidates", candidate_id=first)[0]["lifecycle_role"] == "champion"
+    (incident,) = ledger.rows("rollback_incidents")
+    assert incident["trigger"] == "risk_breach" and len(incident["evidence_hash"]) == 64
+    assert incident["before_state"]["candidate_id"] == challenger
+    assert incident["verification"]["incident_evidence_complete"] is True
+    demotes = ledger.rows("research_promotions", candidate_id=challenger, decision_action="demote")
+    assert demotes and demotes[-1]["rollback_candidate_id"] == first
+    assert ledger.evidence_kinds()[-1] == "lane_rollback"
+
+
+def test_a_halted_lane_refuses_new_entries_and_promotions(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    run_rollback(
+        RollbackConfig(lane=LANE, action="halt", actor="oncall@torghut", reason="fills diverging"),
+        ledger=ledger.resources()["ledger"],
+        now=dt.datetime.now(dt.UTC),
+    )
+    engine = ledger.engine()
+    with engine.connect() as conn:
+        block = entry_block(conn, LANE)
+    engine.dispose()
+    assert block is not None and block.reason == "lane_halted"
+    _, token = ledger.approve(champion, "live_l1")
+    assert "lane_halted" in ledger.promote(champion, "live", token=token).outcome.hard_blocks
+    assert len(ledger.rows("rollback_incidents")) == 1
+
+
+def test_an_unknown_candidate_is_refused_and_recorded(ledger: GovernedLedger) -> None:
+    with pytest.raises(PromotionRefusedError, match="no research candidate 'cand-doesnotexist'"):
+        ledger.promote("cand-doesnotexist", "paper")
+    assert ledger.evidence_kinds() == ["promotion_refused"]
+
+
+def test_the_evidence_chain_verifies_after_a_promotion_and_a_rollback(ledger: GovernedLedger) -> None:
+    _at_paper(ledger)
+    run_rollback(
+        RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill"),
+        ledger=ledger.resources()["ledger"],
+        now=dt.datetime.now(dt.UTC),
+    )
+    engine = ledger.engine()
+    with engine.connect() as conn:
+        result = verify_chain(conn, recompute=live_recompute(conn))
+    engine.dispose()
+    assert result.ok, result.breaks[:3]
+
+
+def test_promotion_job_fails_the_run_on_deny_and_names_the_gates(ledger: GovernedLedger) -> None:
+    result = promotion_job.execute_in_process(
+        run_config={
+            "ops": {
+                "evaluate_and_promote": {
+                    "config": {
+                        "candidate_id": ledger.candidates[0],
+                        "target_stage": "live_l1",
+                        "requester": "quant",
+                    }
+                }
+            }
+        },
+        resources=ledger.resources(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("evaluate_and_promote")
+    assert failure is not None and "stage_not_next_step" in str(failure.error)
+    assert len(ledger.rows("research_promotions", decision_action="deny", approver="torghut_gates")) == 1
+
+
+def test_promotion_and_rollback_jobs_succeed_from_launchpad_config(ledger: GovernedLedger) -> None:
+    config = {"candidate_id": ledger.candidates[0], "target_stage": "paper", "requester": "quant"}
+    promoted = promotion_job.execute_in_process(
+        run_config={"ops": {"evaluate_and_promote": {"config": config}}}, resources=ledger.resources()
+    )
+    assert promoted.success
+    rolled = rollback_job.execute_in_process(
+        run_config={
+            "ops": {"apply_rollback": {"config": {"lane": LANE, "actor": "oncall", "reason": "drill"}}}
+        },
+        resources={"ledger": ledger.resources()["ledger"]},
+    )
+    assert rolled.success
+    assert [t["transition_type"] for t in ledger.rows("rollout_transitions")] == ["advance", "rollback"]
+
+
+def test_approval_asset_shows_the_token_once_and_refuses_a_wrong_role(ledger: GovernedLedger) -> None:
+    from torghut_assets.defs.approvals import approval_overrides
+
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+
+    def mint(role: str) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [approval_overrides],
+            resources=ledger.resources(),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config={
+                "ops": {
+                    "approval_overrides": {
+                        "config": {
+                            "candidate_id": champion,
+                            "target_stage": "live_l1",
+                            "approver": "cio@torghut",
+                            "approver_role": role,
+                            "reason": "reviewed",
+                        }
+                    }
+                }
+            },
+        )
+
+    refused = mint("risk_officer")
+    assert not refused.success and "approval_refused" in ledger.evidence_kinds()
+    minted = mint("head_of_trading")
+    token = minted.asset_materializations_for_node("approval_overrides")[0].metadata["token"].value
+    assert str(token).startswith("wpat-")
+    assert ledger.promote(champion, "live", token=str(token)).outcome.allowed
+
+
+def test_a_promoted_champion_drives_the_lanes_decisions_within_stage_caps(ledger: GovernedLedger) -> None:
+    from torghut_assets.defs.assets.trading import active_strategy
+    from torghut_assets.domain.lanes import LaneWindow
+
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    _, token = ledger.approve(champion, "live_l1")
+    assert ledger.promote(champion, "live", token=token).outcome.allowed
+    (candidate,) = ledger.rows("research_candidates", candidate_id=champion)
+    later = LaneWindow(LANE, pd.Timestamp.now(tz="UTC").floor("h") + pd.Timedelta(hours=1))
+    earlier = LaneWindow(LANE, pd.Timestamp("2026-03-03 15:00", tz="UTC"))
+    engine = ledger.engine()
+    with engine.connect() as conn:
+        spec, lane, stage = active_strategy(conn, later)
+        _, _, old_stage = active_strategy(conn, earlier)
+    engine.dispose()
+    assert stage is not None and stage.value == "live_l1"
+    assert spec.parameter_set()["params"] == candidate["parameter_set"]["params"]
+    assert (lane.max_gross_notional, lane.max_open_positions) == (5_000.0, 3)
+    assert old_stage is None  # a replay of a window before the promotion trades what it traded then
