@@ -51,7 +51,11 @@ class GovernanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         path = home / DEV_SECRET_FILE
         if not path.exists():
             home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it first
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32))
         return path.read_text(encoding="utf-8").strip().encode("utf-8"), SECRET_SOURCE_DEV

@@ -36,6 +36,7 @@ def kill_switch_drill(conn: Connection, at: dt.datetime) -> dict[str, Any]:
     """Switch trading off inside a savepoint; every lane must then refuse new entries."""
     savepoint = conn.begin_nested()
     try:
+        before = {lane: getattr(entry_block(conn, lane), "reason", None) for lane in sorted(LANES)}
         route_controls.record_control(
             conn,
             control=route_controls.TRADING_KILL_SWITCH,
@@ -49,8 +50,13 @@ def kill_switch_drill(conn: Connection, at: dt.datetime) -> dict[str, Any]:
         blocked = {lane: getattr(entry_block(conn, lane), "reason", None) for lane in sorted(LANES)}
     finally:
         savepoint.rollback()
-    passed = all(reason == "kill_switch_enabled" for reason in blocked.values())
-    return {"passed": passed, "entry_block_by_lane": blocked}
+    # A lane already blocked by an earlier reason (halt, emergency stop, alert) reports that one: it
+    # still refuses entries, so it does not fail the drill.
+    passed = all(
+        reason == "kill_switch_enabled" or (reason is not None and reason == before[lane])
+        for lane, reason in blocked.items()
+    )
+    return {"passed": passed, "entry_block_by_lane": blocked, "blocked_before_drill": before}
 
 
 def rollback_drill(conn: Connection, at: dt.datetime) -> dict[str, Any]:
@@ -64,15 +70,7 @@ def rollback_drill(conn: Connection, at: dt.datetime) -> dict[str, Any]:
             result: dict[str, Any] = {"stage_before": state.stage.value}
             if not state.halted:
                 halt = state.halt(at=at, reason="readiness drill", actor=DRILL_ACTOR)
-                rollout_store.append_transition(
-                    conn,
-                    halt,
-                    after_seq=seq,
-                    from_candidate_id=None,
-                    gate_results=None,
-                    reason_codes=["drill"],
-                    blocking_gate=None,
-                )
+                rollout_store.append_transition(conn, halt, after_seq=seq, reason_codes=["drill"])
                 seq += 1
                 result["halt_blocks_entries"] = getattr(entry_block(conn, lane), "reason", None) in (
                     "lane_halted",
@@ -82,15 +80,7 @@ def rollback_drill(conn: Connection, at: dt.datetime) -> dict[str, Any]:
                 )
             if state.stack:
                 back = state.rollback(at=at, reason="readiness drill", actor=DRILL_ACTOR)
-                rollout_store.append_transition(
-                    conn,
-                    back,
-                    after_seq=seq,
-                    from_candidate_id=None,
-                    gate_results=None,
-                    reason_codes=["drill"],
-                    blocking_gate=None,
-                )
+                rollout_store.append_transition(conn, back, after_seq=seq, reason_codes=["drill"])
                 reloaded, _ = rollout_store.load_lane(conn, lane)
                 result["rollback_restores_previous"] = (
                     reloaded.stack == expected_after and not reloaded.halted

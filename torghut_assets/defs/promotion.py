@@ -33,7 +33,7 @@ from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.gates import GatePolicy, GateReport, evaluate_gates
 from torghut_assets.domain.lane_rollout import LaneRollout, next_stage, stage_mode
 from torghut_assets.domain.promotion_rules import PromotionOutcome, decide_promotion
-from torghut_assets.domain.stages import Stage, auto_freeze
+from torghut_assets.domain.stages import Stage, auto_freeze, caps_for
 from torghut_assets.domain.uncertainty import UncertaintyEvidence
 from torghut_assets.ledger import approval_store, promotion_records, rollout_store
 from torghut_assets.ledger.evidence_log import append_entry
@@ -296,6 +296,7 @@ def run_promotion(
                 "evidence_complete": not any(r.endswith(("_missing", "_invalid")) for r in report.reasons),
                 "reasons": list(outcome.reason_codes),
                 "approval_verdict": None if verdict is None else verdict.reason,
+                "stage_caps": asdict(caps_for(stage)),
                 "requester": config.requester,
                 "request_reason": config.reason,
                 "dagster_run_id": run_id,

@@ -155,33 +155,18 @@ class LaneRollout:
         if self.halted:
             raise TransitionRefused(LANE_ALREADY_HALTED, f"lane {self.lane} is already halted")
         self.halted_since = at
-        active = self.active
-        return Transition(
-            self.lane,
-            HALT,
-            active.candidate_id if active else None,
-            self.stage,
-            self.stage,
-            at,
-            reason,
-            actor,
-        )
+        return self._in_place(HALT, at, reason, actor)
 
     def resume(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
         if not self.halted:
             raise TransitionRefused(LANE_NOT_HALTED, f"lane {self.lane} is not halted")
         self.halted_since = None
+        return self._in_place(RESUME, at, reason, actor)
+
+    def _in_place(self, kind: str, at: dt.datetime, reason: str, actor: str) -> Transition:
         active = self.active
-        return Transition(
-            self.lane,
-            RESUME,
-            active.candidate_id if active else None,
-            self.stage,
-            self.stage,
-            at,
-            reason,
-            actor,
-        )
+        candidate = active.candidate_id if active else None
+        return Transition(self.lane, kind, candidate, self.stage, self.stage, at, reason, actor)
 
     def apply(self, transition: Transition) -> None:
         """Re-apply a stored transition (replay); refuses a log that does not follow the rules."""

@@ -77,10 +77,10 @@ def append_transition(
     transition: Transition,
     *,
     after_seq: int,
-    from_candidate_id: str | None,
-    gate_results: Sequence[Mapping[str, Any]] | None,
-    reason_codes: Sequence[str],
-    blocking_gate: str | None,
+    from_candidate_id: str | None = None,
+    gate_results: Sequence[Mapping[str, Any]] | None = None,
+    reason_codes: Sequence[str] = (),
+    blocking_gate: str | None = None,
 ) -> dict[str, Any]:
     """Insert the transition as step `after_seq + 1` of its lane; returns the row (with its evidence hash)."""
     transition_id = transition.transition_id()
