@@ -25,12 +25,14 @@ from torghut_assets.defs.continuity import signal_continuity, signal_continuity_
 from torghut_assets.defs.governance_resource import GovernanceResource
 from torghut_assets.defs.jobs import lane_window_job
 from torghut_assets.defs.operational_readiness import operational_readiness
+from torghut_assets.defs.profitability import profitability_runtime
 from torghut_assets.defs.promotion import promotion_job
 from torghut_assets.defs.promotion_timeline import (
     promotion_timeline,
     promotion_timeline_job,
     promotion_timeline_sensor,
 )
+from torghut_assets.defs.readiness_report import readiness_report_asset
 from torghut_assets.defs.reconciliation import (
     ReconciliationResource,
     nightly_reconciliation_job,
@@ -43,7 +45,11 @@ from torghut_assets.defs.resources import BrokerResource, LedgerResource, Market
 from torghut_assets.defs.rollback import rollback_drift_sensor, rollback_job
 from torghut_assets.defs.route_controls import set_route_control
 from torghut_assets.defs.route_parity import route_parity
-from torghut_assets.defs.schedules import lane_window_schedule
+from torghut_assets.defs.schedules import (
+    governance_reports_job,
+    governance_reports_schedule,
+    lane_window_schedule,
+)
 from torghut_assets.settings import Settings, load_settings
 
 LANE_WINDOW_ASSETS = [
@@ -129,6 +135,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             approval_overrides,
             operational_readiness,
             promotion_timeline,
+            profitability_runtime,
+            readiness_report_asset,
         ],
         asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
         jobs=[
@@ -140,8 +148,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             promotion_job,
             rollback_job,
             promotion_timeline_job,
+            governance_reports_job,
         ],
-        schedules=[lane_window_schedule, nightly_reconciliation_schedule(settings.reconciliation_timezone)],
+        schedules=[
+            lane_window_schedule,
+            nightly_reconciliation_schedule(settings.reconciliation_timezone),
+            governance_reports_schedule,
+        ],
         sensors=[signal_continuity_sensor, rollback_drift_sensor, promotion_timeline_sensor],
         resources=default_resources(settings),
     )

@@ -274,7 +274,9 @@ def rollback_job() -> None:
     apply_rollback()
 
 
-def lane_trading_record(conn: Connection, lane: str, since: dt.datetime, equity: float) -> LaneTradingRecord:
+def lane_trading_record(
+    conn: Connection, lane: str, since: dt.datetime, equity: float, until: dt.datetime | None = None
+) -> LaneTradingRecord:
     """Realized PnL over flat (symbol, session) round trips; costs from TCA; fallbacks from provenance."""
     e, t = schema.executions, schema.execution_tca_metrics
     rows = conn.execute(
@@ -289,7 +291,7 @@ def lane_trading_record(conn: Connection, lane: str, since: dt.datetime, equity:
             t.c.implementation_shortfall_notional,
         )
         .select_from(e.outerjoin(t, t.c.execution_id == e.c.id))
-        .where(e.c.lane == lane, e.c.window_start >= since)
+        .where(e.c.lane == lane, e.c.window_start >= since, *([e.c.window_start < until] if until else []))
     ).all()
     if not rows:
         return LaneTradingRecord(0, 0, 0.0, 0.0, None, None)

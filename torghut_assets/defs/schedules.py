@@ -1,4 +1,5 @@
-"""Hourly lane-window schedule: at hh:05 UTC, one run per lane for the window that just closed."""
+"""Schedules: lane windows at hh:05 UTC (one run per lane for the window that just closed) and the
+governance reports at hh:20 UTC."""
 
 import dagster as dg
 import pandas as pd
@@ -22,3 +23,20 @@ def lane_window_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRe
         key = lane_window_key(lane, window_start)
         requests.append(dg.RunRequest(run_key=str(key), partition_key=key, tags={"torghut/lane": lane}))
     return requests
+
+
+governance_reports_job = dg.define_asset_job(
+    "governance_reports_job",
+    selection=["profitability_runtime", "readiness_report"],
+    description="Refresh the 72 h runtime profitability report and the acceptance-criteria readiness report.",
+    tags={"torghut/pipeline": "governance_reports"},
+)
+
+governance_reports_schedule = dg.ScheduleDefinition(
+    name="governance_reports_schedule",
+    job=governance_reports_job,
+    cron_schedule="20 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Hourly at hh:20 UTC, after the lane windows of the hour have landed.",
+)

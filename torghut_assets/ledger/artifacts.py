@@ -37,6 +37,9 @@ class ArtifactStore:
     def write_text(self, kind: str, text: str, suffix: str = ".md") -> ArtifactRef:
         return self._write(kind, text.encode("utf-8"), suffix)
 
+    def write_bytes(self, kind: str, data: bytes, suffix: str) -> ArtifactRef:
+        return self._write(kind, data, suffix)
+
     def _write(self, kind: str, data: bytes, suffix: str) -> ArtifactRef:
         """Write atomically (temp file + rename) so a crash never leaves a truncated artifact."""
         digest = hashlib.sha256(data).hexdigest()

@@ -27,6 +27,8 @@ GOVERNANCE_ASSETS = {
     "approval_overrides": set(),
     "operational_readiness": set(),
     "promotion_timeline": set(),
+    "profitability_runtime": set(),
+    "readiness_report": set(),
 }
 
 

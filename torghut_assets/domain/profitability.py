@@ -1,0 +1,231 @@
+"""Runtime profitability over a fixed 72 h lookback (domain.md §11): what the evidence shows, no more.
+
+Pure assembly of the `torghut.runtime-profitability.v1` payload from set-wise aggregates (the ledger
+layer does the GROUP BYs). Decimal figures are trimmed strings, as in the reference, so the payload hashes
+identically on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+SCHEMA_VERSION = "torghut.runtime-profitability.v1"
+LOOKBACK = dt.timedelta(hours=72)
+CAVEAT_EVIDENCE_ONLY = "evidence_only_no_profitability_certainty"
+CAVEAT_PROXY = "realized_pnl_proxy_from_tca_shortfall"
+CAVEAT_EMPTY = "empty_window_no_runtime_evidence"
+_DIGITS = 8
+
+
+def decimal_text(value: float | None) -> str | None:
+    """A trimmed fixed-point string ('12.5', '0', '-3.25'); None for missing or non-finite input."""
+    if value is None or not math.isfinite(value):
+        return None
+    text = f"{Decimal(str(round(value, _DIGITS))):f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def nearest_rank(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (the reference's definition): the ceil(p·n)-th smallest value."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def window_bounds(as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    if as_of.tzinfo is None:
+        raise ValueError(f"as_of {as_of!r} must be timezone-aware")
+    end = as_of.astimezone(dt.UTC)
+    return end - LOOKBACK, end
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _adapter(name: Any) -> str:
+    text = str(name or "").strip().lower()
+    return text or "unknown"
+
+
+@dataclass(frozen=True)
+class DecisionGroup:
+    strategy_id: str
+    strategy_name: str | None
+    symbol: str
+    status: str
+    decision_count: int
+    executed_count: int
+    last_decision_at: dt.datetime | None
+    last_executed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ExecutionGroup:
+    expected_adapter: str | None
+    actual_adapter: str | None
+    status: str
+    fallback_reason: str | None
+    execution_count: int
+    fallback_execution_count: int
+    fallback_count_total: int
+    last_execution_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ShortfallBySymbol:
+    symbol: str
+    samples: int
+    shortfall_notional_total: float
+    shortfall_bps_sum: float
+    shortfall_bps_samples: int
+
+
+def decisions_by_symbol_strategy(groups: Iterable[DecisionGroup]) -> list[dict[str, Any]]:
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for g in groups:
+        row = merged.setdefault(
+            (g.strategy_id, g.symbol),
+            {
+                "strategy_id": g.strategy_id,
+                "strategy_name": g.strategy_name,
+                "symbol": g.symbol,
+                "decision_count": 0,
+                "executed_count": 0,
+                "status_counts": {},
+                "last_decision_at": None,
+                "last_executed_at": None,
+            },
+        )
+        row["decision_count"] += g.decision_count
+        row["executed_count"] += g.executed_count
+        row["status_counts"][g.status] = row["status_counts"].get(g.status, 0) + g.decision_count
+        row["last_decision_at"] = _latest(row["last_decision_at"], g.last_decision_at)
+        row["last_executed_at"] = _latest(row["last_executed_at"], g.last_executed_at)
+    out = []
+    for key in sorted(merged):
+        row = merged[key]
+        row["status_counts"] = dict(sorted(row["status_counts"].items()))
+        row["last_decision_at"] = _iso(row["last_decision_at"])
+        row["last_executed_at"] = _iso(row["last_executed_at"])
+        out.append(row)
+    return out
+
+
+def _latest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def executions_by_adapter(groups: Iterable[ExecutionGroup]) -> dict[str, Any]:
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    totals: dict[str, int] = {}
+    for g in groups:
+        expected, actual = _adapter(g.expected_adapter), _adapter(g.actual_adapter)
+        row = merged.setdefault(
+            (expected, actual),
+            {
+                "expected_adapter": expected,
+                "actual_adapter": actual,
+                "execution_count": 0,
+                "fallback_execution_count": 0,
+                "fallback_count_total": 0,
+                "fallback_reason_counts": {},
+                "status_counts": {},
+                "last_execution_at": None,
+            },
+        )
+        row["execution_count"] += g.execution_count
+        row["fallback_execution_count"] += g.fallback_execution_count
+        row["fallback_count_total"] += g.fallback_count_total
+        row["status_counts"][g.status] = row["status_counts"].get(g.status, 0) + g.execution_count
+        if g.fallback_reason:
+            reasons = row["fallback_reason_counts"]
+            reasons[g.fallback_reason] = reasons.get(g.fallback_reason, 0) + g.execution_count
+            totals[g.fallback_reason] = totals.get(g.fallback_reason, 0) + g.execution_count
+        row["last_execution_at"] = _latest(row["last_execution_at"], g.last_execution_at)
+    by_adapter = []
+    for key in sorted(merged):
+        row = merged[key]
+        row["fallback_reason_counts"] = dict(sorted(row["fallback_reason_counts"].items()))
+        row["status_counts"] = dict(sorted(row["status_counts"].items()))
+        row["last_execution_at"] = _iso(row["last_execution_at"])
+        by_adapter.append(row)
+    return {"by_adapter": by_adapter, "fallback_reason_totals": dict(sorted(totals.items()))}
+
+
+def realized_pnl_summary(
+    by_symbol: Sequence[ShortfallBySymbol], excursions_bps: Sequence[float]
+) -> dict[str, Any]:
+    """The TCA proxy: realized PnL ≈ −(implementation shortfall); adverse excursion = shortfall bps ≥ 0."""
+    samples = sum(s.samples for s in by_symbol)
+    shortfall = math.fsum(s.shortfall_notional_total for s in by_symbol)
+    bps_samples = sum(s.shortfall_bps_samples for s in by_symbol)
+    bps_sum = math.fsum(s.shortfall_bps_sum for s in by_symbol)
+    adverse = [max(0.0, v) for v in excursions_bps if math.isfinite(v)]
+    return {
+        "tca_sample_count": samples,
+        "shortfall_notional_total": decimal_text(shortfall),
+        "realized_pnl_proxy_notional": decimal_text(-shortfall),
+        "avg_realized_shortfall_bps": decimal_text(bps_sum / bps_samples) if bps_samples else None,
+        "adverse_excursion_proxy_bps_p95": decimal_text(nearest_rank(adverse, 95)),
+        "adverse_excursion_proxy_bps_max": decimal_text(max(adverse)) if adverse else None,
+        "by_symbol": [
+            {
+                "symbol": s.symbol,
+                "samples": s.samples,
+                "shortfall_notional_total": decimal_text(s.shortfall_notional_total),
+            }
+            for s in sorted(by_symbol, key=lambda s: s.symbol)
+        ],
+    }
+
+
+def runtime_profitability(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    decisions: Sequence[DecisionGroup],
+    executions: Sequence[ExecutionGroup],
+    shortfall_by_symbol: Sequence[ShortfallBySymbol],
+    excursions_bps: Sequence[float],
+    closed_trade_pnl_by_lane: Mapping[str, float | None],
+    attribution: Mapping[str, Any],
+) -> dict[str, Any]:
+    decision_count = sum(g.decision_count for g in decisions)
+    execution_count = sum(g.execution_count for g in executions)
+    tca_count = sum(s.samples for s in shortfall_by_symbol)
+    empty = decision_count == 0 and execution_count == 0 and tca_count == 0
+    caveats = [CAVEAT_EVIDENCE_ONLY, CAVEAT_PROXY] + ([CAVEAT_EMPTY] if empty else [])
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "window": {
+            "lookback_hours": int(LOOKBACK.total_seconds() // 3600),
+            "start": _iso(start),
+            "end": _iso(end),
+            "decision_count": decision_count,
+            "execution_count": execution_count,
+            "tca_sample_count": tca_count,
+            "empty": empty,
+        },
+        "decisions_by_symbol_strategy": decisions_by_symbol_strategy(decisions),
+        "executions": executions_by_adapter(executions),
+        "realized_pnl_summary": realized_pnl_summary(shortfall_by_symbol, excursions_bps),
+        "closed_trade_pnl_by_lane": {
+            lane: decimal_text(value) for lane, value in sorted(closed_trade_pnl_by_lane.items())
+        },
+        "gate_rollback_attribution": dict(attribution),
+        "caveats": caveats,
+    }
