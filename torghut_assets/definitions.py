@@ -11,6 +11,7 @@ import dagster as dg
 
 from torghut_assets.defs.approvals import approval_overrides
 from torghut_assets.defs.assets.executions import executions
+from torghut_assets.defs.assets.llm_reviews import llm_decision_reviews
 from torghut_assets.defs.assets.research import (
     research_candidates,
     research_fold_metrics,
@@ -24,6 +25,7 @@ from torghut_assets.defs.checks import signals_landed_before_deadline, signals_m
 from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
 from torghut_assets.defs.governance_resource import GovernanceResource
 from torghut_assets.defs.jobs import lane_window_job
+from torghut_assets.defs.llm_advisory import llm_advisory_resource
 from torghut_assets.defs.operational_readiness import operational_readiness
 from torghut_assets.defs.profitability import profitability_runtime
 from torghut_assets.defs.promotion import promotion_job
@@ -61,6 +63,7 @@ LANE_WINDOW_ASSETS = [
     research_fold_metrics,
     research_stress_metrics,
     research_promotions,
+    llm_decision_reviews,
 ]
 
 
@@ -108,7 +111,10 @@ def governance_resource(settings: Settings) -> GovernanceResource:
     if settings.approval_secret_set:
         secret["approval_secret"] = dg.EnvVar("TORGHUT_APPROVAL_SECRET")
     return GovernanceResource(
-        policy_path=settings.gate_policy_path, allow_dev_secret=settings.profile != "production", **secret
+        policy_path=settings.gate_policy_path,
+        allow_dev_secret=settings.profile != "production",
+        llm_enabled=settings.llm_policy.enabled and settings.llm_note is None,
+        **secret,
     )
 
 
@@ -121,6 +127,7 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
         "broker": broker_resource(settings),
         "research_settings": ResearchResource(),
         "reconciliation": ReconciliationResource(),
+        "llm": llm_advisory_resource(settings),
     }
 
 

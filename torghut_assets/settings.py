@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
 from torghut_assets.domain.approvals import MIN_SECRET_BYTES
 from torghut_assets.domain.gates import GatePolicy
+from torghut_assets.domain.llm_advisory import AdvisoryPolicy, parse_policy, policy_contradictions
 from torghut_assets.domain.universe_policy import (
     PROFILE_DEV,
     PROFILE_PRODUCTION,
@@ -62,6 +63,11 @@ class Settings:
     reconciliation_timezone: str = "America/New_York"
     gate_policy_path: str = str(DEFAULT_GATE_POLICY_PATH)
     approval_secret_set: bool = False
+    llm_policy: AdvisoryPolicy = field(default_factory=AdvisoryPolicy)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key_set: bool = False
+    llm_note: str | None = None
 
     @property
     def effective_signal_source(self) -> str:
@@ -130,7 +136,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     timezone = env.get("TORGHUT_RECONCILIATION_TIMEZONE", "America/New_York").strip()
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a name too long for a path
         problems.append(f"TORGHUT_RECONCILIATION_TIMEZONE={timezone!r} is not a known time zone")
     policy_path = env.get("TORGHUT_GATE_POLICY_PATH", "").strip() or str(DEFAULT_GATE_POLICY_PATH)
     try:
@@ -144,6 +150,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         problems.append(f"TORGHUT_APPROVAL_SECRET must be at least {MIN_SECRET_BYTES} bytes")
     if not secret and profile == PROFILE_PRODUCTION:
         problems.append("production needs TORGHUT_APPROVAL_SECRET to sign and verify approval overrides")
+    llm_policy, llm_problems = parse_policy(env)
+    problems += llm_problems
+    llm_base_url = env.get("LLM_BASE_URL", "").strip() or None
+    llm_model = env.get("LLM_MODEL", "").strip() or None
+    if llm_base_url and not llm_base_url.lower().startswith(("http://", "https://")):
+        problems.append(f"LLM_BASE_URL={llm_base_url!r} must be http(s)://...")
+    llm_note = None
+    if profile == PROFILE_PRODUCTION:
+        problems += policy_contradictions(
+            llm_policy, base_url=llm_base_url, model=llm_model, trading_mode=trading_mode
+        )
+    elif llm_policy.enabled and not (llm_base_url and llm_model):
+        llm_note = "LLM_ENABLED=true but LLM_BASE_URL or LLM_MODEL is not set: LLM advisory disabled"
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -166,4 +185,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconciliation_timezone=timezone,
         gate_policy_path=policy_path,
         approval_secret_set=bool(secret),
+        llm_policy=llm_policy,
+        llm_base_url=llm_base_url,
+        llm_model=llm_model,
+        llm_api_key_set=bool(env.get("LLM_API_KEY", "").strip()),
+        llm_note=llm_note,
     )

@@ -91,6 +91,7 @@ class AlpacaBarsSignalSource:
         self.default_spread_bps = default_spread_bps
         self.base_url = (url_override or "https://data.alpaca.markets").rstrip("/")
         self._secret_key = secret_key
+        self._api_key = api_key
         self._client = StockHistoricalDataClient(
             api_key=api_key, secret_key=secret_key, url_override=self.base_url
         )
@@ -196,7 +197,8 @@ class AlpacaBarsSignalSource:
         return barset
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._secret_key, "***")
+        """Both credentials: an upstream (or a proxy) may echo the request's key headers in its error body."""
+        return text.replace(self._secret_key, "***").replace(self._api_key, "***")
 
 
 def _timeout(where: str, seconds: float) -> SignalSourceUnavailable:

@@ -98,6 +98,7 @@ class AlpacaPaperVenue:
         self.fill_poll_interval_seconds = float(fill_poll_interval_seconds)
         self._sleep = sleep
         self._secret_key = secret_key
+        self._api_key = api_key
         self._client = TradingClient(
             api_key=api_key, secret_key=secret_key, paper=True, raw_data=True, url_override=self.base_url
         )
@@ -289,7 +290,8 @@ class AlpacaPaperVenue:
         return self._error(op, "contract_violation", detail)
 
     def _error(self, op: str, failure: str, detail: str) -> VenueError:
-        return VenueError(venue=VENUE, op=op, failure=failure, detail=detail.replace(self._secret_key, "***"))
+        redacted = detail.replace(self._secret_key, "***").replace(self._api_key, "***")  # echoed keys
+        return VenueError(venue=VENUE, op=op, failure=failure, detail=redacted)
 
 
 def _alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:

@@ -34,8 +34,13 @@ from torghut_assets.domain.strategies import strategy_actions
 from torghut_assets.domain.uncertainty import UncertaintyEvidence, conformal_fold_evidence
 from torghut_assets.ledger import queries, rehearsal_store, route_controls, schema
 from torghut_assets.ledger.continuity_store import load_state
+from torghut_assets.ledger.llm_reviews import llm_error_budget_spent
 
+LLM_ERROR_KINDS = ("parse", "validation", "transport")  # skipped/blocked calls are not answers
 NULL_RATE_COLUMNS = {"macd": "null_rate_macd", "rsi14": "null_rate_rsi", "price": "null_rate_price"}
+
+
+LLM_BUDGET_LOOKBACK = dt.timedelta(hours=24)
 
 
 class UnknownCandidateError(LookupError):
@@ -134,7 +139,9 @@ def llm_summary(
     row = conn.execute(
         sa.select(
             sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((reviews.c.verdict == "error", 1), else_=0)), 0),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((reviews.c.error_kind.in_(LLM_ERROR_KINDS), 1), else_=0)), 0
+            ),
         )
         .select_from(reviews.join(decisions, reviews.c.trade_decision_id == decisions.c.id))
         .where(decisions.c.lane == lane, decisions.c.window_start >= start, decisions.c.window_start < end)
@@ -152,12 +159,21 @@ def latest_route_parity(conn: Connection, now: dt.datetime) -> dict[str, Any] | 
     return None if row is None else dict(row)
 
 
-def safety_state(conn: Connection, lane: str) -> SafetyState:
+def safety_state(
+    conn: Connection,
+    lane: str,
+    now: dt.datetime | None = None,
+    evidence_span: tuple[dt.datetime, dt.datetime] | None = None,
+) -> SafetyState:
+    """Blocks read fresh; the LLM budget counts over the last 24 h and over the candidate's evidence span."""
     state = load_state(conn, lane)
+    until = now or dt.datetime.now(dt.UTC)
+    spans = [(until - LLM_BUDGET_LOOKBACK, until), *([evidence_span] if evidence_span else [])]
     return SafetyState(
         kill_switch_active=route_controls.enabled_since(conn, route_controls.TRADING_KILL_SWITCH) is not None,
         emergency_stop_active=bool(state and state.emergency_stop_active),
         continuity_alert_active=bool(state and state.alert_active),
+        llm_error_budget_spent=any(llm_error_budget_spent(conn, lane, *span) for span in spans),
     )
 
 
@@ -223,6 +239,12 @@ class GatheredEvidence:
     provenance: dict[str, Any]
 
 
+def evidence_span(ctx: CandidateContext) -> tuple[dt.datetime, dt.datetime]:
+    """The lane windows the candidate's research covered: dataset start (to the hour) to window end."""
+    start = queries.as_utc(ctx.run["dataset_from"]) or ctx.window.start
+    return start.floor("h").to_pydatetime(), ctx.window.end.to_pydatetime()
+
+
 def gather_evidence(
     conn: Connection,
     ctx: CandidateContext,
@@ -235,8 +257,7 @@ def gather_evidence(
     now: dt.datetime,
 ) -> GatheredEvidence:
     window = ctx.window
-    span_start = queries.as_utc(ctx.run["dataset_from"]) or window.start
-    span = (span_start.floor("h").to_pydatetime(), window.end.to_pydatetime())
+    span = evidence_span(ctx)
     baseline_id, baseline_folds = baseline_for(ctx, lane)
     folds = ctx.folds_of(ctx.candidate_id)
     baseline_report = sha256_hex(

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
 
@@ -20,6 +21,7 @@ from torghut_assets.defs.gate_inputs import (
     CandidateContext,
     UnknownCandidateError,
     candidate_uncertainty,
+    evidence_span,
     gather_evidence,
     load_candidate,
     safety_state,
@@ -217,7 +219,7 @@ def run_promotion(
             requested_stage=stage,
             lane=lane_state,
             report=report,
-            safety=safety_state(conn, ctx.window.lane),
+            safety=safety_state(conn, ctx.window.lane, now, evidence_span(ctx)),
             approval=approval,
             frozen=frozen,
         )
@@ -243,120 +245,132 @@ def run_promotion(
             "gates/profitability-evidence-v4", gathered.profitability
         ).path,
     }
-    with ledger.transaction() as conn:
-        lane_now, seq = rollout_store.load_lane(conn, ctx.window.lane)
-        if outcome.allowed:
-            # Decide again against the lane as it is inside this transaction (a concurrent promotion).
-            outcome = decide(conn, lane_now, verdict)
-        consumed_ok = True
-        promotion_id_for_use = None
-        gate_row = promotion_records.gate_evaluation_row(
-            run_id=str(ctx.run["run_id"]),
-            candidate_id=ctx.candidate_id,
-            window=ctx.window,
-            report=report,
-            full_report=full_report,
-            evaluated_at=now,
-            code_version=torghut_assets.__version__,
-        )
-        conn.execute(promotion_records.schema.gate_evaluations.insert().values(**gate_row))
-        if outcome.allowed and verdict is not None and verdict.valid and verdict.override_id:
-            promotion_id_for_use = _new_id()
-            consumed_ok = approval_store.consume(
-                conn, verdict.override_id, promotion_id=promotion_id_for_use, at=now
-            )
-            if not consumed_ok:
-                verdict = approvals.ApprovalVerdict(False, approvals.APPROVAL_REPLAYED, verdict.override_id)
+    try:
+        with ledger.transaction() as conn:
+            lane_now, seq = rollout_store.load_lane(conn, ctx.window.lane)
+            if outcome.allowed:
+                # Decide again against the lane as it is inside this transaction (a concurrent promotion).
                 outcome = decide(conn, lane_now, verdict)
-        approval_record = None
-        if verdict is not None and verdict.override_id:
-            found = approval_store.load_record(conn, verdict.override_id)
-            approval_record = None if found is None else found[0]
-        used_approval = outcome.allowed and verdict is not None and verdict.valid
-        patch_ref = None
-        if outcome.allowed and stage == Stage.PAPER:
-            patch_ref = ledger.artifacts.write_text(
-                "paper-candidate/strategy-configmap-patch", _configmap_patch(ctx), suffix=".yaml"
-            ).path
-            artifacts["paper_candidate_patch"] = patch_ref
-        previous = lane_now.active
-        promotion = promotion_records.promotion_row(
-            outcome=outcome,
-            window=ctx.window,
-            run_id=str(ctx.run["run_id"]),
-            gate_evaluation=gate_row,
-            requester=config.requester,
-            approver=approval_record.approver if used_approval and approval_record else None,
-            approver_role=approval_record.approver_role if used_approval and approval_record else None,
-            override_id=verdict.override_id if verdict is not None else None,
-            evidence_bundle={
-                "fold_metrics_count": len(ctx.folds_of(ctx.candidate_id)),
-                "stress_metrics_count": len(ctx.stress),
-                "rationale_present": True,
-                "evidence_complete": not any(r.endswith(("_missing", "_invalid")) for r in report.reasons),
-                "reasons": list(outcome.reason_codes),
-                "approval_verdict": None if verdict is None else verdict.reason,
-                "stage_caps": asdict(caps_for(stage)),
-                "requester": config.requester,
-                "request_reason": config.reason,
-                "dagster_run_id": run_id,
-                "artifacts": dict(artifacts),
-            },
-            decided_at=now,
-            patch_ref=patch_ref,
-            rollback_candidate_id=previous.candidate_id
-            if previous and previous.candidate_id != ctx.candidate_id
-            else None,
-        )
-        if promotion_id_for_use and consumed_ok:
-            promotion["id"] = promotion_id_for_use
-        conn.execute(promotion_records.schema.research_promotions.insert().values(**promotion))
-        transition_row = None
-        if outcome.allowed:
-            transition = lane_now.advance(
-                ctx.candidate_id,
-                stage,
-                at=now,
-                reason=config.reason or "promotion_job",
-                actor=config.requester,
+            consumed_ok = True
+            promotion_id_for_use = None
+            gate_row = promotion_records.gate_evaluation_row(
+                run_id=str(ctx.run["run_id"]),
+                candidate_id=ctx.candidate_id,
+                window=ctx.window,
+                report=report,
+                full_report=full_report,
+                evaluated_at=now,
+                code_version=torghut_assets.__version__,
             )
-            transition_row = rollout_store.append_transition(
-                conn,
-                transition,
-                after_seq=seq,
-                from_candidate_id=previous.candidate_id if previous else None,
-                gate_results=[g.as_dict() for g in report.gates],
-                reason_codes=list(outcome.reason_codes),
-                blocking_gate=None,
-            )
-            promotion_records.set_lifecycle(conn, ctx.candidate_id, role="champion", status="active")
-            if previous is not None and previous.candidate_id != ctx.candidate_id:
-                demoted = promotion_records.candidate_rows(conn, [previous.candidate_id]).get(
-                    previous.candidate_id
+            conn.execute(promotion_records.schema.gate_evaluations.insert().values(**gate_row))
+            if outcome.allowed and verdict is not None and verdict.valid and verdict.override_id:
+                promotion_id_for_use = _new_id()
+                consumed_ok = approval_store.consume(
+                    conn, verdict.override_id, promotion_id=promotion_id_for_use, at=now
                 )
-                if demoted is not None:
-                    promotion_records.set_lifecycle(
-                        conn, previous.candidate_id, role="demoted", status="standby"
+                if not consumed_ok:
+                    verdict = approvals.ApprovalVerdict(
+                        False, approvals.APPROVAL_REPLAYED, verdict.override_id
                     )
-                    conn.execute(
-                        promotion_records.schema.research_promotions.insert().values(
-                            **promotion_records.demotion_row(
-                                demoted=demoted,
-                                successor_id=ctx.candidate_id,
-                                reason=f"replaced_by:{ctx.candidate_id}",
-                                at=now,
-                                promotion=promotion,
+                    outcome = decide(conn, lane_now, verdict)
+            approval_record = None
+            if verdict is not None and verdict.override_id:
+                found = approval_store.load_record(conn, verdict.override_id)
+                approval_record = None if found is None else found[0]
+            used_approval = outcome.allowed and verdict is not None and verdict.valid
+            patch_ref = None
+            if outcome.allowed and stage == Stage.PAPER:
+                patch_ref = ledger.artifacts.write_text(
+                    "paper-candidate/strategy-configmap-patch", _configmap_patch(ctx), suffix=".yaml"
+                ).path
+                artifacts["paper_candidate_patch"] = patch_ref
+            previous = lane_now.active
+            promotion = promotion_records.promotion_row(
+                outcome=outcome,
+                window=ctx.window,
+                run_id=str(ctx.run["run_id"]),
+                gate_evaluation=gate_row,
+                requester=config.requester,
+                approver=approval_record.approver if used_approval and approval_record else None,
+                approver_role=approval_record.approver_role if used_approval and approval_record else None,
+                override_id=verdict.override_id if verdict is not None else None,
+                evidence_bundle={
+                    "fold_metrics_count": len(ctx.folds_of(ctx.candidate_id)),
+                    "stress_metrics_count": len(ctx.stress),
+                    "rationale_present": True,
+                    "evidence_complete": not any(
+                        r.endswith(("_missing", "_invalid")) for r in report.reasons
+                    ),
+                    "reasons": list(outcome.reason_codes),
+                    "approval_verdict": None if verdict is None else verdict.reason,
+                    "stage_caps": asdict(caps_for(stage)),
+                    "requester": config.requester,
+                    "request_reason": config.reason,
+                    "dagster_run_id": run_id,
+                    "artifacts": dict(artifacts),
+                },
+                decided_at=now,
+                patch_ref=patch_ref,
+                rollback_candidate_id=previous.candidate_id
+                if previous and previous.candidate_id != ctx.candidate_id
+                else None,
+            )
+            if promotion_id_for_use and consumed_ok:
+                promotion["id"] = promotion_id_for_use
+            conn.execute(promotion_records.schema.research_promotions.insert().values(**promotion))
+            transition_row = None
+            if outcome.allowed:
+                transition = lane_now.advance(
+                    ctx.candidate_id,
+                    stage,
+                    at=now,
+                    reason=config.reason or "promotion_job",
+                    actor=config.requester,
+                )
+                transition_row = rollout_store.append_transition(
+                    conn,
+                    transition,
+                    after_seq=seq,
+                    from_candidate_id=previous.candidate_id if previous else None,
+                    gate_results=[g.as_dict() for g in report.gates],
+                    reason_codes=list(outcome.reason_codes),
+                    blocking_gate=None,
+                )
+                promotion_records.set_lifecycle(conn, ctx.candidate_id, role="champion", status="active")
+                if previous is not None and previous.candidate_id != ctx.candidate_id:
+                    demoted = promotion_records.candidate_rows(conn, [previous.candidate_id]).get(
+                        previous.candidate_id
+                    )
+                    if demoted is not None:
+                        promotion_records.set_lifecycle(
+                            conn, previous.candidate_id, role="demoted", status="standby"
+                        )
+                        conn.execute(
+                            promotion_records.schema.research_promotions.insert().values(
+                                **promotion_records.demotion_row(
+                                    demoted=demoted,
+                                    successor_id=ctx.candidate_id,
+                                    reason=f"replaced_by:{ctx.candidate_id}",
+                                    at=now,
+                                    promotion=promotion,
+                                )
                             )
                         )
-                    )
-        newly_frozen = not outcome.allowed and not frozen and auto_freeze([*deny_streak, now], now)
-        if newly_frozen:
-            promotion_records.set_lifecycle(
-                conn, ctx.candidate_id, role=str(ctx.candidate["lifecycle_role"]), status="paused"
-            )
-        if outcome.allowed and frozen:
-            promotion_records.set_lifecycle(conn, ctx.candidate_id, role="champion", status="active")
-        _chain(conn, ctx, gate_row, promotion, transition_row, newly_frozen, now)
+            newly_frozen = not outcome.allowed and not frozen and auto_freeze([*deny_streak, now], now)
+            if newly_frozen:
+                promotion_records.set_lifecycle(
+                    conn, ctx.candidate_id, role=str(ctx.candidate["lifecycle_role"]), status="paused"
+                )
+            if outcome.allowed and frozen:
+                promotion_records.set_lifecycle(conn, ctx.candidate_id, role="champion", status="active")
+            _chain(conn, ctx, gate_row, promotion, transition_row, newly_frozen, now)
+    except sa.exc.IntegrityError as exc:
+        # Another promotion moved this lane (or consumed this approval) between our read and our write.
+        message = f"lane {ctx.window.lane} changed concurrently; nothing was written, re-run the promotion"
+        record_refusal(
+            ledger, candidate_id=ctx.candidate_id, message=message, requester=config.requester, at=now
+        )
+        raise PromotionRefusedError(message) from exc
     return PromotionResult(
         outcome=outcome,
         report=report,

@@ -33,6 +33,7 @@ KILL_SWITCH_ACTIVE = "kill_switch_active"
 EMERGENCY_STOP_ACTIVE = "emergency_stop_active"
 CONTINUITY_ALERT_LATCHED = "signal_continuity_alert_latched"
 CANDIDATE_NOT_IN_LANE = "candidate_not_found"
+LLM_ERROR_BUDGET_SPENT = "llm_error_budget_spent"
 
 _HARD_GATE_CODES = {
     "gate4_operational_readiness:continuity_alert_active",
@@ -54,6 +55,7 @@ class SafetyState:
     kill_switch_active: bool
     emergency_stop_active: bool
     continuity_alert_active: bool
+    llm_error_budget_spent: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ def decide_promotion(
     is_live = stage_mode(requested_stage) == "live"
     if is_live and not approved:
         hard.append(APPROVAL_REQUIRED_FOR_LIVE)
+    if is_live and safety.llm_error_budget_spent:
+        hard.append(LLM_ERROR_BUDGET_SPENT)
     blocking = _blocking_gates(report, [*hard, *soft])
     if hard or (soft and not approved):
         reasons = _unique([*hard, *soft, *approval_codes])

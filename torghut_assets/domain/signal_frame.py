@@ -51,7 +51,14 @@ SIGNAL_COLUMNS: tuple[str, ...] = (
 
 UTC_TS = pd.DatetimeTZDtype(unit="us", tz="UTC")
 
-_positive = pa.Check.gt(0)
+# What the ledger stores faithfully (prices Numeric(20, 8), `version` Integer, `source` String(64),
+# `window_size` String(16)): a value outside these bounds is not a signal, and admission rejects it.
+MIN_PRICE = 1e-8
+MAX_PRICE = 1e9
+VERSION_RANGE = (-(2**31), 2**31 - 1)
+TEXT_MAX_LENGTH = {"source": 64, "window_size": 16}
+
+_positive = pa.Check.in_range(MIN_PRICE, MAX_PRICE, include_max=False)
 _finite_or_null = pa.Check(lambda s: ~s.isin([float("inf"), float("-inf")]), element_wise=False)
 
 SIGNAL_SCHEMA = pa.DataFrameSchema(
@@ -61,9 +68,9 @@ SIGNAL_SCHEMA = pa.DataFrameSchema(
         "seq": pa.Column("int64", pa.Check.ge(0)),
         "ingest_ts": pa.Column(UTC_TS),
         "is_final": pa.Column("int64", pa.Check.isin([0, 1])),
-        "source": pa.Column(str),
-        "window_size": pa.Column(str),
-        "version": pa.Column("int64"),
+        "source": pa.Column(str, pa.Check.str_length(max_value=TEXT_MAX_LENGTH["source"])),
+        "window_size": pa.Column(str, pa.Check.str_length(max_value=TEXT_MAX_LENGTH["window_size"])),
+        "version": pa.Column("int64", pa.Check.in_range(*VERSION_RANGE)),
         "price": pa.Column("float64", [_positive, _finite_or_null]),
         "close": pa.Column("float64", [_positive, _finite_or_null]),
         "vwap": pa.Column("float64", [_positive, _finite_or_null]),

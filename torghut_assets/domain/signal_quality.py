@@ -15,10 +15,15 @@ import pandas as pd
 from torghut_assets.domain.signal_frame import (
     INDICATOR_COLUMNS,
     KEY_COLUMNS,
+    MAX_PRICE,
+    MIN_PRICE,
     PRICE_COLUMNS,
     SIGNAL_COLUMNS,
     SIGNAL_SCHEMA,
+    TEXT_MAX_LENGTH,
+    VERSION_RANGE,
 )
+from torghut_assets.domain.universe_policy import SYMBOL_PATTERN
 
 REJECT_MISSING_COLUMN = "missing_column"
 REJECT_INVALID_PRICE = "invalid_price"
@@ -30,6 +35,7 @@ REJECT_INVALID_FIELD = "invalid_field"
 
 INTEGER_COLUMNS = ("seq", "is_final", "version", "volume")
 NULLABLE_INT_COLUMNS = ("imbalance_bid_sz", "imbalance_ask_sz")
+_INT64_BOUND = 2.0**63
 
 NO_SIGNALS_IN_WINDOW = "no_signals_in_window"
 CURSOR_AHEAD_OF_STREAM = "cursor_ahead_of_stream"
@@ -55,10 +61,16 @@ def admit_signals(
     raw: pd.DataFrame, *, window_start: pd.Timestamp, window_end: pd.Timestamp, universe: Collection[str]
 ) -> AdmittedSignals:
     """Keep the rows that may drive decisions; count the others by reason (first failing reason wins)."""
+    if not isinstance(raw, pd.DataFrame):
+        raise SignalContractError(f"signal source returned {type(raw).__name__}, not a DataFrame")
     missing = [c for c in SIGNAL_COLUMNS if c not in raw.columns]
     if missing:
         raise SignalContractError(f"signal source frame lacks columns {missing}")
-    frame = raw[list(SIGNAL_COLUMNS)].copy()
+    repeated = sorted({str(c) for c in raw.columns[raw.columns.duplicated()] if c in SIGNAL_COLUMNS})
+    if repeated:
+        raise SignalContractError(f"signal source frame repeats columns {repeated}")
+    frame = raw[list(SIGNAL_COLUMNS)].reset_index(drop=True)  # a duplicated index would misalign masks
+    known = {s for s in universe if isinstance(s, str) and SYMBOL_PATTERN.fullmatch(s)}
     rejected: dict[str, int] = {}
 
     def drop(mask: pd.Series, reason: str) -> None:
@@ -72,15 +84,17 @@ def admit_signals(
     frame = frame.assign(
         event_ts=_utc(frame["event_ts"]),
         ingest_ts=_utc(frame["ingest_ts"]),
-        **{
-            c: pd.to_numeric(frame[c], errors="coerce").astype("float64")
-            for c in (*PRICE_COLUMNS, *INDICATOR_COLUMNS)
-        },
-        **{c: pd.to_numeric(frame[c], errors="coerce") for c in (*INTEGER_COLUMNS, *NULLABLE_INT_COLUMNS)},
+        **{c: _numeric(frame[c]).astype("float64") for c in (*PRICE_COLUMNS, *INDICATOR_COLUMNS)},
+        **{c: _numeric(frame[c]) for c in INTEGER_COLUMNS},
+        **{c: _nullable_int(_numeric(frame[c])) for c in NULLABLE_INT_COLUMNS},
     )
     drop(frame["event_ts"].isna() | frame["ingest_ts"].isna(), REJECT_INVALID_TIMESTAMP)
-    drop(~frame["symbol"].astype(str).isin(set(universe)), REJECT_UNKNOWN_SYMBOL)
-    drop(frame[list(INTEGER_COLUMNS)].isna().any(axis=1) | (frame["seq"] < 0), REJECT_INVALID_FIELD)
+    drop(~frame["symbol"].astype(str).isin(known), REJECT_UNKNOWN_SYMBOL)
+    not_int64 = pd.concat([~_whole_int64(frame[c]) for c in INTEGER_COLUMNS], axis=1).any(axis=1)
+    not_text = pd.concat([~_storable_text(frame[c], n) for c, n in TEXT_MAX_LENGTH.items()], axis=1)
+    drop(not_int64 | not_text.any(axis=1), REJECT_INVALID_FIELD)
+    version_ok = frame["version"].between(*VERSION_RANGE)
+    drop((frame["seq"] < 0) | ~frame["is_final"].isin([0, 1]) | ~version_ok, REJECT_INVALID_FIELD)
     drop(frame["volume"] < 0, REJECT_INVALID_FIELD)
     corrupt = pd.Series(False, index=frame.index)
     for column in PRICE_COLUMNS:
@@ -95,6 +109,7 @@ def admit_signals(
         **{c: frame[c].where(np.isfinite(frame[c])) for c in INDICATOR_COLUMNS},
         **{c: frame[c].astype("int64") for c in INTEGER_COLUMNS},
         **{c: frame[c].round().astype("Int64") for c in NULLABLE_INT_COLUMNS},
+        **{c: frame[c].astype(str) for c in ("symbol", *TEXT_MAX_LENGTH)},
     )
     drop((frame["event_ts"] < window_start) | (frame["event_ts"] >= window_end), REJECT_OUTSIDE_WINDOW)
     frame = frame.sort_values([*KEY_COLUMNS, "ingest_ts"], kind="mergesort")
@@ -108,14 +123,68 @@ def _utc(values: pd.Series) -> pd.Series:
     return parsed.astype("datetime64[us, UTC]")
 
 
+def _numeric(values: pd.Series) -> pd.Series:
+    """A real-valued series; unparseable, complex or beyond-float values become NaN instead of raising."""
+    try:
+        numbers = pd.to_numeric(values, errors="coerce")
+    except (OverflowError, TypeError, ValueError):
+        numbers = None
+    if numbers is None or numbers.dtype.kind not in "biuf":
+        numbers = pd.Series([_real(v) for v in values], index=values.index, dtype="float64")
+    return numbers
+
+
+def _real(value: object) -> float:
+    if isinstance(value, complex | np.complexfloating):
+        return float("nan")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return float("nan")
+
+
+def _whole_int64(values: pd.Series) -> pd.Series:
+    """True where the value is a whole number that fits int64 (1.5, ±inf, 2**70 and NaN do not)."""
+    if values.dtype.kind in "bi":
+        return values.notna()
+    floats = values.astype("float64")
+    fits = np.isfinite(floats) & (floats == np.floor(floats)) & (floats >= -_INT64_BOUND)
+    return pd.Series(fits & (floats < _INT64_BOUND), index=values.index)
+
+
+def _nullable_int(values: pd.Series) -> pd.Series:
+    """Order-book sizes: NaN where the value cannot be an int64 (±inf, beyond range); rounded otherwise."""
+    if values.dtype.kind in "bi":
+        return values
+    floats = values.astype("float64")
+    return floats.where(np.isfinite(floats) & (floats.abs() < _INT64_BOUND))
+
+
+def _storable_text(values: pd.Series, max_length: int) -> pd.Series:
+    """A string of at most `max_length` characters that both ledgers can store (no NUL, valid UTF-8)."""
+    return pd.Series([_text_ok(v, max_length) for v in values], index=values.index, dtype=bool)
+
+
+def _text_ok(value: object, max_length: int) -> bool:
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+    return True
+
+
 def _valid_price(values: pd.Series) -> pd.Series:
-    return pd.Series(np.isfinite(values) & (values > 0), index=values.index)
+    in_range = np.isfinite(values) & (values >= MIN_PRICE) & (values < MAX_PRICE)
+    return pd.Series(in_range, index=values.index)
 
 
 def _resolved_price(frame: pd.DataFrame) -> pd.Series:
     """The reference's price fallback for *missing* values: `price`, else `close`, else `vwap`.
 
-    A present but impossible price (≤ 0, ±inf, unparseable) is corruption and rejects the row instead.
+    A present but impossible price (≤ 0, ±inf, unparseable, outside [MIN_PRICE, MAX_PRICE)) is corruption
+    and rejects the row instead.
     """
     resolved = pd.Series(np.nan, index=frame.index, dtype="float64")
     for column in reversed(PRICE_COLUMNS):

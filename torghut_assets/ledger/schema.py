@@ -367,7 +367,23 @@ llm_decision_reviews = sa.Table(
     sa.Column("risk_flags", JSON),
     sa.Column("tokens_prompt", sa.Integer),
     sa.Column("tokens_completion", sa.Integer),
+    *_lane_window(),
+    sa.Column("reviewed_at", TS, nullable=False),
+    sa.Column("model_version_hash", sa.String(64), nullable=False),
+    sa.Column("rollout_stage", sa.String(32), nullable=False),
+    sa.Column("effective_verdict", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # none | veto | adjust (what policy resolved to)
+    sa.Column("shadow", sa.Boolean, nullable=False),
+    sa.Column("applied", sa.Boolean, nullable=False),  # never true in shadow
+    sa.Column("error_kind", sa.String(32)),  # parse | validation | transport | circuit_open | blocked
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error_detail", sa.Text),
+    sa.Column("guardrail_mismatch", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("latency_ms", sa.Float),
     _created_at(),
+    sa.Index(None, "lane", "window_start"),
+    sa.Index(None, "reviewed_at"),
+    sa.CheckConstraint("NOT (shadow AND applied)", name="shadow_never_applied"),
 )
 
 trade_cursor = sa.Table(
@@ -595,4 +611,5 @@ LANE_WINDOW_TABLES: dict[str, str] = {
     "research_fold_metrics": "window_start",
     "research_stress_metrics": "window_start",
     "research_promotions": "window_start",
+    "llm_decision_reviews": "window_start",
 }

@@ -55,13 +55,14 @@ def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Row]) -> None:
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.id], set_={name: stmt.excluded[name] for name in updatable}
     )
-    conn.execute(
-        stmt,
-        [
-            {k: canonical_value(v) if k in json_columns else to_native(v) for k, v in row.items()}
-            for row in rows
-        ],
-    )
+    # One executemany per key set: rows read back from the ledger (every column) and freshly built rows
+    # (only the columns they set) can be written together, e.g. kept and new executions of a window.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        native = {k: canonical_value(v) if k in json_columns else to_native(v) for k, v in row.items()}
+        groups.setdefault(tuple(sorted(native)), []).append(native)
+    for group in groups.values():
+        conn.execute(stmt, group)
 
 
 def replace_lane_window(

@@ -13,7 +13,8 @@ from torghut_assets.defs.schedules import lane_window_schedule
 EXPECTED_GRAPH = {
     "signals": set(),
     "trade_decisions": {"signals"},
-    "executions": {"trade_decisions"},
+    "llm_decision_reviews": {"trade_decisions"},
+    "executions": {"trade_decisions", "llm_decision_reviews"},
     "research_runs": {"signals", "trade_decisions", "executions"},
     "research_candidates": {"research_runs"},
     "research_fold_metrics": {"research_candidates"},

@@ -401,3 +401,24 @@ def test_a_gate7_abstain_is_never_lifted_by_an_approval() -> None:
 def test_a_gate7_degrade_can_be_lifted_by_an_approval() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, shift_score=0.65), approval=VALID)
     assert outcome.action == PROMOTE and outcome.override_applied
+
+
+def test_a_spent_llm_error_budget_blocks_live_even_with_an_approval() -> None:
+    spent = SafetyState(
+        kill_switch_active=False,
+        emergency_stop_active=False,
+        continuity_alert_active=False,
+        llm_error_budget_spent=True,
+    )
+    outcome = decide(Stage.LIVE_L1, report_for(Stage.LIVE_L1), safety=spent, approval=VALID)
+    assert outcome.action == DENY and "llm_error_budget_spent" in outcome.hard_blocks
+
+
+def test_a_spent_llm_error_budget_does_not_block_paper() -> None:
+    spent = SafetyState(
+        kill_switch_active=False,
+        emergency_stop_active=False,
+        continuity_alert_active=False,
+        llm_error_budget_spent=True,
+    )
+    assert decide(Stage.PAPER, report_for(Stage.PAPER), safety=spent).action == PROMOTE

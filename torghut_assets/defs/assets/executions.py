@@ -1,7 +1,9 @@
 """`executions`: route each planned decision (LEAN first, fallback once), record route and TCA per row.
 
 Re-materializing a window never resubmits: a decision whose `client_order_id` already has an execution
-row keeps it (the reference's "an existing hash reuses the row").
+row keeps it (the reference's "an existing hash reuses the row"). Applied LLM advisory reviews (never
+shadow ones) act here, before routing: a veto rejects the decision (`llm_veto` / `llm_error` in its
+`risk_reasons`), an adjustment sends the bounded qty / order type.
 """
 
 from collections import Counter
@@ -17,18 +19,21 @@ from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.decisions import TradeDecision
+from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.llm_advisory import ACTION_VETO
 from torghut_assets.domain.routing import LEAN, select_route, symbols_for_manual_review
-from torghut_assets.ledger import queries, records, route_controls, schema
+from torghut_assets.ledger import llm_reviews, queries, records, route_controls, schema
+from torghut_assets.ledger.llm_reviews import AppliedAction
 from torghut_assets.ledger.writes import replace_lane_window, to_native
 
 
 @dg.asset(
     partitions_def=lane_window_partitions,
     group_name="lane_window",
-    deps=["trade_decisions"],
+    deps=["trade_decisions", "llm_decision_reviews"],
     kinds={"sql"},
-    code_version="2",
+    code_version="3",
     description="Orders for the planned decisions: LEAN first, fallback on failure, route and TCA per row.",
 )
 def executions(
@@ -51,12 +56,22 @@ def executions(
         }
         kill_switch = route_controls.lean_kill_switch_enabled(conn)
         manual_review = route_controls.symbols_in_manual_review(conn)
+        advised = llm_reviews.applied_actions(conn, window.lane, window.start)
+    routable = [r for r in decision_rows if llm_reviews.reviewable(r)]
+    advice = {r["decision_hash"]: advised[str(r["id"])] for r in routable if str(r["id"]) in advised}
     decisions = sorted(
-        (records.decision_from_row(r) for r in decision_rows if r["status"] != "rejected"),
+        (records.decision_from_row(r) for r in routable),
         key=lambda d: (d.event_ts, d.symbol),
     )
     kept = [d for d in decisions if d.decision_hash in existing]
-    pending = [d for d in decisions if d.decision_hash not in existing]
+    vetoed = {
+        d.decision_hash: advice[d.decision_hash].reject_code
+        for d in decisions
+        if d.decision_hash not in existing
+        and d.decision_hash in advice
+        and advice[d.decision_hash].action == ACTION_VETO
+    }
+    pending = [d for d in decisions if d.decision_hash not in existing and d.decision_hash not in vetoed]
     execution_rows: list[dict[str, object]] = [existing[d.decision_hash] for d in kept]
     tca_rows: list[dict[str, object]] = [
         existing_tca[r["id"]]
@@ -76,7 +91,8 @@ def executions(
             lean_healthy=lean_healthy,
             manual_review=manual_review,
         )
-        routed.append((decision, route_order(order_request(window, decision), choice, venues)))
+        request = order_request(window, decision, advice.get(decision.decision_hash))
+        routed.append((decision, route_order(request, choice, venues)))
     if routed and session is not None:
         with ledger.read() as conn:
             prior = queries.session_signed_position(
@@ -88,6 +104,19 @@ def executions(
     fallbacks = Counter(str(r["symbol"]) for r in execution_rows if int(r["execution_fallback_count"]) > 0)  # type: ignore[call-overload]
     review = symbols_for_manual_review(fallbacks, policy.manual_review_fallback_threshold)
     with ledger.transaction() as conn:
+        for row in routable:
+            marked = llm_reviews.with_advisory_rejection(
+                row["decision_json"], vetoed.get(row["decision_hash"])
+            )
+            if marked != row["decision_json"]:
+                conn.execute(
+                    sa.update(schema.trade_decisions)
+                    .where(schema.trade_decisions.c.id == row["id"])
+                    .values(
+                        decision_json=canonical_value(marked),
+                        status="rejected" if row["decision_hash"] in vetoed else "planned",
+                    )
+                )
         written = replace_lane_window(conn, schema.executions, window.lane, window.start, execution_rows)
         replace_lane_window(conn, schema.execution_tca_metrics, window.lane, window.start, tca_rows)
         for row in execution_rows:
@@ -109,7 +138,16 @@ def executions(
             )
     return dg.MaterializeResult(
         metadata=execution_metadata(
-            window, written, execution_rows, tca_rows, broker.provenance(venues), review
+            window,
+            written,
+            execution_rows,
+            tca_rows,
+            broker.provenance(venues),
+            review,
+            llm_applied={
+                "vetoed": len(vetoed),
+                "adjusted": sum(1 for d in pending if d.decision_hash in advice),
+            },
         )
     )
 
@@ -120,18 +158,23 @@ def _no_bars() -> pd.DataFrame:
     )
 
 
-def order_request(window: LaneWindow, decision: TradeDecision) -> OrderRequest:
+def order_request(
+    window: LaneWindow, decision: TradeDecision, advice: AppliedAction | None = None
+) -> OrderRequest:
+    """The decision's order; an applied LLM adjustment sets qty / order type (limit at the arrival price)."""
     digest = decision.decision_hash
+    order_type = advice.order_type if advice is not None else "market"
     return OrderRequest(
         client_order_id=digest,
         symbol=decision.symbol,
         side=decision.action,
-        qty=decision.qty,
-        order_type="market",
+        qty=advice.qty if advice is not None else decision.qty,
+        order_type=order_type,
         time_in_force="day",
         arrival_price=decision.price,
         submitted_at=decision.event_ts,
         correlation_id=f"{window.label()}:{digest[:16]}",
+        limit_price=decision.price if order_type == "limit" else None,
     )
 
 
@@ -142,6 +185,7 @@ def execution_metadata(
     tca_rows: list[dict[str, object]],
     provenance: dict[str, object],
     review: frozenset[str],
+    llm_applied: dict[str, int] | None = None,
 ) -> dict[str, object]:
     statuses = Counter(str(r["status"]) for r in execution_rows)
     by_adapter = Counter(
@@ -183,4 +227,5 @@ def execution_metadata(
         avg_slippage_bps=round(sum(slippage) / len(slippage), 4) if slippage else None,
         shortfall_notional_total=round(shortfall, 4),
         route=provenance,
+        llm_applied=llm_applied or {"vetoed": 0, "adjusted": 0},
     )
