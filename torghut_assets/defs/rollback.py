@@ -20,12 +20,18 @@ from torghut_assets.defs.gate_inputs import safety_state
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.drift import LaneTradingRecord, drift_codes
 from torghut_assets.domain.evidence import canonical_json, sha256_hex
-from torghut_assets.domain.lane_rollout import HALT, RESUME, ROLLBACK, LaneRollout, TransitionRefused
+from torghut_assets.domain.lane_rollout import (
+    HALT,
+    RESUME,
+    ROLLBACK,
+    LaneRollout,
+    TransitionRefused,
+    replay_lane,
+)
 from torghut_assets.domain.lanes import LANES, UnknownLaneError, lane_config
 from torghut_assets.domain.stages import Stage, stage_index
 from torghut_assets.ledger import promotion_records, rollout_store, schema
 from torghut_assets.ledger.evidence_log import append_entry
-from torghut_assets.ledger.queries import as_utc
 
 ACTIONS = (ROLLBACK, HALT, RESUME)
 
@@ -360,13 +366,11 @@ def rollback_drift_sensor(context: dg.SensorEvaluationContext, ledger: LedgerRes
 def _promoted_lanes(conn: Connection) -> dict[str, tuple[LaneRollout, dt.datetime, int]]:
     """Lanes trading a promoted candidate at paper or above, not halted, with when that began."""
     out: dict[str, tuple[LaneRollout, dt.datetime, int]] = {}
-    for lane, state in rollout_store.current_stages(conn).items():
+    for lane, history in rollout_store.histories_by_lane(conn).items():
+        state = replay_lane(lane, (h.transition for h in history))
         if state.halted or state.active is None or stage_index(state.stage) < stage_index(Stage.PAPER):
             continue
         if lane not in LANES:
             raise UnknownLaneError(f"rollout log names unknown lane {lane!r}")
-        history = rollout_store.lane_history(conn, lane)
-        last = history[-1]
-        at = as_utc(last.transition.at)
-        out[lane] = (state, at.to_pydatetime() if at is not None else last.transition.at, last.seq)
+        out[lane] = (state, history[-1].transition.at, history[-1].seq)
     return out

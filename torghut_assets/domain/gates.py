@@ -460,6 +460,19 @@ def gate6_profitability_evidence(e: GateEvidence, p: GatePolicy, target: str) ->
     return c.result("gate6_profitability_evidence")
 
 
+def _rung(level: str, figures: tuple[float, float, float], limits: tuple[float, float, float]) -> list[str]:
+    """The codes of one ladder rung: coverage error above, shift at or above, width above its limit."""
+    (error, shift, width), (max_error, min_shift, max_width) = figures, limits
+    codes = []
+    if error > max_error:
+        codes.append(f"coverage_error_exceeds_{level}")
+    if shift >= min_shift:
+        codes.append(f"shift_score_at_or_above_{level}")
+    if width > max_width:
+        codes.append(f"interval_width_exceeds_{level}")
+    return codes
+
+
 def uncertainty_gate_action(e: GateEvidence, p: GatePolicy) -> tuple[str, tuple[str, ...]]:
     """The gate-7 ladder: (action, reasons) with action one of pass/degrade/abstain/fail."""
     c = _Checks(e)
@@ -483,30 +496,22 @@ def uncertainty_gate_action(e: GateEvidence, p: GatePolicy) -> tuple[str, tuple[
     elif shift >= p.uncertainty_fail_shift:
         action = "fail"
         c.add("shift_score_at_or_above_fail")
-    elif (
-        error > p.uncertainty_abstain_coverage_error
-        or shift >= p.uncertainty_abstain_shift
-        or width > p.uncertainty_abstain_width
+    elif abstain := _rung(
+        "abstain",
+        (error, shift, width),
+        (p.uncertainty_abstain_coverage_error, p.uncertainty_abstain_shift, p.uncertainty_abstain_width),
     ):
         action = "abstain"
-        if error > p.uncertainty_abstain_coverage_error:
-            c.add("coverage_error_exceeds_abstain")
-        if shift >= p.uncertainty_abstain_shift:
-            c.add("shift_score_at_or_above_abstain")
-        if width > p.uncertainty_abstain_width:
-            c.add("interval_width_exceeds_abstain")
-    elif (
-        error > p.uncertainty_degrade_coverage_error
-        or shift >= p.uncertainty_degrade_shift
-        or width > p.uncertainty_degrade_width
+        for code in abstain:
+            c.add(code)
+    elif degrade := _rung(
+        "degrade",
+        (error, shift, width),
+        (p.uncertainty_degrade_coverage_error, p.uncertainty_degrade_shift, p.uncertainty_degrade_width),
     ):
         action = "degrade"
-        if error > p.uncertainty_degrade_coverage_error:
-            c.add("coverage_error_exceeds_degrade")
-        if shift >= p.uncertainty_degrade_shift:
-            c.add("shift_score_at_or_above_degrade")
-        if width > p.uncertainty_degrade_width:
-            c.add("interval_width_exceeds_degrade")
+        for code in degrade:
+            c.add(code)
     elif error > p.uncertainty_soft_degrade_coverage_error:
         action = "degrade"
         c.add("coverage_error_exceeds_soft_degrade")

@@ -129,9 +129,17 @@ def state_at(conn: Connection, lane: str, at: dt.datetime) -> LaneRollout:
     return replay_lane(lane, (h.transition for h in lane_history(conn, lane) if h.transition.at <= at))
 
 
+def histories_by_lane(conn: Connection) -> dict[str, list[StoredTransition]]:
+    """The whole log in one read, grouped per lane in recorded order."""
+    by_lane: dict[str, list[StoredTransition]] = {}
+    for stored in lane_history(conn):
+        by_lane.setdefault(stored.transition.lane, []).append(stored)
+    return by_lane
+
+
 def current_stages(conn: Connection) -> dict[str, LaneRollout]:
     """Every lane that ever moved, with its current state."""
-    by_lane: dict[str, list[Transition]] = {}
-    for stored in lane_history(conn):
-        by_lane.setdefault(stored.transition.lane, []).append(stored.transition)
-    return {lane: replay_lane(lane, transitions) for lane, transitions in by_lane.items()}
+    return {
+        lane: replay_lane(lane, (h.transition for h in history))
+        for lane, history in histories_by_lane(conn).items()
+    }

@@ -160,6 +160,18 @@ def live_enabled_policy(path: Path) -> None:
     )
 
 
+def pass_parity_and_drills(ledger: GovernedLedger) -> None:
+    """Route parity over the stored decisions, and fresh readiness drills with a named runbook reviewer."""
+    res = ledger.resources()
+    dg.materialize([route_parity], resources=res, instance=dg.DagsterInstance.ephemeral())
+    dg.materialize(
+        [operational_readiness],
+        resources=res,
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"operational_readiness": {"config": {"runbook_reviewed_by": "oncall@torghut"}}}},
+    )
+
+
 def build_governed_ledger(url: str, root: Path) -> GovernedLedger:
     live_enabled_policy(root / "gates-live-enabled.toml")
     artifacts = root / "artifacts"
@@ -174,14 +186,7 @@ def build_governed_ledger(url: str, root: Path) -> GovernedLedger:
             )
     materialize_window(url, artifacts, LANE, OPEN_WINDOW)
     governed = GovernedLedger(url=url, root=root, evidence_seq=0, candidates=[])
-    res = governed.resources()
-    dg.materialize([route_parity], resources=res, instance=dg.DagsterInstance.ephemeral())
-    dg.materialize(
-        [operational_readiness],
-        resources=res,
-        instance=dg.DagsterInstance.ephemeral(),
-        run_config={"ops": {"operational_readiness": {"config": {"runbook_reviewed_by": "oncall@torghut"}}}},
-    )
+    pass_parity_and_drills(governed)
     engine = create_ledger_engine(url)
     try:
         with engine.connect() as conn:

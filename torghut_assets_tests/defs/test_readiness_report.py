@@ -20,7 +20,11 @@ from torghut_assets.defs.readiness_report import measure, paper_period_start, re
 from torghut_assets.domain.readiness import ReadinessFigures, evaluate_readiness
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
-from torghut_assets_tests.defs.governance_harness import GovernedLedger, live_enabled_policy
+from torghut_assets_tests.defs.governance_harness import (
+    GovernedLedger,
+    live_enabled_policy,
+    pass_parity_and_drills,
+)
 from torghut_assets_tests.defs.lane_window_harness import materialize_window
 
 AS_OF = dt.datetime(2026, 3, 3, 21, 30, tzinfo=dt.UTC)  # after Tuesday's close
@@ -38,17 +42,7 @@ def paper_day(module_ledger_url: str, tmp_path_factory: pytest.TempPathFactory) 
             module_ledger_url, root / "artifacts", "ema_trend", start, assets=[signals, trade_decisions]
         )
     ledger = GovernedLedger(url=module_ledger_url, root=root, evidence_seq=0, candidates=[])
-    from torghut_assets.defs.operational_readiness import operational_readiness
-    from torghut_assets.defs.route_parity import route_parity
-
-    res = ledger.resources()
-    dg.materialize([route_parity], resources=res, instance=dg.DagsterInstance.ephemeral())
-    dg.materialize(
-        [operational_readiness],
-        resources=res,
-        instance=dg.DagsterInstance.ephemeral(),
-        run_config={"ops": {"operational_readiness": {"config": {"runbook_reviewed_by": "oncall@torghut"}}}},
-    )
+    pass_parity_and_drills(ledger)
     engine = create_ledger_engine(module_ledger_url)
     with engine.connect() as conn:
         champion = conn.execute(
