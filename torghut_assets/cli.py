@@ -129,6 +129,38 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_check(args: argparse.Namespace) -> int:
+    from torghut_assets.config_report import check_report
+
+    lines, ok = check_report(os.environ)
+    print("\n".join(lines).lstrip("\n"))
+    return 0 if ok else 1
+
+
+def _metrics_serve(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from torghut_assets.adapters.prometheus_text import serve
+    from torghut_assets.defs.route_metrics import compute_samples
+    from torghut_assets.domain.route_metrics import Sample
+    from torghut_assets.settings import load_settings
+
+    policy = load_settings().llm_policy
+    engine = create_ledger_engine(_url(args.url))
+
+    def compute() -> list[Sample]:
+        with engine.connect() as conn:
+            return compute_samples(conn, dt.datetime.now(dt.UTC), policy)
+
+    server, thread = serve(compute, host=args.host, port=args.port)
+    print(f"serving http://{args.host}:{server.server_port}/metrics from the ledger", flush=True)
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="torghut-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +206,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
     )
     approve.set_defaults(func=_approve)
+    config = sub.add_parser("config", help="environment variables").add_subparsers(
+        dest="config_command", required=True
+    )
+    check = config.add_parser(
+        "check", help="print every variable in effect (secrets masked); exit 1 listing problems if invalid"
+    )
+    check.set_defaults(func=_config_check)
+    metrics = sub.add_parser("metrics", help="operator metrics (Prometheus text)").add_subparsers(
+        dest="metrics_command", required=True
+    )
+    serve = metrics.add_parser("serve", help="serve /metrics, computed from the ledger on every scrape")
+    serve.add_argument("--port", type=int, default=9464)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 to expose)")
+    serve.add_argument(
+        "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
+    )
+    serve.set_defaults(func=_metrics_serve)
     seed = sub.add_parser("dev-seed", help="materialize recent lane windows into the local Dagster instance")
     seed.add_argument("--windows", type=int, default=2, help="most recent closed windows per lane")
     seed.add_argument(

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from torghut_assets.defs.alerts import alert_retry_sensor, alerts_resource
 from torghut_assets.defs.approvals import approval_overrides
 from torghut_assets.defs.assets.executions import executions
 from torghut_assets.defs.assets.llm_reviews import llm_decision_reviews
@@ -46,6 +47,12 @@ from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.rollback import rollback_drift_sensor, rollback_job
 from torghut_assets.defs.route_controls import set_route_control
+from torghut_assets.defs.route_metrics import (
+    MetricsResource,
+    metrics_textfile_sensor,
+    route_metrics,
+    route_metrics_job,
+)
 from torghut_assets.defs.route_parity import route_parity
 from torghut_assets.defs.schedules import (
     governance_reports_job,
@@ -128,6 +135,8 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
         "research_settings": ResearchResource(),
         "reconciliation": ReconciliationResource(),
         "llm": llm_advisory_resource(settings),
+        "alerts": alerts_resource(settings.alert_webhook_url_set),
+        "metrics": MetricsResource(textfile_dir=settings.metrics_textfile_dir),
     }
 
 
@@ -144,6 +153,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             promotion_timeline,
             profitability_runtime,
             readiness_report_asset,
+            route_metrics,
         ],
         asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
         jobs=[
@@ -156,13 +166,20 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             rollback_job,
             promotion_timeline_job,
             governance_reports_job,
+            route_metrics_job,
         ],
         schedules=[
             lane_window_schedule,
             nightly_reconciliation_schedule(settings.reconciliation_timezone),
             governance_reports_schedule,
         ],
-        sensors=[signal_continuity_sensor, rollback_drift_sensor, promotion_timeline_sensor],
+        sensors=[
+            signal_continuity_sensor,
+            rollback_drift_sensor,
+            promotion_timeline_sensor,
+            alert_retry_sensor,
+            metrics_textfile_sensor,
+        ],
         resources=default_resources(settings),
     )
 

@@ -1,4 +1,5 @@
-"""Runtime settings: every environment variable the code location reads, in one place, checked at load.
+"""Runtime settings: every environment variable the code location reads (declared in
+`config_registry`), checked at load.
 
 This is the one deliberate exception to "no env reads outside resources": a production profile with a
 contradictory setting (a static universe, the simulator as signal source, a source without its
@@ -11,17 +12,18 @@ run config or metadata.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
+from torghut_assets.config_registry import SETTINGS, configured, malformed, missing_in_production, read
 from torghut_assets.domain.approvals import MIN_SECRET_BYTES
 from torghut_assets.domain.gates import GatePolicy
 from torghut_assets.domain.llm_advisory import AdvisoryPolicy, parse_policy, policy_contradictions
 from torghut_assets.domain.universe_policy import (
-    PROFILE_DEV,
     PROFILE_PRODUCTION,
     SOURCE_JANGAR,
     SOURCE_STATIC,
@@ -29,7 +31,7 @@ from torghut_assets.domain.universe_policy import (
     normalize_symbols,
 )
 
-SIGNAL_SOURCES = ("simulator", "sql", "alpaca")
+SIGNAL_SOURCES = SETTINGS["TORGHUT_SIGNAL_SOURCE"].choices
 DEFAULT_GATE_POLICY_PATH = Path(__file__).parent / "policy" / "gates.toml"
 
 
@@ -68,6 +70,8 @@ class Settings:
     llm_model: str | None = None
     llm_api_key_set: bool = False
     llm_note: str | None = None
+    alert_webhook_url_set: bool = False
+    metrics_textfile_dir: str | None = None
 
     @property
     def effective_signal_source(self) -> str:
@@ -75,119 +79,143 @@ class Settings:
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate; in `dev` a source without credentials falls back to the simulator (and says so)."""
+    """Read and validate; in `dev` a source without credentials falls back to the simulator (and says so).
+
+    Problems come in three layers, each variable reported once: a production requirement left unset,
+    then a value of the wrong form (both from `config_registry`), then rules between variables; a
+    rule about a variable already reported is skipped, since fixing the first report changes it.
+    """
     env = os.environ if env is None else env
-    profile = env.get("TORGHUT_ENV", PROFILE_DEV).strip().lower()
-    source = env.get("TORGHUT_SIGNAL_SOURCE", "simulator").strip().lower()
-    universe_source = env.get("TRADING_UNIVERSE_SOURCE", SOURCE_STATIC).strip().lower()
-    trading_mode = env.get("TRADING_MODE", "paper").strip().lower()
-    raw_symbols = env.get("TRADING_UNIVERSE_STATIC_SYMBOLS", "")
-    listed = [s for s in raw_symbols.split(",") if s.strip()]
+    profile = read(env, "TORGHUT_ENV").lower()
+    production = profile == PROFILE_PRODUCTION
+    missing = missing_in_production(env) if production else []
+    bad = malformed(env)
+    reported = {s.name for s in missing} | set(bad)
+    rules: list[str] = []
+
+    source = read(env, "TORGHUT_SIGNAL_SOURCE").lower()
+    universe_source = read(env, "TRADING_UNIVERSE_SOURCE").lower()
+    trading_mode = read(env, "TRADING_MODE").lower()
+    listed = [s for s in (configured(env, "TRADING_UNIVERSE_STATIC_SYMBOLS") or "").split(",") if s.strip()]
     static_symbols = normalize_symbols(listed)[0] if listed else DEFAULT_UNIVERSE
-    sql_url_set = bool(env.get("TORGHUT_SIGNAL_SOURCE_URL", "").strip())
-    alpaca_set = bool(env.get("APCA_API_KEY_ID", "").strip() and env.get("APCA_API_SECRET_KEY", "").strip())
-    problems: list[str] = []
-    if profile not in (PROFILE_DEV, PROFILE_PRODUCTION):
-        problems.append(f"TORGHUT_ENV={profile!r} is not one of 'dev', 'production'")
-    if source not in SIGNAL_SOURCES:
-        problems.append(f"TORGHUT_SIGNAL_SOURCE={source!r} is not one of {', '.join(SIGNAL_SOURCES)}")
-    if trading_mode not in ("paper", "live"):
-        problems.append(f"TRADING_MODE={trading_mode!r} is not one of 'paper', 'live'")
-    missing = None
+    sql_url_set = configured(env, "TORGHUT_SIGNAL_SOURCE_URL") is not None
+    alpaca_set = bool(configured(env, "APCA_API_KEY_ID") and configured(env, "APCA_API_SECRET_KEY"))
+    jangar_url = configured(env, "JANGAR_SYMBOLS_URL")
+    missing_credentials = None
     if source == "sql" and not sql_url_set:
-        missing = "TORGHUT_SIGNAL_SOURCE_URL"
+        missing_credentials = "TORGHUT_SIGNAL_SOURCE_URL"
     if source == "alpaca" and not alpaca_set:
-        missing = "APCA_API_KEY_ID and APCA_API_SECRET_KEY"
+        missing_credentials = "APCA_API_KEY_ID and APCA_API_SECRET_KEY"
     fallback_note = None
-    if missing and profile == PROFILE_PRODUCTION:
-        problems.append(f"TORGHUT_SIGNAL_SOURCE={source!r} needs {missing} in production")
-    elif missing:
-        fallback_note = f"TORGHUT_SIGNAL_SOURCE={source} but {missing} is not set: embedded simulator used"
-    if profile == PROFILE_PRODUCTION and source == "simulator":
-        problems.append("TORGHUT_SIGNAL_SOURCE=simulator is refused in production: use 'sql' or 'alpaca'")
-    problems += check_universe_policy(
-        profile=profile,
-        source=universe_source,
-        static_symbols=static_symbols if universe_source == SOURCE_STATIC else None,
-        trading_enabled=True,
-        live_enabled=trading_mode == "live",
-        jangar_url=env.get("JANGAR_SYMBOLS_URL") if universe_source == SOURCE_JANGAR else None,
-    )
-    lean_url = env.get("TRADING_LEAN_RUNNER_URL", "").strip() or None
-    policy = env.get("TRADING_EXECUTION_ADAPTER_POLICY", "all").strip().lower()
-    listed_symbols = [s for s in env.get("TRADING_EXECUTION_ADAPTER_SYMBOLS", "").split(",") if s.strip()]
+    if missing_credentials and production:
+        rules.append(f"TORGHUT_SIGNAL_SOURCE={source!r} needs {missing_credentials} in production")
+    elif missing_credentials:
+        fallback_note = (
+            f"TORGHUT_SIGNAL_SOURCE={source} but {missing_credentials} is not set: embedded simulator used"
+        )
+    if production and source == "simulator":
+        rules.append("TORGHUT_SIGNAL_SOURCE=simulator is refused in production: use 'sql' or 'alpaca'")
+    if "TORGHUT_ENV" not in bad:  # an unknown profile is reported once, not again by the universe rules
+        rules += check_universe_policy(
+            profile=profile,
+            source=universe_source,
+            static_symbols=static_symbols if universe_source == SOURCE_STATIC else None,
+            trading_enabled=True,
+            live_enabled=trading_mode == "live",
+            jangar_url=jangar_url if universe_source == SOURCE_JANGAR else None,
+        )
+    lean_url = configured(env, "TRADING_LEAN_RUNNER_URL")
+    policy = read(env, "TRADING_EXECUTION_ADAPTER_POLICY").lower()
+    listed_symbols = [
+        s for s in (configured(env, "TRADING_EXECUTION_ADAPTER_SYMBOLS") or "").split(",") if s.strip()
+    ]
     execution_symbols = normalize_symbols(listed_symbols)[0]
-    fallback = env.get("TRADING_EXECUTION_FALLBACK_ADAPTER", "alpaca").strip().lower()
-    if policy not in ("all", "allowlist"):
-        problems.append(f"TRADING_EXECUTION_ADAPTER_POLICY={policy!r} is not one of 'all', 'allowlist'")
-    if fallback not in ("alpaca", "none"):
-        problems.append(f"TRADING_EXECUTION_FALLBACK_ADAPTER={fallback!r} is not one of 'alpaca', 'none'")
-    if profile == PROFILE_PRODUCTION:
-        if policy == "allowlist" and not execution_symbols:
-            problems.append(
-                "TRADING_EXECUTION_ADAPTER_POLICY=allowlist with an empty TRADING_EXECUTION_ADAPTER_SYMBOLS"
-            )
-        if not alpaca_set and not lean_url:
-            problems.append("production needs an execution venue: TRADING_LEAN_RUNNER_URL or Alpaca keys")
-        if fallback == "alpaca" and not alpaca_set:
-            problems.append(
-                "TRADING_EXECUTION_FALLBACK_ADAPTER=alpaca needs APCA_API_KEY_ID/APCA_API_SECRET_KEY"
-            )
-    timezone = env.get("TORGHUT_RECONCILIATION_TIMEZONE", "America/New_York").strip()
+    fallback = read(env, "TRADING_EXECUTION_FALLBACK_ADAPTER").lower()
+    if production:
+        rules += _production_execution_problems(policy, execution_symbols, fallback, alpaca_set, lean_url)
+    timezone = read(env, "TORGHUT_RECONCILIATION_TIMEZONE")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a name too long for a path
-        problems.append(f"TORGHUT_RECONCILIATION_TIMEZONE={timezone!r} is not a known time zone")
-    policy_path = env.get("TORGHUT_GATE_POLICY_PATH", "").strip() or str(DEFAULT_GATE_POLICY_PATH)
-    try:
-        GatePolicy.from_toml(Path(policy_path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        problems.append(f"TORGHUT_GATE_POLICY_PATH={policy_path!r} cannot be read: {exc.strerror}")
-    except ValueError as exc:
-        problems.append(f"TORGHUT_GATE_POLICY_PATH={policy_path!r}: {exc}")
+        rules.append(f"TORGHUT_RECONCILIATION_TIMEZONE={timezone!r} is not a known time zone")
+    policy_path = configured(env, "TORGHUT_GATE_POLICY_PATH") or str(DEFAULT_GATE_POLICY_PATH)
+    rules += _gate_policy_problems(policy_path)
     secret = env.get("TORGHUT_APPROVAL_SECRET", "")
     if secret and len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
-        problems.append(f"TORGHUT_APPROVAL_SECRET must be at least {MIN_SECRET_BYTES} bytes")
-    if not secret and profile == PROFILE_PRODUCTION:
-        problems.append("production needs TORGHUT_APPROVAL_SECRET to sign and verify approval overrides")
+        rules.append(f"TORGHUT_APPROVAL_SECRET must be at least {MIN_SECRET_BYTES} bytes")
     llm_policy, llm_problems = parse_policy(env)
-    problems += llm_problems
-    llm_base_url = env.get("LLM_BASE_URL", "").strip() or None
-    llm_model = env.get("LLM_MODEL", "").strip() or None
-    if llm_base_url and not llm_base_url.lower().startswith(("http://", "https://")):
-        problems.append(f"LLM_BASE_URL={llm_base_url!r} must be http(s)://...")
+    rules += llm_problems
+    llm_base_url = configured(env, "LLM_BASE_URL")
+    llm_model = configured(env, "LLM_MODEL")
     llm_note = None
-    if profile == PROFILE_PRODUCTION:
-        problems += policy_contradictions(
+    if production:
+        rules += policy_contradictions(
             llm_policy, base_url=llm_base_url, model=llm_model, trading_mode=trading_mode
         )
     elif llm_policy.enabled and not (llm_base_url and llm_model):
         llm_note = "LLM_ENABLED=true but LLM_BASE_URL or LLM_MODEL is not set: LLM advisory disabled"
+    problems = [f"production needs {s.name}: {s.description}" for s in missing]
+    problems += [*bad.values(), *_not_yet_reported(rules, reported)]
     if problems:
         raise SettingsError(problems)
     return Settings(
         profile=profile,
         signal_source=source,
         signal_source_url_set=sql_url_set,
-        signal_table=env.get("TRADING_SIGNAL_TABLE", "ta_signals").strip(),
+        signal_table=read(env, "TRADING_SIGNAL_TABLE"),
         alpaca_credentials_set=alpaca_set,
-        alpaca_data_url=env.get("APCA_API_DATA_URL") or None,
+        alpaca_data_url=configured(env, "APCA_API_DATA_URL"),
         universe_source=universe_source,
         static_symbols=tuple(static_symbols),
-        jangar_url=env.get("JANGAR_SYMBOLS_URL") or None,
+        jangar_url=jangar_url,
         trading_mode=trading_mode,
         fallback_note=fallback_note,
         lean_runner_url=lean_url,
         execution_policy=policy,
         execution_symbols=tuple(execution_symbols),
         fallback_adapter=fallback,
-        alpaca_trading_url=env.get("APCA_API_BASE_URL") or None,
+        alpaca_trading_url=configured(env, "APCA_API_BASE_URL"),
         reconciliation_timezone=timezone,
         gate_policy_path=policy_path,
         approval_secret_set=bool(secret),
         llm_policy=llm_policy,
         llm_base_url=llm_base_url,
         llm_model=llm_model,
-        llm_api_key_set=bool(env.get("LLM_API_KEY", "").strip()),
+        llm_api_key_set=configured(env, "LLM_API_KEY") is not None,
         llm_note=llm_note,
+        alert_webhook_url_set=configured(env, "TORGHUT_ALERT_WEBHOOK_URL") is not None,
+        metrics_textfile_dir=configured(env, "TORGHUT_METRICS_TEXTFILE_DIR"),
     )
+
+
+def _not_yet_reported(rules: list[str], reported: set[str]) -> list[str]:
+    """Rule problems that name no variable already reported missing or malformed."""
+    if not reported:
+        return rules
+    names = re.compile(r"(?<![A-Z0-9_])(" + "|".join(sorted(reported)) + r")(?![A-Z0-9_])")
+    return [rule for rule in rules if not names.search(rule)]
+
+
+def _production_execution_problems(
+    policy: str, symbols: tuple[str, ...], fallback: str, alpaca_set: bool, lean_url: str | None
+) -> list[str]:
+    problems = []
+    if policy == "allowlist" and not symbols:
+        problems.append(
+            "TRADING_EXECUTION_ADAPTER_POLICY=allowlist with an empty TRADING_EXECUTION_ADAPTER_SYMBOLS"
+        )
+    if not alpaca_set and not lean_url:
+        problems.append("production needs an execution venue: TRADING_LEAN_RUNNER_URL or Alpaca keys")
+    if fallback == "alpaca" and not alpaca_set:
+        problems.append("TRADING_EXECUTION_FALLBACK_ADAPTER=alpaca needs APCA_API_KEY_ID/APCA_API_SECRET_KEY")
+    return problems
+
+
+def _gate_policy_problems(policy_path: str) -> list[str]:
+    try:
+        GatePolicy.from_toml(Path(policy_path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        return [f"TORGHUT_GATE_POLICY_PATH={policy_path!r} cannot be read: {exc.strerror}"]
+    except ValueError as exc:
+        return [f"TORGHUT_GATE_POLICY_PATH={policy_path!r}: {exc}"]
+    return []

@@ -112,3 +112,16 @@ def ledger_engine(ledger_url: str) -> Iterator[Engine]:
     engine = create_ledger_engine(ledger_url)
     yield engine
     engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the UI tests' screenshots are (xdist workers pass the folder up in `user_properties`)."""
+    folders = {
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == "ui_screenshots"
+    }
+    for folder in sorted(folders):
+        terminalreporter.write_line(f"UI screenshots: {folder}")

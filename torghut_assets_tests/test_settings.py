@@ -13,6 +13,8 @@ from torghut_assets.settings import SettingsError, load_settings
 
 PRODUCTION_OK = {
     "TORGHUT_ENV": "production",
+    "TORGHUT_DATABASE_URL": "postgresql+psycopg2://torghut:pw@ledger-db:5432/torghut",
+    "TORGHUT_ARTIFACT_ROOT": "/var/lib/torghut/artifacts",
     "APCA_API_KEY_ID": "PKTEST",
     "APCA_API_SECRET_KEY": "not-a-real-secret",
     "TORGHUT_APPROVAL_SECRET": "test-approval-secret-0123456789abcdef",
@@ -55,6 +57,75 @@ def test_production_lists_every_problem_at_once() -> None:
     assert len(raised.value.problems) >= 2
 
 
+CONTRADICTORY_PRODUCTION = {
+    **PRODUCTION_OK,
+    "TORGHUT_SIGNAL_SOURCE": "simulator",
+    "TRADING_UNIVERSE_SOURCE": "static",
+    "TRADING_UNIVERSE_STATIC_SYMBOLS": "AAPL,MSFT",
+    "TRADING_LEAN_RUNNER_URL": "http://lean:8080",
+    "TRADING_EXECUTION_ADAPTER_POLICY": "allowlist",
+    "TORGHUT_APPROVAL_SECRET": "",
+}
+CONTRADICTORY_PRODUCTION_PROBLEMS = [
+    "production needs TORGHUT_APPROVAL_SECRET: HMAC secret (at least 32 bytes) signing and verifying "
+    "approval overrides",
+    "TORGHUT_SIGNAL_SOURCE=simulator is refused in production: use 'sql' or 'alpaca'",
+    "TRADING_UNIVERSE_SOURCE='static' is refused in profile 'production': production takes its universe "
+    "from TRADING_UNIVERSE_SOURCE='jangar' only (a static list is accepted only in profile 'dev')",
+    "TRADING_EXECUTION_ADAPTER_POLICY=allowlist with an empty TRADING_EXECUTION_ADAPTER_SYMBOLS",
+]
+
+
+def test_a_contradictory_production_profile_lists_each_problem_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(CONTRADICTORY_PRODUCTION)
+    assert list(raised.value.problems) == CONTRADICTORY_PRODUCTION_PROBLEMS
+
+
+def test_production_needs_its_ledger_database_and_shared_artifact_folder() -> None:
+    env = {
+        k: v for k, v in PRODUCTION_OK.items() if k not in ("TORGHUT_DATABASE_URL", "TORGHUT_ARTIFACT_ROOT")
+    }
+    with pytest.raises(SettingsError) as raised:
+        load_settings(env)
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "production needs TORGHUT_DATABASE_URL",
+        "production needs TORGHUT_ARTIFACT_ROOT",
+    ]
+
+
+def test_a_variable_reported_missing_is_not_reported_again_by_the_rules() -> None:
+    env = {
+        k: v for k, v in PRODUCTION_OK.items() if k not in ("TRADING_UNIVERSE_SOURCE", "JANGAR_SYMBOLS_URL")
+    }
+    with pytest.raises(SettingsError) as raised:
+        load_settings(env)
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "production needs TRADING_UNIVERSE_SOURCE",
+        "production needs JANGAR_SYMBOLS_URL",
+    ]
+
+
+def test_a_malformed_value_is_reported_once_and_not_again_by_the_rules() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**PRODUCTION_OK, "TORGHUT_SIGNAL_SOURCE": "Kafka"})
+    assert list(raised.value.problems) == [
+        "TORGHUT_SIGNAL_SOURCE='kafka' is not one of 'simulator', 'sql', 'alpaca'"
+    ]
+
+
+def test_a_url_variable_that_is_not_a_url_is_refused_in_any_profile() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"TRADING_LEAN_RUNNER_URL": "lean:8080"})
+    assert list(raised.value.problems) == ["TRADING_LEAN_RUNNER_URL='lean:8080' must be an http(s):// URL"]
+
+
+def test_a_malformed_secret_is_named_but_never_shown() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"TORGHUT_DATABASE_URL": "torghut:hunter2@ledger-db/torghut"})
+    assert list(raised.value.problems) == ["TORGHUT_DATABASE_URL=****(33 chars) must be a URL (scheme://...)"]
+
+
 def test_dev_source_without_credentials_falls_back_to_the_simulator_and_says_so() -> None:
     settings = load_settings({"TORGHUT_SIGNAL_SOURCE": "alpaca"})
     assert settings.effective_signal_source == "simulator"
@@ -66,13 +137,16 @@ def test_unknown_values_are_named() -> None:
         load_settings({"TORGHUT_SIGNAL_SOURCE": "kafka"})
 
 
-def test_loading_the_code_location_with_a_bad_production_profile_fails_with_the_message() -> None:
-    env = {"TORGHUT_ENV": "production", "PATH": "/usr/bin:/bin"}
+def test_loading_the_code_location_with_a_contradictory_production_profile_fails_listing_every_problem(
+    tmp_path: Path,
+) -> None:
+    env = {**CONTRADICTORY_PRODUCTION, "DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", "import torghut_assets.definitions"], capture_output=True, text=True, env=env
     )
     assert out.returncode != 0
-    assert "TORGHUT_SIGNAL_SOURCE=simulator is refused in production" in out.stderr
+    listed = "\n".join(f"  - {p}" for p in CONTRADICTORY_PRODUCTION_PROBLEMS)
+    assert f"SettingsError: torghut_assets configuration has 4 problem(s):\n{listed}\n" in out.stderr
 
 
 def test_production_refuses_an_empty_lean_allowlist() -> None:

@@ -5,9 +5,11 @@ import json
 import dagster as dg
 import pandas as pd
 
+from torghut_assets.defs.alerts import AlertsResource, Log
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.partitions import WINDOW_START_DATE, lane_partitions
 from torghut_assets.defs.resources import LedgerResource
+from torghut_assets.domain.alerts import Alert, continuity_alert
 from torghut_assets.domain.continuity import (
     ContinuityConfig,
     ContinuityState,
@@ -36,12 +38,15 @@ def evaluate_lane(
             return state, []
         seen = observations_since(conn, lane, start_after, due[-1])
         events = []
+        latched_in: list[pd.Timestamp] = []
         for window_start in due:
             observation = seen.get(window_start) or missing_window(
                 window_start, len(market_minutes(window_start, window_start + pd.Timedelta(hours=1))) > 0
             )
+            before = state
             state, produced = step(state, observation, config)
             events.extend(produced)
+            latched_in.extend(before.alert_since or e.window_start for e in produced)
         save_state(conn, state, events, now.to_pydatetime())
     return state, [
         {
@@ -49,9 +54,27 @@ def evaluate_lane(
             "window_start": e.window_start.isoformat(),
             "transition": e.transition,
             "reason": e.reason,
+            "latched_window": latch.isoformat(),
+            "detail": list(e.detail),
         }
-        for e in events
+        for e, latch in zip(events, latched_in, strict=True)
     ]
+
+
+def transition_alerts(transitions: list[dict[str, object]]) -> list[Alert]:
+    """Pages for the latch, its recovery and the emergency stop; other transitions stay in the UI."""
+    found = (
+        continuity_alert(
+            lane=str(t["lane"]),
+            transition=str(t["transition"]),
+            window_start=str(t["window_start"]),
+            latched_window=str(t["latched_window"]),
+            reason=None if t["reason"] is None else str(t["reason"]),
+            detail=[str(d) for d in t["detail"]],  # type: ignore[attr-defined]
+        )
+        for t in transitions
+    )
+    return [a for a in found if a is not None]
 
 
 @dg.asset(
@@ -140,16 +163,11 @@ signal_continuity_job = dg.define_asset_job(
 )
 
 
-@dg.sensor(
-    job=signal_continuity_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Applies each closed lane window's ingest verdict to the continuity latch (domain.md §4).",
-)
-def signal_continuity_sensor(
-    context: dg.SensorEvaluationContext, ledger: LedgerResource
-) -> dg.SensorResult | dg.SkipReason:
-    now = pd.Timestamp.now(tz="UTC")
+def evaluate_lanes(
+    ledger: LedgerResource, alerts: AlertsResource, now: pd.Timestamp, log: Log | None = None
+) -> tuple[list[dict[str, object]], dict[str, str | None]]:
+    """One sensor tick as of `now`: every lane's due windows (each lane committed on its own), then the
+    pages for their transitions. Returns the transitions and how far each lane is evaluated."""
     config = ContinuityConfig()
     transitions: list[dict[str, object]] = []
     progress: dict[str, str | None] = {}
@@ -157,6 +175,20 @@ def signal_continuity_sensor(
         state, events = evaluate_lane(ledger, lane, now, config)
         transitions.extend(events)
         progress[lane] = None if state.last_window_start is None else state.last_window_start.isoformat()
+    alerts.send(ledger, transition_alerts(transitions), log)
+    return transitions, progress
+
+
+@dg.sensor(
+    job=signal_continuity_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Applies each closed lane window's ingest verdict to the continuity latch (domain.md §4).",
+)
+def signal_continuity_sensor(
+    context: dg.SensorEvaluationContext, ledger: LedgerResource, alerts: AlertsResource
+) -> dg.SensorResult | dg.SkipReason:
+    transitions, progress = evaluate_lanes(ledger, alerts, pd.Timestamp.now(tz="UTC"), context.log)
     cursor = json.dumps(progress, sort_keys=True)
     if not transitions:
         context.update_cursor(cursor)

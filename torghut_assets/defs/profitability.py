@@ -11,7 +11,6 @@ import io
 from typing import Any
 
 import dagster as dg
-import matplotlib
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
@@ -23,9 +22,6 @@ from torghut_assets.domain.lanes import LANES
 from torghut_assets.domain.profitability import runtime_profitability, window_bounds
 from torghut_assets.ledger import profitability_queries as pq
 from torghut_assets.ledger import schema
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 
 class ProfitabilityConfig(dg.Config):
@@ -62,6 +58,11 @@ def build_payload(conn: sa.Connection, as_of: dt.datetime) -> dict[str, Any]:
 
 
 def _plot(conn: sa.Connection, start: dt.datetime, end: dt.datetime) -> bytes:
+    import matplotlib  # imported here: it is a fifth of the code location's load time
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     t = schema.execution_tca_metrics
     rows = conn.execute(
         sa.select(

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
 
 import torghut_assets
+from torghut_assets.defs.alerts import AlertsResource, alert_metadata
 from torghut_assets.defs.gate_inputs import (
     CandidateContext,
     UnknownCandidateError,
@@ -28,9 +29,11 @@ from torghut_assets.defs.gate_inputs import (
 )
 from torghut_assets.defs.governance_resource import GovernanceConfigError, GovernanceResource
 from torghut_assets.defs.metadata import markdown_table
+from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.research_inputs import ResearchResource, UpstreamMissingError
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain import approvals
+from torghut_assets.domain.alerts import Alert, promotion_denied_alert
 from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.gates import GatePolicy, GateReport, evaluate_gates
 from torghut_assets.domain.lane_rollout import LaneRollout, next_stage, stage_mode
@@ -457,6 +460,25 @@ def outcome_markdown(result: PromotionResult) -> str:
     return f"{head}\n\npolicy `{result.report.policy_checksum[:16]}…`\n\n{gates}\n\n**Reasons**\n{reasons}\n"
 
 
+def denial_alerts(result: PromotionResult, requester: str) -> list[Alert]:
+    """A page for a denied live promotion; paper denials are routine and stay in the run."""
+    outcome = result.outcome
+    if outcome.allowed or stage_mode(outcome.requested_stage) != "live":
+        return []
+    return [
+        promotion_denied_alert(
+            candidate_id=outcome.candidate_id,
+            lane=str(result.promotion["lane"]),
+            from_stage=outcome.from_stage.value,
+            requested_stage=outcome.requested_stage.value,
+            reason_codes=outcome.reason_codes,
+            blocking_gates=outcome.blocking_gates,
+            requester=requester,
+            promotion_id=str(result.promotion["id"]),
+        )
+    ]
+
+
 @dg.op(description="Evaluate gates 0–7 for the candidate and advance it at most one stage (fail closed).")
 def evaluate_and_promote(
     context: dg.OpExecutionContext,
@@ -465,6 +487,7 @@ def evaluate_and_promote(
     market_data: MarketDataResource,
     research_settings: ResearchResource,
     governance: GovernanceResource,
+    alerts: AlertsResource,
 ) -> dg.Output[str]:
     now = dt.datetime.now(dt.UTC)
     try:
@@ -479,6 +502,7 @@ def evaluate_and_promote(
         )
     except PromotionRefusedError as exc:
         raise dg.Failure(description=f"promotion refused: {exc}") from exc
+    sent = alerts.send(ledger, denial_alerts(result, config.requester), context.log)
     metadata: dict[str, Any] = {
         "decision": result.outcome.action,
         "candidate_id": result.outcome.candidate_id,
@@ -493,6 +517,7 @@ def evaluate_and_promote(
         "auto_frozen": result.frozen,
         "summary": dg.MetadataValue.md(outcome_markdown(result)),
         **{f"artifact_{k}": dg.MetadataValue.path(v) for k, v in result.artifacts.items()},
+        **alert_metadata(sent),
     }
     if not result.outcome.allowed:
         raise dg.Failure(
@@ -505,7 +530,7 @@ def evaluate_and_promote(
 
 @dg.job(
     description="Promote one research candidate one stage, with gates, caps and an optional signed approval.",
-    tags={"torghut/pipeline": "promotion", "torghut/ledger_heavy": "governance"},
+    tags={"torghut/pipeline": "promotion", "torghut/ledger_heavy": "governance", **GOVERNANCE_POD.tag()},
 )
 def promotion_job() -> None:
     evaluate_and_promote()

@@ -14,19 +14,22 @@ import sqlalchemy as sa
 
 from torghut_assets.adapters.execution_venue import OrderReport, VenueError
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER
+from torghut_assets.defs.alerts import AlertsResource, alert_metadata
 from torghut_assets.defs.assets.executions import order_request
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.partitions import lane_partitions
+from torghut_assets.defs.pod_resources import RECONCILIATION_POD
 from torghut_assets.defs.replay import replay_window
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.domain.alerts import Alert, reconciliation_alert
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import market_minutes
 from torghut_assets.ledger import reconciliation as rec
 from torghut_assets.ledger import records, schema
 from torghut_assets.ledger.evidence_digests import live_recompute
 from torghut_assets.ledger.evidence_log import verify_chain
-from torghut_assets.ledger.quality import SUITES, run_suites
+from torghut_assets.ledger.quality import SUITES, SuiteResult, run_suites
 from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import to_native
 
@@ -238,6 +241,31 @@ def _result(finding: rec.Finding) -> dg.AssetCheckResult:
     )
 
 
+def failed_check_alerts(
+    findings: list[rec.Finding], quality: list[SuiteResult], checked_day: str
+) -> list[Alert]:
+    """One page per failing blocking check and failing GX suite; soft (WARN) checks stay in the UI."""
+    alerts = [
+        reconciliation_alert(
+            check=f.check, checked_day=checked_day, examined=f.examined, failing=f.failing, keys=f.keys
+        )
+        for f in findings
+        if not f.passed and f.check not in SOFT and f.severity != "WARN"
+    ]
+    alerts += [
+        reconciliation_alert(
+            check=f"gx_{q.suite}",
+            checked_day=checked_day,
+            examined=q.evaluated,
+            failing=len(q.failed),
+            keys=[str(e.get("expectation_type")) for e in q.failed],
+        )
+        for q in quality
+        if not q.success
+    ]
+    return alerts
+
+
 @dg.asset(
     group_name="governance",
     kinds={"sql"},
@@ -254,6 +282,7 @@ def reconciliation_report(
     research_settings: ResearchResource,
     reconciliation: ReconciliationResource,
     broker: BrokerResource,
+    alerts: AlertsResource,
 ) -> Iterable[Any]:
     now = reconciliation.now()
     findings, statuses = run_reconciliation(
@@ -297,6 +326,8 @@ def reconciliation_report(
         )
     )
     md_ref = ledger.artifacts.write_text("reconciliation/report", markdown, suffix=".md")
+    checked_day = now.tz_convert("UTC").strftime("%Y-%m-%d")
+    sent = alerts.send(ledger, failed_check_alerts(findings, quality, checked_day), context.log)
     yield dg.MaterializeResult(
         metadata={
             "ok": report["ok"],
@@ -307,6 +338,7 @@ def reconciliation_report(
             if docs_index
             else dg.MetadataValue.text("none"),
             "dagster/row_count": len(statuses),
+            **alert_metadata(sent),
         }
     )
     for finding in findings:
@@ -328,6 +360,11 @@ nightly_reconciliation_job = dg.define_asset_job(
     selection=[reconciliation_report],
     executor_def=dg.in_process_executor,
     description="Reconcile the last day's artifact chain, evidence log, replay sample and broker record.",
+    tags={
+        "torghut/pipeline": "reconciliation",
+        "torghut/ledger_heavy": "governance",
+        **RECONCILIATION_POD.tag(),
+    },
 )
 
 

@@ -169,8 +169,9 @@ def replay_window(
     folds_plan = evaluation.fold_plan(frame, settings)
     regimes = evaluation.fold_regimes(frame, folds_plan)
     folds, stress = [], []
+    fold_frame = evaluation.fold_frame(frame, folds_plan)
     for result in results:
-        metrics = evaluation.evaluate_folds(frame, result.spec, folds_plan, settings.cost_model)
+        metrics = fold_frame.evaluate(result.spec, settings.cost_model)
         folds += research_records.fold_rows(
             window, result.candidate_id, folds_plan, metrics, regimes, settings.cost_model
         )

@@ -16,8 +16,11 @@ import sqlalchemy as sa
 from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
 
+from torghut_assets.defs.alerts import AlertsResource, alert_metadata
 from torghut_assets.defs.gate_inputs import safety_state
+from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.resources import LedgerResource
+from torghut_assets.domain.alerts import Alert, rollback_alert
 from torghut_assets.domain.drift import LaneTradingRecord, drift_codes
 from torghut_assets.domain.evidence import canonical_json, sha256_hex
 from torghut_assets.domain.lane_rollout import (
@@ -244,9 +247,28 @@ def _incident_row(
     }
 
 
+def incident_alerts(config: RollbackConfig, result: dict[str, Any]) -> list[Alert]:
+    """A page per rollback or halt incident (a resume writes no incident and pages nobody)."""
+    incident = result["incident"]
+    if incident is None:
+        return []
+    return [
+        rollback_alert(
+            lane=config.lane,
+            action=config.action,
+            incident_id=str(incident["id"]),
+            before=result["before"],
+            after=result["after"],
+            actor=config.actor,
+            trigger=config.trigger,
+            reason=config.reason,
+        )
+    ]
+
+
 @dg.op(description="Roll the lane back one step, halt it, or resume it; records the incident and evidence.")
 def apply_rollback(
-    context: dg.OpExecutionContext, config: RollbackConfig, ledger: LedgerResource
+    context: dg.OpExecutionContext, config: RollbackConfig, ledger: LedgerResource, alerts: AlertsResource
 ) -> dg.Output[str]:
     try:
         result = run_rollback(config, ledger=ledger, now=dt.datetime.now(dt.UTC), run_id=context.run_id)
@@ -254,6 +276,7 @@ def apply_rollback(
         raise dg.Failure(
             description=f"{config.action} refused for lane {config.lane}: {refused}"
         ) from refused
+    sent = alerts.send(ledger, incident_alerts(config, result), context.log)
     before, after = result["before"], result["after"]
     summary = (
         f"**{config.action}** lane `{config.lane}` by {config.actor} ({config.trigger}): "
@@ -268,13 +291,14 @@ def apply_rollback(
             "transition_id": result["transition"]["transition_id"],
             "evidence_hash": result["transition"]["evidence_hash"],
             "summary": dg.MetadataValue.md(summary),
+            **alert_metadata(sent),
         },
     )
 
 
 @dg.job(
     description="Roll a lane back to its previous verified placement, halt it, or resume it.",
-    tags={"torghut/pipeline": "rollback", "torghut/ledger_heavy": "governance"},
+    tags={"torghut/pipeline": "rollback", "torghut/ledger_heavy": "governance", **GOVERNANCE_POD.tag()},
 )
 def rollback_job() -> None:
     apply_rollback()
@@ -283,46 +307,48 @@ def rollback_job() -> None:
 def lane_trading_record(
     conn: Connection, lane: str, since: dt.datetime, equity: float, until: dt.datetime | None = None
 ) -> LaneTradingRecord:
-    """Realized PnL over flat (symbol, session) round trips; costs from TCA; fallbacks from provenance."""
+    """Realized PnL over flat (symbol, session) round trips; costs from TCA; fallbacks from provenance.
+
+    The database sums per (lane window, symbol), so a 72 h report over a million executions moves a few
+    hundred rows, not a million; sessions are then formed from the window starts here, where the time
+    zone rules are the same on SQLite and PostgreSQL."""
     e, t = schema.executions, schema.execution_tca_metrics
+    qty, price = sa.func.coalesce(e.c.filled_qty, 0), sa.func.coalesce(e.c.avg_fill_price, 0)
+    fees, shortfall = sa.func.coalesce(e.c.fees, 0), t.c.implementation_shortfall_notional
+    signed = sa.case((e.c.side == "buy", qty), (e.c.side == "sell", -qty), else_=0)
     rows = conn.execute(
         sa.select(
-            e.c.symbol,
-            e.c.side,
-            e.c.filled_qty,
-            e.c.avg_fill_price,
-            e.c.fees,
-            e.c.execution_fallback_count,
             e.c.window_start,
-            t.c.implementation_shortfall_notional,
+            e.c.symbol,
+            sa.func.count(),
+            sa.func.sum(sa.case((e.c.execution_fallback_count > 0, 1), else_=0)),
+            sa.func.sum(signed),
+            sa.func.sum(-signed * price - fees),
+            sa.func.sum(qty * price),
+            sa.func.sum(fees) + sa.func.sum(sa.case((shortfall > 0, shortfall), else_=0)),
         )
         .select_from(e.outerjoin(t, t.c.execution_id == e.c.id))
         .where(e.c.lane == lane, e.c.window_start >= since, *([e.c.window_start < until] if until else []))
+        .group_by(e.c.window_start, e.c.symbol)
     ).all()
     if not rows:
         return LaneTradingRecord(0, 0, 0.0, 0.0, None, None)
     frame = pd.DataFrame(
-        rows, columns=["symbol", "side", "qty", "price", "fees", "fallbacks", "window_start", "shortfall"]
+        [tuple(r[:2]) + tuple(float(v or 0) for v in r[2:]) for r in rows],
+        columns=["window_start", "symbol", "n", "fallbacks", "net", "cash", "notional", "cost"],
     )
-    frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
-    frame["session"] = frame["window_start"].dt.tz_convert("America/New_York").dt.date
-    for col in ("qty", "price", "fees", "shortfall"):
-        frame[col] = pd.to_numeric(frame[col]).fillna(0.0).astype("float64")
-    sign = frame["side"].map({"buy": 1.0, "sell": -1.0}).fillna(0.0)
-    frame["signed_qty"] = sign * frame["qty"]
-    frame["cash"] = -frame["signed_qty"] * frame["price"] - frame["fees"]
-    grouped = frame.groupby(["session", "symbol"], sort=True).agg(
-        net=("signed_qty", "sum"), cash=("cash", "sum")
-    )
+    starts = pd.to_datetime(frame["window_start"], utc=True)
+    frame["session"] = starts.dt.tz_convert("America/New_York").dt.date
+    grouped = frame.groupby(["session", "symbol"], sort=True).agg(net=("net", "sum"), cash=("cash", "sum"))
     closed = grouped[grouped["net"].abs() < 1e-9]
     by_session = closed.groupby(level="session")["cash"].sum().sort_index()
     equity_curve = by_session.cumsum()
     drawdown = float((equity_curve.cummax().clip(lower=0) - equity_curve).max()) if len(equity_curve) else 0.0
     return LaneTradingRecord(
-        executions=len(frame),
-        fallbacks=int((pd.to_numeric(frame["fallbacks"]) > 0).sum()),
-        traded_notional=float((frame["qty"] * frame["price"]).sum()),
-        cost_notional=float(frame["shortfall"].clip(lower=0).sum() + frame["fees"].sum()),
+        executions=int(frame["n"].sum()),
+        fallbacks=int(frame["fallbacks"].sum()),
+        traded_notional=float(frame["notional"].sum()),
+        cost_notional=float(frame["cost"].sum()),
         net_pnl=float(by_session.sum()) if len(by_session) else None,
         drawdown_fraction=drawdown / equity if equity > 0 else None,
     )

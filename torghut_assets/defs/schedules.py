@@ -6,6 +6,7 @@ import pandas as pd
 
 from torghut_assets.defs.jobs import lane_window_job
 from torghut_assets.defs.partitions import lane_partitions, lane_window_key
+from torghut_assets.defs.pod_resources import REPORTS_POD
 
 
 @dg.schedule(
@@ -29,7 +30,7 @@ governance_reports_job = dg.define_asset_job(
     "governance_reports_job",
     selection=["profitability_runtime", "readiness_report"],
     description="Refresh the 72 h runtime profitability report and the acceptance-criteria readiness report.",
-    tags={"torghut/pipeline": "governance_reports"},
+    tags={"torghut/pipeline": "governance_reports", **REPORTS_POD.tag()},
 )
 
 governance_reports_schedule = dg.ScheduleDefinition(

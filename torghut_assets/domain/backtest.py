@@ -48,12 +48,15 @@ from torghut_assets.domain.strategies import (
     BoolArray,
     FloatArray,
     IntArray,
+    SortedColumns,
     StrategySpec,
+    actions_in_order,
     bar_keys,
     bar_layout,
     layout_from_keys,
     previous_in_group,
     resolve_price,
+    sorted_columns,
     utc_index,
 )
 
@@ -141,6 +144,10 @@ def _fill_positions(
     n = len(desired)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    change = np.diff(desired, prepend=0)
+    change[group_start] = desired[group_start]
+    if ((np.abs(change) <= caps) | group_end).all():
+        return desired.copy()  # every change fits its bar's cap: the position is the desired path
     seg_start = group_start.copy()
     seg_start[1:] |= desired[1:] != desired[:-1]
     first = np.flatnonzero(seg_start)
@@ -173,7 +180,7 @@ class _Inputs:
     spread: FloatArray
     action: npt.NDArray[np.int8]
 
-    def take(self, rows: BoolArray) -> _Inputs:
+    def take(self, rows: BoolArray | IntArray) -> _Inputs:
         return _Inputs(
             self.keys.take(rows), self.price[rows], self.volume[rows], self.spread[rows], self.action[rows]
         )
@@ -200,9 +207,10 @@ class _Replay:
     position: IntArray
     traded: IntArray
     caps: IntArray
-    participation: FloatArray
-    notional: FloatArray
-    cost: FloatArray
+    fills: IntArray
+    fill_participation: FloatArray
+    fill_notional: FloatArray
+    fill_cost: FloatArray
     gross: FloatArray
 
     @property
@@ -210,12 +218,70 @@ class _Replay:
         out: FloatArray = np.abs(self.position) * self.price
         return out
 
+    def _dense(self, at_fills: FloatArray) -> FloatArray:
+        out = np.zeros(len(self.position))
+        out[self.fills] = at_fills
+        return out
 
-def _run(inputs: _Inputs, spec: StrategySpec, cost_model: CostModel) -> _Replay:
+    @property
+    def participation(self) -> FloatArray:
+        return self._dense(self.fill_participation)
+
+    @property
+    def notional(self) -> FloatArray:
+        return self._dense(self.fill_notional)
+
+    @property
+    def cost(self) -> FloatArray:
+        return self._dense(self.fill_cost)
+
+    @property
+    def net(self) -> FloatArray:
+        out = self.gross.copy()
+        out[self.fills] -= self.fill_cost
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class _SortedBars:
+    """The replay's inputs in (symbol, event_ts, seq) order with each row's distinct-bar-time index,
+    computed once per window so that many candidates can be replayed over it."""
+
+    layout: BarLayout
+    price: FloatArray
+    volume: FloatArray
+    half_spread_bps: FloatArray
+    price_change: FloatArray
+    bar: IntArray
+    n_times: int
+
+    @classmethod
+    def of(cls, layout: BarLayout, price: FloatArray, volume: FloatArray, spread: FloatArray) -> _SortedBars:
+        times, bar = np.unique(layout.event_ts_ns, return_inverse=True)
+        prev_price = previous_in_group(price, layout.group_start)
+        change = np.where(layout.group_start, 0.0, price - np.nan_to_num(prev_price))
+        return cls(
+            layout, price, volume, spread / 2.0 / price * 1e4, change, bar.astype(np.int64), len(times)
+        )
+
+    def caps(self, max_participation: float) -> IntArray:
+        out: IntArray = np.floor(max_participation * self.volume + _CAP_EPSILON).astype(np.int64)
+        return out
+
+
+def _sorted(inputs: _Inputs) -> _SortedBars:
     layout = layout_from_keys(inputs.keys)
     o = layout.order
-    n = len(o)
-    price, volume, action = inputs.price[o], inputs.volume[o], inputs.action[o]
+    return _SortedBars.of(layout, inputs.price[o], inputs.volume[o], inputs.spread[o])
+
+
+def _run(
+    bars: _SortedBars, action: npt.NDArray[np.int8], spec: StrategySpec, cost_model: CostModel
+) -> _Replay:
+    """One candidate over sorted bars; `action` is in the bars' sorted order."""
+    layout = bars.layout
+    n = len(layout.order)
+    price, volume = bars.price, bars.volume
 
     qty = np.maximum(np.floor(spec.param("notional_per_trade") / price + _CAP_EPSILON), 1.0)
     decided = np.where(action != 0, action.astype(np.float64), np.nan)
@@ -228,23 +294,21 @@ def _run(inputs: _Inputs, spec: StrategySpec, cost_model: CostModel) -> _Replay:
     desired = np.nan_to_num(previous_in_group(_ffill(target), layout.group_start)).astype(np.int64)
     desired[layout.group_end] = 0
 
-    caps = np.floor(cost_model.max_participation * volume + _CAP_EPSILON).astype(np.int64)
+    caps = bars.caps(cost_model.max_participation)
     position = _fill_positions(desired, caps, layout.group_start, layout.group_end)
     before = np.where(layout.group_start, 0, np.append(0, position[:-1]))
     traded = position - before
-    abs_traded = np.abs(traded).astype(np.float64)
-
-    per_volume = np.divide(abs_traded, volume, out=np.ones(n), where=volume > 0)
-    participation = np.minimum(np.where(traded != 0, per_volume, 0.0), 1.0)
-    half_spread_bps = inputs.spread[o] / 2.0 / price * 1e4
+    fills = np.flatnonzero(traded)
+    abs_traded = np.abs(traded[fills]).astype(np.float64)
+    fill_volume = volume[fills]
+    per_volume = np.divide(abs_traded, fill_volume, out=np.ones(len(fills)), where=fill_volume > 0)
+    participation = np.minimum(per_volume, 1.0)
     cost_bps = (
-        half_spread_bps * cost_model.spread_multiplier
+        bars.half_spread_bps[fills] * cost_model.spread_multiplier
         + cost_model.impact_bps_at_full_participation * participation
         + cost_model.commission_bps
     )
-    notional = abs_traded * price
-    prev_price = previous_in_group(price, layout.group_start)
-    gross = np.where(layout.group_start, 0.0, before * (price - np.nan_to_num(prev_price)))
+    notional = abs_traded * price[fills]
     return _Replay(
         layout,
         price,
@@ -254,10 +318,11 @@ def _run(inputs: _Inputs, spec: StrategySpec, cost_model: CostModel) -> _Replay:
         position,
         traded,
         caps,
+        fills,
         participation,
         notional,
         notional * cost_bps / 1e4,
-        gross,
+        before * bars.price_change,
     )
 
 
@@ -266,7 +331,9 @@ def replay(
 ) -> pd.DataFrame:
     """One row per (symbol, bar) in replay order, indexed by the input labels, with the position path,
     fills, costs and bar pnl; `summarize` of this frame equals `backtest`."""
-    r = _run(_inputs(signals, actions), spec, cost_model)
+    inputs = _inputs(signals, actions)
+    bars = _sorted(inputs)
+    r = _run(bars, inputs.action[bars.layout.order], spec, cost_model)
     keys = [c for c in ("symbol", "event_ts", "seq") if c in signals.columns]
     base = signals[keys].iloc[r.layout.order]
     columns: dict[str, object] = {
@@ -301,27 +368,35 @@ def _ts_mask(ts_ns: IntArray, start: pd.Timestamp | None, end: pd.Timestamp | No
     return mask
 
 
+def _exact_sum(values: FloatArray) -> float:
+    """math.fsum over the non-zero entries only: the same correctly rounded sum, but a replay is mostly
+    flat bars, and converting only the others is what keeps a many-candidate sweep cheap."""
+    return math.fsum(values[values != 0].tolist())
+
+
 def _metrics(
-    ts_ns: IntArray,
+    bar: IntArray,
+    n_times: int,
     action: npt.NDArray[np.int8],
-    traded: IntArray,
+    trade_count: int,
     gross_pnl: FloatArray,
+    net_pnl: FloatArray,
     cost: FloatArray,
     notional: FloatArray,
     exposure: FloatArray,
 ) -> BacktestMetrics:
-    if len(ts_ns) == 0:
+    """`cost` and `notional` may hold only the fill rows: only their sums are read."""
+    if len(bar) == 0:
         return EMPTY_METRICS
-    times, bar = np.unique(ts_ns, return_inverse=True)
-    equity = np.cumsum(np.bincount(bar, weights=gross_pnl - cost, minlength=len(times)))
+    equity = np.cumsum(np.bincount(bar, weights=net_pnl, minlength=n_times))
     peak = np.maximum.accumulate(np.maximum(equity, 0.0))
-    gross = math.fsum(gross_pnl)
-    cost_total = math.fsum(cost)
-    turnover = math.fsum(notional)
-    avg_exposure = math.fsum(exposure) / len(times)
+    gross = _exact_sum(gross_pnl)
+    cost_total = _exact_sum(cost)
+    turnover = _exact_sum(notional)
+    avg_exposure = _exact_sum(exposure) / n_times
     return BacktestMetrics(
         decision_count=int(np.count_nonzero(action)),
-        trade_count=int(np.count_nonzero(traded)),
+        trade_count=trade_count,
         gross_pnl=gross,
         net_pnl=gross - cost_total,
         max_drawdown=max(0.0, float(np.max(peak - equity))),
@@ -338,11 +413,14 @@ def summarize(replayed: pd.DataFrame) -> BacktestMetrics:
     def col(name: str) -> FloatArray:
         return replayed[name].to_numpy(dtype=np.float64)
 
+    times, bar = np.unique(utc_index(replayed["event_ts"]).as_unit("ns").asi8, return_inverse=True)
     return _metrics(
-        utc_index(replayed["event_ts"]).as_unit("ns").asi8,
+        bar.astype(np.int64),
+        len(times),
         replayed["action"].to_numpy(dtype=np.int8),
-        replayed["traded_qty"].to_numpy(dtype=np.int64),
+        int(np.count_nonzero(replayed["traded_qty"].to_numpy(dtype=np.int64))),
         col("gross_pnl"),
+        col("gross_pnl") - col("cost"),
         col("cost"),
         col("traded_notional"),
         col("exposure_notional"),
@@ -370,17 +448,68 @@ def backtest_windows(
 ) -> list[BacktestMetrics]:
     """`backtest` for each [start, end) window (e.g. every fold's test range) of one frame; equal to
     calling `backtest` per window, but the frame is read once, which dominates the cost of short windows."""
-    inputs = _inputs(signals, actions)
-    results = []
-    for start, end in windows:
-        window = inputs
-        if start is not None or end is not None:
-            window = inputs.take(_ts_mask(inputs.keys.event_ts_ns, start, end))
-        r = _run(window, spec, cost_model)
-        results.append(
-            _metrics(r.layout.event_ts_ns, r.action, r.traded, r.gross, r.cost, r.notional, r.exposure)
-        )
-    return results
+    frame = WindowedFrame(signals, windows)
+    return frame.metrics(frame.in_order(actions), spec, cost_model)
+
+
+class WindowedFrame:
+    """A signals frame sorted once and cut into [start, end) windows once (e.g. a run's fold test
+    ranges), so a parameter sweep pays per candidate only for its actions and its replay.
+
+    Each window is replayed from a flat book exactly as `backtest(signals, actions, spec, cost, start,
+    end)` would: cutting the sorted frame keeps the order a sort of the cut would give.
+    """
+
+    def __init__(
+        self,
+        signals: pd.DataFrame,
+        windows: Sequence[tuple[pd.Timestamp | None, pd.Timestamp | None]],
+    ) -> None:
+        self._signals = signals
+        self._inputs = _inputs(signals, pd.Series(0, index=signals.index, dtype="int8"))
+        full = _sorted(self._inputs)
+        self._layout = full.layout
+        self._order = full.layout.order
+        self._columns: SortedColumns | None = None
+        self._windows: list[tuple[BoolArray, _SortedBars]] = []
+        for start, end in windows:
+            rows = _ts_mask(full.layout.event_ts_ns, start, end)
+            self._windows.append((rows, _sorted(self._inputs.take(self._order[rows]))))
+
+    def in_order(self, actions: pd.Series) -> npt.NDArray[np.int8]:
+        """Input-aligned actions (as `strategy_actions` returns them) in the frame's sorted order."""
+        out: npt.NDArray[np.int8] = _aligned_actions(self._signals, actions)[self._order]
+        return out
+
+    def candidate_actions(self, spec: StrategySpec) -> npt.NDArray[np.int8]:
+        if self._columns is None:
+            self._columns = sorted_columns(self._signals, self._layout)
+        return actions_in_order(self._columns, spec)
+
+    def metrics(
+        self, actions: npt.NDArray[np.int8], spec: StrategySpec, cost_model: CostModel
+    ) -> list[BacktestMetrics]:
+        """Per-window metrics of sorted-order `actions` (from `in_order` or `candidate_actions`)."""
+        results = []
+        for rows, bars in self._windows:
+            r = _run(bars, actions[rows], spec, cost_model)
+            results.append(
+                _metrics(
+                    bars.bar,
+                    bars.n_times,
+                    r.action,
+                    len(r.fills),
+                    r.gross,
+                    r.net,
+                    r.fill_cost,
+                    r.fill_notional,
+                    r.exposure,
+                )
+            )
+        return results
+
+    def evaluate(self, spec: StrategySpec, cost_model: CostModel) -> list[BacktestMetrics]:
+        return self.metrics(self.candidate_actions(spec), spec, cost_model)
 
 
 def regime_label(
@@ -439,6 +568,7 @@ __all__ = [
     "TREND_MOVE_BPS",
     "BacktestMetrics",
     "CostModel",
+    "WindowedFrame",
     "backtest",
     "backtest_windows",
     "net_pnl_cv",

@@ -17,8 +17,8 @@ from torghut_assets.domain import research
 from torghut_assets.domain.backtest import (
     BacktestMetrics,
     CostModel,
+    WindowedFrame,
     backtest,
-    backtest_windows,
     regime_label,
 )
 from torghut_assets.domain.evidence import sha256_hex
@@ -123,11 +123,15 @@ def fold_regimes(frame: pd.DataFrame, folds: Sequence[Fold]) -> dict[str, str]:
     return {f.fold_name: regime_label(frame, f.test_start, f.test_end) for f in folds}
 
 
+def fold_frame(frame: pd.DataFrame, folds: Sequence[Fold]) -> WindowedFrame:
+    """The frame sorted and cut into the folds' test ranges once, for every candidate of a run."""
+    return WindowedFrame(frame, [(f.test_start, f.test_end) for f in folds])
+
+
 def evaluate_folds(
     frame: pd.DataFrame, spec: StrategySpec, folds: Sequence[Fold], cost: CostModel
 ) -> list[BacktestMetrics]:
-    ranges = [(f.test_start, f.test_end) for f in folds]
-    return backtest_windows(frame, strategy_actions(frame, spec), spec, cost, ranges)
+    return fold_frame(frame, folds).evaluate(spec, cost)
 
 
 def evaluate_stress(frame: pd.DataFrame, spec: StrategySpec, cost: CostModel) -> list[StressResult]:

@@ -217,11 +217,31 @@ def resolve_price(signals: pd.DataFrame) -> FloatArray:
     return out
 
 
-def _column(signals: pd.DataFrame, name: str, order: IntArray) -> FloatArray:
-    if name not in signals.columns:
-        return np.full(len(order), np.nan)
-    values = pd.to_numeric(signals[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    return values[order]
+RULE_COLUMNS = ("macd", "macd_signal", "rsi14", "ema12", "ema26")
+
+
+@dataclass(frozen=True, eq=False)
+class SortedColumns:
+    """What the action rules read, in a layout's sorted order, converted once per frame: a sweep over
+    many candidates then pays only for the comparisons."""
+
+    values: Mapping[str, FloatArray]
+    price: FloatArray
+    group_start: BoolArray
+
+    def column(self, name: str) -> FloatArray:
+        found = self.values.get(name)
+        return np.full(len(self.price), np.nan) if found is None else found
+
+
+def sorted_columns(signals: pd.DataFrame, layout: BarLayout) -> SortedColumns:
+    def read(name: str) -> FloatArray:
+        values = pd.to_numeric(signals[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        out: FloatArray = values[layout.order]
+        return out
+
+    present = {name: read(name) for name in RULE_COLUMNS if name in signals.columns}
+    return SortedColumns(present, resolve_price(signals)[layout.order], layout.group_start)
 
 
 def previous_in_group(values: FloatArray, group_start: BoolArray) -> FloatArray:
@@ -233,22 +253,19 @@ def previous_in_group(values: FloatArray, group_start: BoolArray) -> FloatArray:
     return prev
 
 
-def _macd_rsi(signals: pd.DataFrame, spec: StrategySpec, layout: BarLayout) -> npt.NDArray[np.int8]:
-    macd = _column(signals, "macd", layout.order)
-    sig = _column(signals, "macd_signal", layout.order)
-    rsi = _column(signals, "rsi14", layout.order)
+def _macd_rsi(columns: SortedColumns, spec: StrategySpec) -> npt.NDArray[np.int8]:
+    macd, sig, rsi = columns.column("macd"), columns.column("macd_signal"), columns.column("rsi14")
     buy = (macd > sig) & (rsi < spec.param("rsi_buy_below"))
     sell = (macd < sig) & (rsi > spec.param("rsi_sell_above"))
     return (buy.astype(np.int8) - sell.astype(np.int8)).astype(np.int8)
 
 
-def _ema_trend(signals: pd.DataFrame, spec: StrategySpec, layout: BarLayout) -> npt.NDArray[np.int8]:
-    price = resolve_price(signals)[layout.order]
-    gap = _column(signals, "ema12", layout.order) - _column(signals, "ema26", layout.order)
-    gap_bps = gap / price * 1e4
-    prev = previous_in_group(gap_bps, layout.group_start)
+def _ema_trend(columns: SortedColumns, spec: StrategySpec) -> npt.NDArray[np.int8]:
+    gap = columns.column("ema12") - columns.column("ema26")
+    gap_bps = gap / columns.price * 1e4
+    prev = previous_in_group(gap_bps, columns.group_start)
     band = spec.param("min_cross_bps")
-    rsi = _column(signals, "rsi14", layout.order)
+    rsi = columns.column("rsi14")
     buy = (gap_bps > band) & (prev <= band) & (rsi <= spec.param("rsi_filter_max"))
     sell = (gap_bps < -band) & (prev >= -band)
     return (buy.astype(np.int8) - sell.astype(np.int8)).astype(np.int8)
@@ -265,12 +282,16 @@ def strategy_actions(signals: pd.DataFrame, spec: StrategySpec) -> pd.Series:
     session; mirrored for sells). Measuring the cross against the band rather than against zero means a
     gap that creeps through zero and widens later still fires once, when it becomes significant.
     """
-    _check_type(spec.strategy_type)
     layout = bar_layout(signals)
-    sorted_actions = _ACTION_RULES[spec.strategy_type](signals, spec, layout)
     out = np.zeros(len(signals), dtype=np.int8)
-    out[layout.order] = sorted_actions
+    out[layout.order] = actions_in_order(sorted_columns(signals, layout), spec)
     return pd.Series(out, index=signals.index, name="action", dtype="int8")
+
+
+def actions_in_order(columns: SortedColumns, spec: StrategySpec) -> npt.NDArray[np.int8]:
+    """`strategy_actions` in the columns' sorted order, for callers that sorted the frame already."""
+    _check_type(spec.strategy_type)
+    return _ACTION_RULES[spec.strategy_type](columns, spec)
 
 
 __all__ = [
@@ -280,7 +301,9 @@ __all__ = [
     "STRATEGY_TYPES",
     "BarKeys",
     "BarLayout",
+    "SortedColumns",
     "StrategySpec",
+    "actions_in_order",
     "bar_keys",
     "bar_layout",
     "default_grid",
@@ -289,6 +312,7 @@ __all__ = [
     "parameter_grid",
     "previous_in_group",
     "resolve_price",
+    "sorted_columns",
     "strategy_actions",
     "utc_index",
 ]

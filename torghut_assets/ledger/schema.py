@@ -136,6 +136,7 @@ trade_decisions = sa.Table(
     _created_at(),
     sa.UniqueConstraint("alpaca_account_label", "decision_hash"),
     sa.Index(None, "lane", "window_start"),
+    sa.Index(None, "created_at"),
 )
 
 executions = sa.Table(
@@ -171,6 +172,8 @@ executions = sa.Table(
     sa.UniqueConstraint("alpaca_account_label", "alpaca_order_id"),
     sa.UniqueConstraint("alpaca_account_label", "client_order_id"),
     sa.Index(None, "lane", "window_start"),
+    sa.Index(None, "created_at"),
+    sa.Index(None, "trade_decision_id"),
     sa.CheckConstraint(
         "(execution_fallback_count = 0 AND execution_fallback_reason IS NULL)"
         " OR (execution_fallback_count > 0 AND execution_fallback_reason IS NOT NULL)",
@@ -217,6 +220,7 @@ execution_tca_metrics = sa.Table(
     *_lane_window(),
     _created_at(),
     sa.Index(None, "lane", "window_start"),
+    sa.Index(None, "computed_at"),
 )
 
 research_runs = sa.Table(
@@ -345,6 +349,7 @@ research_promotions = sa.Table(
         "(approve_reason IS NULL) <> (deny_reason IS NULL)", name="exactly_one_of_approve_or_deny_reason"
     ),
     sa.Index(None, "candidate_id"),
+    sa.Index(None, "run_id"),
     sa.Index(None, "lane", "window_start"),
 )
 
@@ -598,6 +603,27 @@ evidence_log = sa.Table(
     sa.Column("recorded_at", TS, nullable=False),
     _created_at(),
     sa.Index(None, "entry_kind", "subject", "seq"),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    _id(),
+    sa.Column("incident_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("lane", sa.String(64)),
+    sa.Column("incident_id", sa.String(200), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | unconfigured
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("first_seen_at", TS, nullable=False),
+    sa.Column("last_attempt_at", TS),
+    sa.Column("claimed_until", TS),
+    sa.Column("sent_at", TS),
+    _created_at(),
+    sa.Index(None, "status", "first_seen_at"),
 )
 
 LANE_WINDOW_TABLES: dict[str, str] = {

@@ -36,6 +36,7 @@ GOVERNANCE_TABLES = (
     "rollback_incidents",
     "route_control_events",
     "continuity_state",
+    "alert_deliveries",
 )
 
 

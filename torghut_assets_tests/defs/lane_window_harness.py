@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
+from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.research_inputs import ResearchResource
@@ -39,6 +40,7 @@ def resources(ledger_url: str, artifact_root: Path) -> dict[str, Any]:
         "broker": BrokerResource(),
         "research_settings": ResearchResource(),
         "llm": LLMAdvisoryResource(),
+        "alerts": AlertsResource(),  # no webhook: alerts are recorded, never posted
     }
 
 

@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.continuity import evaluate_lane, signal_continuity_sensor
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.continuity import ContinuityConfig, live_promotion_block
@@ -59,7 +60,7 @@ def test_evaluation_resumes_where_it_stopped(ledger_url: str, tmp_path: Path) ->
 @pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
 def test_second_tick_without_new_windows_skips_and_keeps_the_cursor(ledger_url: str, tmp_path: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    resources = {"ledger": _ledger(ledger_url, tmp_path)}
+    resources = {"ledger": _ledger(ledger_url, tmp_path), "alerts": AlertsResource()}
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         first = signal_continuity_sensor(context)
         cursor = first.cursor if isinstance(first, dg.SensorResult) else context.cursor
@@ -75,7 +76,7 @@ def test_second_tick_without_new_windows_skips_and_keeps_the_cursor(ledger_url: 
 def test_transitions_request_one_refresh_run_with_a_unique_run_key(ledger_url: str, tmp_path: Path) -> None:
     ledger = _ledger(ledger_url, tmp_path)
     with dg.build_sensor_context(
-        instance=dg.DagsterInstance.ephemeral(), resources={"ledger": ledger}
+        instance=dg.DagsterInstance.ephemeral(), resources={"ledger": ledger, "alerts": AlertsResource()}
     ) as ctx:
         result = signal_continuity_sensor(ctx)
     if isinstance(result, dg.SkipReason):

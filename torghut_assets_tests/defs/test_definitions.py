@@ -30,6 +30,7 @@ GOVERNANCE_ASSETS = {
     "promotion_timeline": set(),
     "profitability_runtime": set(),
     "readiness_report": set(),
+    "route_metrics": set(),
 }
 
 

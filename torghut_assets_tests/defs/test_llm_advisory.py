@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.assets.executions import executions
 from torghut_assets.defs.assets.llm_reviews import DISABLED, llm_decision_reviews
 from torghut_assets.defs.assets.signals import signals
@@ -73,6 +74,7 @@ def _materialize(
             "market_data": MarketDataResource(),
             "broker": BrokerResource(),
             "llm": llm or LLMAdvisoryResource(),
+            "alerts": AlertsResource(),
         },
         instance=dg.DagsterInstance.ephemeral(),
     )

@@ -351,7 +351,7 @@ def test_promotion_and_rollback_jobs_succeed_from_launchpad_config(ledger: Gover
         run_config={
             "ops": {"apply_rollback": {"config": {"lane": LANE, "actor": "oncall", "reason": "drill"}}}
         },
-        resources={"ledger": ledger.resources()["ledger"]},
+        resources={"ledger": ledger.resources()["ledger"], "alerts": ledger.resources()["alerts"]},
     )
     assert rolled.success
     assert [t["transition_type"] for t in ledger.rows("rollout_transitions")] == ["advance", "rollback"]

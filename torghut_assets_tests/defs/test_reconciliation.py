@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.reconciliation import ReconciliationResource, run_reconciliation
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
@@ -206,6 +207,7 @@ def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_
             "reconciliation": ReconciliationResource(
                 lookback_hours=2, replay_sample=0, as_of=NOW.isoformat()
             ),
+            "alerts": AlertsResource(),
         },
         instance=dg.DagsterInstance.ephemeral(),
     )

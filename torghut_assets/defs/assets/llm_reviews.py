@@ -20,10 +20,12 @@ import dagster as dg
 import pandas as pd
 
 from torghut_assets.adapters.llm_client import LLMTransportError, OpenAICompatibleClient
+from torghut_assets.defs.alerts import AlertsResource, alert_metadata
 from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource
+from torghut_assets.domain.alerts import llm_budget_alert
 from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.llm_advisory import (
@@ -65,7 +67,10 @@ DISABLED = "LLM advisory disabled"
     description="LLM advisory reviews of the window's planned decisions (off by default; shadow is inert).",
 )
 def llm_decision_reviews(
-    context: dg.AssetExecutionContext, ledger: LedgerResource, llm: LLMAdvisoryResource
+    context: dg.AssetExecutionContext,
+    ledger: LedgerResource,
+    llm: LLMAdvisoryResource,
+    alerts: AlertsResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     window = lane_window(context)
     table = schema.llm_decision_reviews
@@ -138,8 +143,13 @@ def llm_decision_reviews(
                 window_start=window.start.to_pydatetime(),
                 recorded_at=window.end.to_pydatetime(),
             )
+    page = llm_budget_alert(lane=window.lane, window_start=window.start, budget=budget.as_json())
+    sent = alerts.send(ledger, [page] if budget.spent else [], context.log)
     return dg.MaterializeResult(
-        metadata=_metadata(window, written, rows, llm, mode, telemetry, circuit, budget, alerted)
+        metadata={
+            **_metadata(window, written, rows, llm, mode, telemetry, circuit, budget, alerted),
+            **alert_metadata(sent),
+        }
     )
 
 

@@ -206,8 +206,9 @@ def research_fold_metrics(
     if frame is not None:
         folds = evaluation.fold_plan(frame, settings)
         regimes = evaluation.fold_regimes(frame, folds)
+        fold_frame = evaluation.fold_frame(frame, folds)
         for cand, spec in stored_candidates(ledger, window):
-            metrics = evaluation.evaluate_folds(frame, spec, folds, settings.cost_model)
+            metrics = fold_frame.evaluate(spec, settings.cost_model)
             rows += research_records.fold_rows(
                 window, cand["candidate_id"], folds, metrics, regimes, settings.cost_model
             )

@@ -1,0 +1,1 @@
+"""Benchmarks: each workload times the project against a baseline measured in the same run."""

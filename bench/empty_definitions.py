@@ -1,0 +1,5 @@
+"""The code-location-load baseline: a Definitions with nothing in it."""
+
+import dagster as dg
+
+defs = dg.Definitions()

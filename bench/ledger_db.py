@@ -1,0 +1,49 @@
+"""A fresh, migrated ledger per benchmark row: a new database on the PostgreSQL server, or a SQLite file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.ledger.migrate import upgrade
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def admin_url() -> str:
+    return os.environ.get("TORGHUT_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+def create_ledger(backend: str) -> str:
+    if backend == "postgresql":
+        name = f"torghut_bench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='torghut-bench-')) / 'ledger.db'}"
+    engine = create_ledger_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+def drop_ledger(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(parsed.database or "").unlink(missing_ok=True)
+        return
+    admin = sa.create_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
