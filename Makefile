@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: dev test lint validate check bench venv
+.PHONY: dev test lint validate check bench bench-quick bench-deps venv ui-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,17 @@ dev: venv
 	$(BIN)/torghut-assets dev-seed
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
-test: venv
+# The UI tests drive Debian's chromium through Playwright (never Playwright's own browser download).
+ui-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing chromium and chromium-driver for the UI tests"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; } \
+	    || { echo "error: could not install chromium (apt-get install chromium chromium-driver);" \
+	              "install it, or run the other tests with: $(BIN)/python -m pytest -m 'not ui'" >&2; exit 1; }; \
+	fi
+
+test: venv ui-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: venv
@@ -34,3 +44,14 @@ validate: venv
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 check: lint validate test
+
+# Benchmarks (bench/README in docs/benchmarks.md): full scale takes tens of minutes and writes
+# docs/benchmarks.md; `make bench-quick` is the < 5 min smoke of every workload.
+bench-deps: venv
+	$(BIN)/pip install --quiet -e '.[bench]'
+
+bench: bench-deps
+	$(BIN)/python -m bench.run --write docs/benchmarks.md
+
+bench-quick: bench-deps
+	$(BIN)/python -m bench.run --quick --write docs/benchmarks.md

@@ -41,7 +41,7 @@ GRID = {
 def sizes(scale: str) -> list[dict[str, Any]]:
     if scale == "quick":
         return [{"symbols": 10, "sessions": 60, "candidates": n} for n in (40, 80, 160)]
-    return [{"symbols": 20, "sessions": 252, "candidates": n} for n in (250, 500, 1000)]
+    return [{"symbols": 20, "sessions": 252, "candidates": n} for n in (125, 250, 1000)]
 
 
 def backends() -> tuple[str, ...]:

@@ -58,14 +58,16 @@ def _meets(module: ModuleType, row_ratio: float, project_s: float) -> bool:
     return row_ratio <= module.TARGET_RATIO
 
 
-def run_workload(name: str, scale: str) -> list[Row]:
+def run_workload(name: str, scale: str, only_backends: set[str]) -> list[Row]:
     module = importlib.import_module(f"bench.{name}")
     rows = []
     for backend in module.backends():
+        if only_backends and backend not in only_backends:
+            continue
         for size in module.sizes(scale):
             state = module.prepare(size, backend, CACHE)
             try:
-                repeats = getattr(module, "REPEATS", 3)
+                repeats = getattr(module, "REPEATS", 3) if scale == "quick" else 1
                 project = measure(f"bench.{name}", "project", state, repeats)
                 baseline = measure(f"bench.{name}", "baseline", state, repeats)
             finally:
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (< 5 min) for frequent runs")
     parser.add_argument("--only", default="", help="comma-separated workload modules")
+    parser.add_argument("--backend", default="", help="comma-separated backends (default: all)")
     parser.add_argument("--write", type=Path, help="write the markdown table to this file")
     args = parser.parse_args(argv)
     scale = "quick" if args.quick else "full"
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="torghut-bench-home-"))
     rows: list[Row] = []
     for name in names:
-        rows += run_workload(name, scale)
+        rows += run_workload(name, scale, {b for b in args.backend.split(",") if b})
     table = markdown(rows, scale)
     print("\n" + table)
     if args.write:

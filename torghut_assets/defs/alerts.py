@@ -44,7 +44,7 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         except Exception as exc:  # the governance action already committed; it must not fail here
             report = DeliveryReport(
                 webhook_configured=self.configured,
-                errors=(f"alert_ledger_error:{type(exc).__name__}",),
+                errors=(f"alerting_error:{type(exc).__name__}",),
             )
         _log(log, report)
         return report
@@ -64,9 +64,7 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 )
             report = self._deliver_all(ledger, [(r["incident_key"], r["payload"]) for r in rows])
         except Exception as exc:
-            report = DeliveryReport(
-                webhook_configured=True, errors=(f"alert_ledger_error:{type(exc).__name__}",)
-            )
+            report = DeliveryReport(webhook_configured=True, errors=(f"alerting_error:{type(exc).__name__}",))
         _log(log, report)
         return report
 

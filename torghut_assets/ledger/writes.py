@@ -14,9 +14,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.evidence import canonical_value
+from torghut_assets.ledger.pg_copy import copy_upsert
 from torghut_assets.ledger.schema import LANE_WINDOW_TABLES
 
 Row = Mapping[str, Any]
+
+_PLAIN = frozenset({str, int, bool, bytes, type(None)})
+# Below this many rows a partition is written with batched INSERTs; above, through COPY (pg_copy.py).
+COPY_MIN_ROWS = 2000
 
 
 def to_native(value: Any) -> Any:
@@ -25,7 +30,12 @@ def to_native(value: Any) -> Any:
     NaN and inf become NULL: a non-finite number is never evidence. Datetimes are normalized to UTC so
     SQLite (which drops offsets) and PostgreSQL store the same instant.
     """
-    if value is None or value is pd.NA or value is pd.NaT:
+    kind = type(value)
+    if kind in _PLAIN:  # the common cases, answered without a chain of isinstance checks
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
@@ -55,6 +65,10 @@ def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Row]) -> None:
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.id], set_={name: stmt.excluded[name] for name in updatable}
     )
+    if dialect == "postgresql":
+        # RETURNING is what lets SQLAlchemy batch an ON CONFLICT executemany into multi-row VALUES
+        # ("insertmanyvalues"); without it psycopg2 makes a round trip per row.
+        stmt = stmt.returning(table.c.id)
     # One executemany per key set: rows read back from the ledger (every column) and freshly built rows
     # (only the columns they set) can be written together, e.g. kept and new executions of a window.
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -62,7 +76,10 @@ def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Row]) -> None:
         native = {k: canonical_value(v) if k in json_columns else to_native(v) for k, v in row.items()}
         groups.setdefault(tuple(sorted(native)), []).append(native)
     for group in groups.values():
-        conn.execute(stmt, group)
+        if dialect == "postgresql" and len(group) >= COPY_MIN_ROWS:
+            copy_upsert(conn, table, group)
+        else:
+            conn.execute(stmt, group)
 
 
 def replace_lane_window(

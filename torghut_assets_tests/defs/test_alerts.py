@@ -102,16 +102,16 @@ def test_an_incident_sent_twice_from_two_resources_is_posted_once(
     assert (row["status"], row["attempts"], row["kind"]) == ("sent", 1, "reconciliation_failed")
 
 
-@pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
 def test_senders_racing_on_one_incident_post_it_once(
     ledger_url: str, tmp_path: Path, stub: WebhookStub
 ) -> None:
-    ledger = _ledger(ledger_url, tmp_path)
     start = threading.Barrier(4)
 
     def send() -> None:
+        ledger = _ledger(ledger_url, tmp_path)  # one engine each, as separate processes would have
         start.wait()
         _alerts(stub).send(ledger, [FAILED_CHECK])
+        ledger.engine.dispose()
 
     threads = [threading.Thread(target=send) for _ in range(4)]
     for thread in threads:
@@ -167,7 +167,7 @@ def test_after_a_failed_post_the_rest_of_the_batch_waits_for_the_retry(
 def test_an_unreachable_alert_ledger_is_reported_not_raised(stub: WebhookStub) -> None:
     ledger = LedgerResource(database_url="postgresql+psycopg2://nobody@127.0.0.1:1/none")
     report = _alerts(stub).send(ledger, [FAILED_CHECK])
-    assert report.errors and report.errors[0].startswith("alert_ledger_error:")
+    assert report.errors and report.errors[0].startswith("alerting_error:")
     assert stub.messages == []
 
 
@@ -287,6 +287,7 @@ def test_a_spent_llm_error_budget_pages_once_for_the_window_across_rematerializa
             (event,) = result.asset_materializations_for_node("llm_decision_reviews")
             assert event.metadata["error_budget"].value["spent"]
     assert _pages(stub, "llm_error_budget_spent") == ["llm_error_budget_spent:macd_rsi:2026-03-03T15:00:00Z"]
+    assert TOKEN_PATH not in str(result.all_events)
     assert event.metadata["alerts"].value["already_sent"] == [
         "llm_error_budget_spent:macd_rsi:2026-03-03T15:00:00Z"
     ]
@@ -358,13 +359,16 @@ def test_a_denied_live_promotion_pages_once_when_the_same_request_is_denied_agai
 
 
 def test_a_denied_paper_promotion_pages_nobody(governed: GovernedLedger, stub: WebhookStub) -> None:
-    config = {"candidate_id": governed.candidates[-1], "target_stage": "live", "requester": "quant@torghut"}
-    promotion_job.execute_in_process(
-        run_config={"ops": {"evaluate_and_promote": {"config": {**config, "target_stage": "paper"}}}},
+    champion = governed.candidates[0]
+    governed.promote(champion, "paper")
+    config = {"candidate_id": champion, "target_stage": "paper", "requester": "quant@torghut"}  # again
+    denied = promotion_job.execute_in_process(
+        run_config={"ops": {"evaluate_and_promote": {"config": config}}},
         resources={**governed.resources(), "alerts": _alerts(stub)},
         raise_on_error=False,
     )
-    assert _pages(stub, "live_promotion_denied") == []
+    assert _failure_metadata(denied)["decision"] == "deny"
+    assert stub.messages == []
 
 
 def test_a_webhook_500_leaves_the_denial_intact_and_the_page_is_retried(

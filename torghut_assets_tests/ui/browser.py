@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Locator, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Locator, Page, ViewportSize, sync_playwright
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -24,7 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-LAPTOP_SCREEN = {"width": 1600, "height": 1000}
+LAPTOP_SCREEN: ViewportSize = {"width": 1600, "height": 1000}
 ACTION_TIMEOUT_MS = 60_000
 RUN_PAGE = re.compile(r"/runs/(?P<run_id>[0-9a-f]{8}-[0-9a-f-]{27})")
 
@@ -43,7 +43,7 @@ def chromium(executable: str, profile: Path, base_url: str) -> Iterator[BrowserC
             headless=True,
             args=CHROMIUM_ARGS,
             base_url=base_url,
-            viewport=LAPTOP_SCREEN,  # type: ignore[arg-type]
+            viewport=LAPTOP_SCREEN,
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         try:
@@ -67,7 +67,7 @@ def run_id_of(page: Page) -> str:
     return found["run_id"]
 
 
-def open_markdown(page: Page, scope: Page | Locator) -> Locator:
-    """Open the first markdown metadata value in `scope`; returns the dialog that renders it."""
-    scope.get_by_text("[Show Markdown]").first.click()
+def open_markdown(page: Page) -> Locator:
+    """Open the page's first markdown metadata value shown as a link; returns the dialog that renders it."""
+    page.get_by_text("[Show Markdown]").first.click()
     return page.get_by_role("dialog")

@@ -13,6 +13,7 @@ Without Chromium the tests are skipped, or fail with `TORGHUT_REQUIRE_UI=1` (CI)
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -79,7 +80,7 @@ def page(browser: BrowserContext, screenshot_dir: Path, request: pytest.FixtureR
 
 @pytest.fixture
 def screenshot(page: Page, screenshot_dir: Path, request: pytest.FixtureRequest) -> Callable[[str], Path]:
-    taken = iter(range(1, 100))
+    taken = itertools.count(1)
 
     def take(step: str) -> Path:
         path = screenshot_dir / f"{request.node.name}-{next(taken):02d}-{step}.png"
@@ -123,4 +124,3 @@ def gate_evaluated_candidate(dagster_ui: DagsterDev, materialized_window: Materi
     evaluations = dagster_ui.ledger_rows(t, t.c.candidate_id == candidate)
     assert evaluations, f"promotion run {run_id} evaluated nothing"
     return candidate
-

@@ -103,12 +103,14 @@ class DagsterDev:
         """Fresh instance and migrated ledger, then `dagster dev`; returns once the code location loaded."""
         self.home.mkdir(parents=True)
         shutil.copy(REPO / "dagster.yaml", self.home / "dagster.yaml")
-        subprocess.run(
+        upgrade = subprocess.run(
             [str(BIN / "torghut-assets"), "db", "upgrade"],
             env=self.environment(),
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if upgrade.returncode != 0:
+            raise DagsterDevError(f"torghut-assets db upgrade failed:\n{upgrade.stdout}{upgrade.stderr}")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [*DAGSTER_DEV, "-p", str(self.port), "-w", str(REPO / "workspace.yaml")],

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from torghut_assets.definitions import LANE_WINDOW_ASSETS, defs
 from torghut_assets.ledger import schema
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
 Screenshot = Callable[[str], Path]
 # At laptop width the lane-window chain is drawn zoomed out, with names cut short; a wide screen shows it
 # at the zoom level where every node carries its full name.
-WIDE_SCREEN = {"width": 3200, "height": 1200}
+WIDE_SCREEN: ViewportSize = {"width": 3200, "height": 1200}
 RUN_FINISHES_MS = 240_000
 
 PROMOTION_REQUEST = """\
@@ -68,7 +68,7 @@ def test_lane_window_lineage_shows_every_step_of_the_window(
     chain = {asset.key.to_user_string() for asset in LANE_WINDOW_ASSETS}
     assert {key for key, group in dagster_ui.asset_groups().items() if group == "lane_window"} == chain
 
-    page.set_viewport_size(WIDE_SCREEN)  # type: ignore[arg-type]
+    page.set_viewport_size(WIDE_SCREEN)
     page.goto(f"/locations/{LOCATION}/asset-groups/lane_window")
     for key in sorted(chain):
         expect(page.get_by_text(key, exact=True)).to_be_visible()
@@ -85,7 +85,7 @@ def test_materialized_window_shows_its_row_count_and_markdown_summary(
     expect(row_count).to_contain_text(str(len(candidates)))
     screenshot("materialization-metadata")
 
-    summary = open_markdown(page, page)
+    summary = open_markdown(page)
     expect(summary.locator("strong").first).to_have_text(f"{len(candidates)} candidates")
     listed = summary.get_by_role("cell").filter(has_text="cand-").all_inner_texts()
     assert listed, "the summary lists no candidate"
@@ -109,17 +109,22 @@ def test_promotion_launched_from_the_launchpad_fails_closed_and_names_the_failin
     expect(page.get_by_text(f"promotion denied for {candidate} → paper").first).to_be_visible()
     screenshot("denied-run")
 
-    verdict = open_markdown(page, page)
-    expect(verdict.locator("strong").first).to_have_text("DENY")
-    expect(verdict.get_by_role("table")).to_contain_text("gate4")
-    screenshot("gate-table")
-    t = schema.research_promotions
-    recorded = [
+    promotions, evaluations = schema.research_promotions, schema.gate_evaluations
+    [promotion] = [
         row
-        for row in dagster_ui.ledger_rows(t, t.c.candidate_id == candidate)
+        for row in dagster_ui.ledger_rows(promotions, promotions.c.candidate_id == candidate)
         if row["evidence_bundle"]["dagster_run_id"] == run_id
     ]
-    assert [row["decision_action"] for row in recorded] == ["deny"]
+    assert promotion["decision_action"] == "deny"
+    [evaluation] = dagster_ui.ledger_rows(evaluations, evaluations.c.id == promotion["gate_evaluation_id"])
+    failing = [gate["gate_id"] for gate in evaluation["gates"] if gate["status"] == "fail"]
+    assert failing
+
+    verdict = open_markdown(page)
+    expect(verdict.locator("strong").first).to_have_text("DENY")
+    for gate in failing:
+        expect(verdict.get_by_role("row").filter(has_text=gate)).to_contain_text("fail")
+    screenshot("gate-table")
 
 
 def test_approval_override_minted_from_the_launchpad_is_recorded_for_the_candidate(
@@ -147,7 +152,7 @@ def test_approval_override_minted_from_the_launchpad_is_recorded_for_the_candida
 
     page.goto("/assets/approval_overrides?view=events")
     expect(page.get_by_text(f"materialized in run {run_id[:8]}")).to_be_visible()
-    summary = open_markdown(page, page)
+    summary = page.get_by_role("row").filter(has=page.get_by_text("summary", exact=True))
     expect(summary.locator("strong").first).to_have_text(APPROVER)
-    expect(summary).to_contain_text(approval["override_id"])
+    expect(summary.get_by_role("cell", name=approval["override_id"], exact=True)).to_be_visible()
     screenshot("approval-summary")
