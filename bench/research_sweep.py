@@ -94,6 +94,8 @@ def baseline(state: dict[str, Any]) -> Callable[[], np.ndarray]:
 
     from bench.vectorbt_baseline import fold_net_pnl, wide_folds
 
+    vbt.settings.caching["enabled"] = False  # its result cache would otherwise grow with every chunk
+
     frame, folds, specs = _load(state)
     fold_net_pnl(vbt, wide_folds(frame, folds[:1], COST)[0], specs[:2])  # numba compilation, untimed
 

@@ -51,7 +51,7 @@ def build_payload(conn: sa.Connection, as_of: dt.datetime) -> dict[str, Any]:
         decisions=pq.decision_groups(conn, start, end),
         executions=pq.execution_groups(conn, start, end),
         shortfall_by_symbol=pq.shortfall_by_symbol(conn, start, end),
-        excursions_bps=pq.shortfall_bps(conn, start, end),
+        shortfall_ranks=pq.shortfall_ranks(conn, start, end),
         closed_trade_pnl_by_lane=closed,
         attribution=pq.attribution(conn, start, end),
     )

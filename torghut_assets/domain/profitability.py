@@ -32,13 +32,15 @@ def decimal_text(value: float | None) -> str | None:
     return "0" if text in ("-0", "") else text
 
 
+def nearest_rank_position(count: int, pct: float) -> int:
+    """1-based rank of the nearest-rank percentile (the reference's definition): ceil(p·n), at least 1."""
+    return max(1, math.ceil(pct / 100.0 * count))
+
+
 def nearest_rank(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile (the reference's definition): the ceil(p·n)-th smallest value."""
     if not values:
         return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return ordered[rank - 1]
+    return sorted(values)[nearest_rank_position(len(values), pct) - 1]
 
 
 def window_bounds(as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -79,6 +81,15 @@ class ExecutionGroup:
     fallback_execution_count: int
     fallback_count_total: int
     last_execution_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ShortfallRanks:
+    """The nearest-rank p95 and the max of realized shortfall bps, ranked by the database so a 72 h
+    report does not fetch one value per execution; None without samples."""
+
+    p95_bps: float | None
+    max_bps: float | None
 
 
 @dataclass(frozen=True)
@@ -166,22 +177,22 @@ def executions_by_adapter(groups: Iterable[ExecutionGroup]) -> dict[str, Any]:
     return {"by_adapter": by_adapter, "fallback_reason_totals": dict(sorted(totals.items()))}
 
 
-def realized_pnl_summary(
-    by_symbol: Sequence[ShortfallBySymbol], excursions_bps: Sequence[float]
-) -> dict[str, Any]:
-    """The TCA proxy: realized PnL ≈ −(implementation shortfall); adverse excursion = shortfall bps ≥ 0."""
+def realized_pnl_summary(by_symbol: Sequence[ShortfallBySymbol], ranks: ShortfallRanks) -> dict[str, Any]:
+    """The TCA proxy: realized PnL ≈ −(implementation shortfall); adverse excursion = max(0, shortfall bps),
+    whose order statistics are those of the shortfall clipped at 0 (clipping keeps the order)."""
     samples = sum(s.samples for s in by_symbol)
     shortfall = math.fsum(s.shortfall_notional_total for s in by_symbol)
     bps_samples = sum(s.shortfall_bps_samples for s in by_symbol)
     bps_sum = math.fsum(s.shortfall_bps_sum for s in by_symbol)
-    adverse = [max(0.0, v) for v in excursions_bps if math.isfinite(v)]
+    p95 = None if ranks.p95_bps is None else max(0.0, ranks.p95_bps)
+    top = None if ranks.max_bps is None else max(0.0, ranks.max_bps)
     return {
         "tca_sample_count": samples,
         "shortfall_notional_total": decimal_text(shortfall),
         "realized_pnl_proxy_notional": decimal_text(-shortfall),
         "avg_realized_shortfall_bps": decimal_text(bps_sum / bps_samples) if bps_samples else None,
-        "adverse_excursion_proxy_bps_p95": decimal_text(nearest_rank(adverse, 95)),
-        "adverse_excursion_proxy_bps_max": decimal_text(max(adverse)) if adverse else None,
+        "adverse_excursion_proxy_bps_p95": decimal_text(p95),
+        "adverse_excursion_proxy_bps_max": decimal_text(top),
         "by_symbol": [
             {
                 "symbol": s.symbol,
@@ -200,7 +211,7 @@ def runtime_profitability(
     decisions: Sequence[DecisionGroup],
     executions: Sequence[ExecutionGroup],
     shortfall_by_symbol: Sequence[ShortfallBySymbol],
-    excursions_bps: Sequence[float],
+    shortfall_ranks: ShortfallRanks,
     closed_trade_pnl_by_lane: Mapping[str, float | None],
     attribution: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -222,7 +233,7 @@ def runtime_profitability(
         },
         "decisions_by_symbol_strategy": decisions_by_symbol_strategy(decisions),
         "executions": executions_by_adapter(executions),
-        "realized_pnl_summary": realized_pnl_summary(shortfall_by_symbol, excursions_bps),
+        "realized_pnl_summary": realized_pnl_summary(shortfall_by_symbol, shortfall_ranks),
         "closed_trade_pnl_by_lane": {
             lane: decimal_text(value) for lane, value in sorted(closed_trade_pnl_by_lane.items())
         },

@@ -8,7 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.domain.profitability import DecisionGroup, ExecutionGroup, ShortfallBySymbol
+from torghut_assets.domain.profitability import (
+    DecisionGroup,
+    ExecutionGroup,
+    ShortfallBySymbol,
+    ShortfallRanks,
+    nearest_rank_position,
+)
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.queries import as_utc
 
@@ -92,12 +98,16 @@ def shortfall_by_symbol(conn: Connection, start: dt.datetime, end: dt.datetime) 
     ]
 
 
-def shortfall_bps(conn: Connection, start: dt.datetime, end: dt.datetime) -> list[float]:
+def shortfall_ranks(conn: Connection, start: dt.datetime, end: dt.datetime) -> ShortfallRanks:
     t = schema.execution_tca_metrics
-    query = sa.select(t.c.realized_shortfall_bps).where(
-        t.c.computed_at >= start, t.c.computed_at < end, t.c.realized_shortfall_bps.is_not(None)
-    )
-    return [float(v) for (v,) in conn.execute(query)]
+    bps = t.c.realized_shortfall_bps
+    window = (t.c.computed_at >= start, t.c.computed_at < end, bps.is_not(None))
+    count, top = conn.execute(sa.select(sa.func.count(), sa.func.max(bps)).where(*window)).one()
+    if not count:
+        return ShortfallRanks(None, None)
+    offset = nearest_rank_position(int(count), 95) - 1
+    p95 = conn.execute(sa.select(bps).where(*window).order_by(bps).limit(1).offset(offset)).scalar_one()
+    return ShortfallRanks(float(p95), float(top))
 
 
 def attribution(conn: Connection, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
