@@ -23,19 +23,22 @@ TARGET_RATIO = 1.2
 HOURS = 72
 
 FLOOR = """
-SELECT 'd', CAST(strategy_id AS VARCHAR(64)), symbol, status, NULL, count(*), count(executed_at), NULL
+SELECT 'd', CAST(strategy_id AS VARCHAR(64)), symbol, status, CAST(NULL AS VARCHAR(128)), count(*),
+       CAST(count(executed_at) AS FLOAT), CAST(NULL AS FLOAT)
   FROM trade_decisions WHERE created_at >= :start AND created_at < :end GROUP BY strategy_id, symbol, status
 UNION ALL
 SELECT 'e', execution_expected_adapter, execution_actual_adapter, status, execution_fallback_reason, count(*),
-       sum(execution_fallback_count), NULL
+       CAST(sum(execution_fallback_count) AS FLOAT), CAST(NULL AS FLOAT)
   FROM executions WHERE created_at >= :start AND created_at < :end
   GROUP BY execution_expected_adapter, execution_actual_adapter, status, execution_fallback_reason
 UNION ALL
-SELECT 't', symbol, NULL, NULL, NULL, count(*), sum(implementation_shortfall_notional), max(realized_shortfall_bps)
+SELECT 't', symbol, NULL, NULL, NULL, count(*), CAST(sum(implementation_shortfall_notional) AS FLOAT),
+       CAST(max(realized_shortfall_bps) AS FLOAT)
   FROM execution_tca_metrics WHERE computed_at >= :start AND computed_at < :end GROUP BY symbol
 UNION ALL
-SELECT 'p', lane, symbol, NULL, NULL, count(*), sum(CASE WHEN side = 'buy' THEN filled_qty ELSE -filled_qty END),
-       sum(CASE WHEN side = 'buy' THEN -filled_qty ELSE filled_qty END * avg_fill_price - fees)
+SELECT 'p', lane, symbol, NULL, NULL, count(*),
+       CAST(sum(CASE WHEN side = 'buy' THEN filled_qty ELSE -filled_qty END) AS FLOAT),
+       CAST(sum(CASE WHEN side = 'buy' THEN -filled_qty ELSE filled_qty END * avg_fill_price - fees) AS FLOAT)
   FROM executions WHERE window_start >= :start AND window_start < :end GROUP BY lane, symbol, window_start
 """
 

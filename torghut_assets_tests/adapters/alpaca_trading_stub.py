@@ -35,16 +35,15 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
-import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
+
+from torghut_assets_tests.adapters.stub_server import StubRequestHandler, StubServer
 
 KEY_ID = "stub-key-id"
 SECRET_KEY = "stub-secret-key-do-not-log"
@@ -79,7 +78,7 @@ class RecordedRequest:
 
 
 @dataclass
-class AlpacaTradingStub:
+class AlpacaTradingStub(StubServer[str]):
     mode: str = "fill"
     health: str = "ok"
     key_id: str = KEY_ID
@@ -95,20 +94,10 @@ class AlpacaTradingStub:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     activities: list[dict[str, Any]] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: deque[str] = deque()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
     @property
     def url(self) -> str:
         """The base URL for `url_override` (alpaca-py appends `/v2/...`)."""
-        if self._server is None:
-            raise RuntimeError("AlpacaTradingStub is not running; use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.base_url
 
     @property
     def submissions(self) -> int:
@@ -120,8 +109,7 @@ class AlpacaTradingStub:
         unknown = [m for m in modes if not _valid_mode(m)]
         if unknown:
             raise ValueError(f"unknown modes {unknown}")
-        with self._lock:
-            self._script.extend(modes)
+        self._queue(*modes)
 
     def requests_to(self, path_prefix: str, method: str | None = None) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.startswith(path_prefix) and method in (None, r.method)]
@@ -134,25 +122,11 @@ class AlpacaTradingStub:
         with self._lock:
             return [a for a in self.activities if a["order_id"] == order_id]
 
-    def __enter__(self) -> AlpacaTradingStub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def _next_mode(self) -> str:
-        with self._lock:
-            mode = self._script.popleft() if self._script else self.mode
+        mode = self._next_scripted(self.mode)
         if not _valid_mode(mode):
             raise ValueError(f"unknown AlpacaTradingStub mode {mode!r}")
         return mode
@@ -288,15 +262,8 @@ def _corrupt(order: dict[str, Any], mode: str) -> dict[str, Any]:
 
 
 def _handler_for(stub: AlpacaTradingStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    class Handler(StubRequestHandler):
+        content_type = "application/json; charset=UTF-8"
 
         def do_GET(self) -> None:
             self._handle("GET")
@@ -306,12 +273,7 @@ def _handler_for(stub: AlpacaTradingStub) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, method: str) -> None:
             split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
+            body = self._json_body()
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
             stub.requests.append(RecordedRequest(method, split.path, query, dict(self.headers.items()), body))
             try:
@@ -331,7 +293,7 @@ def _handler_for(stub: AlpacaTradingStub) -> type[BaseHTTPRequestHandler]:
             if stub.health not in HEALTH_MODES:
                 raise ValueError(f"unknown AlpacaTradingStub health {stub.health!r}")
             if stub.health == "slow":
-                stub._stopping.wait(stub.delay_seconds)
+                stub.stopping.wait(stub.delay_seconds)
             if stub.health == "down":
                 self._json(503, {"code": 50300000, "message": "service unavailable"})
             else:
@@ -356,7 +318,7 @@ def _handler_for(stub: AlpacaTradingStub) -> type[BaseHTTPRequestHandler]:
                 answer = _corrupt(answer, mode)
             payload = json.dumps(answer).encode()
             if mode == "timeout":
-                stub._stopping.wait(stub.delay_seconds)
+                stub.stopping.wait(stub.delay_seconds)
             elif mode == "malformed_json":
                 payload = payload[: max(1, len(payload) // 2)]
             elif mode == "empty_body":
@@ -385,12 +347,5 @@ def _handler_for(stub: AlpacaTradingStub) -> type[BaseHTTPRequestHandler]:
 
         def _json(self, status: int, answer: Any) -> None:
             self._send(status, json.dumps(answer).encode())
-
-        def _send(self, status: int, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
 
     return Handler

@@ -28,16 +28,15 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
+
+from torghut_assets_tests.adapters.stub_server import StubRequestHandler, StubServer
 
 ORDER_MODES = frozenset(
     {
@@ -75,7 +74,7 @@ class RecordedRequest:
 
 
 @dataclass
-class LeanStub:
+class LeanStub(StubServer[str]):
     mode: str = "fill"
     health: str = "ok"
     slippage_bps: float = 2.0
@@ -87,19 +86,11 @@ class LeanStub:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: deque[str] = deque()
         self._by_key: dict[str, str] = {}
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("LeanStub is not running; use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.base_url
 
     @property
     def submissions(self) -> int:
@@ -110,31 +101,16 @@ class LeanStub:
         unknown = set(modes) - ORDER_MODES
         if unknown:
             raise ValueError(f"unknown modes {sorted(unknown)}")
-        with self._lock:
-            self._script.extend(modes)
+        self._queue(*modes)
 
     def requests_to(self, path_prefix: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.startswith(path_prefix)]
 
-    def __enter__(self) -> LeanStub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def _next_mode(self) -> str:
-        with self._lock:
-            mode = self._script.popleft() if self._script else self.mode
+        mode = self._next_scripted(self.mode)
         if mode not in ORDER_MODES:
             raise ValueError(f"unknown LeanStub mode {mode!r}")
         return mode
@@ -201,16 +177,7 @@ def _corrupt(order: dict[str, Any], mode: str) -> dict[str, Any]:
 
 
 def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(StubRequestHandler):
         def do_GET(self) -> None:
             self._handle("GET")
 
@@ -222,12 +189,7 @@ def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, method: str) -> None:
             split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
+            body = self._json_body()
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
             stub.requests.append(RecordedRequest(method, split.path, query, dict(self.headers.items()), body))
             try:
@@ -243,7 +205,7 @@ def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
             if mode not in HEALTH_MODES:
                 raise ValueError(f"unknown LeanStub health {mode!r}")
             if mode == "slow":
-                stub._stopping.wait(stub.delay_seconds)
+                stub.stopping.wait(stub.delay_seconds)
             if mode == "down":
                 self._send(503, b'{"status": "down"}')
             elif mode == "degraded":
@@ -280,7 +242,7 @@ def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
             elif mode == "empty_body":
                 payload = b""
             elif mode == "timeout":
-                stub._stopping.wait(stub.delay_seconds)
+                stub.stopping.wait(stub.delay_seconds)
             elif mode == "trickle":
                 self._trickle(payload)
                 return
@@ -304,13 +266,6 @@ def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
                 return order if method in ("GET", "DELETE") else None
             return None
 
-        def _send(self, status: int, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
         def _trickle(self, payload: bytes) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -318,7 +273,7 @@ def _handler_for(stub: LeanStub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.flush()
             for i in range(len(payload)):
-                if stub._stopping.wait(stub.trickle_interval_seconds):
+                if stub.stopping.wait(stub.trickle_interval_seconds):
                     return
                 self.wfile.write(payload[i : i + 1])
                 self.wfile.flush()

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import threading
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from torghut_assets_tests.adapters.stub_server import StubRequestHandler, StubServer
 
 MODES = frozenset(
     {
@@ -56,25 +55,15 @@ class RecordedRequest:
 
 
 @dataclass
-class LlmStub:
+class LlmStub(StubServer[str]):
     mode: str = "ok"
     delay_seconds: float = 1.0
     served_model: str = "stub-model-2026-01"
     requests: list[RecordedRequest] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: deque[str] = deque()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("LlmStub is not running; use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"{self.base_url}/v1"
 
     @property
     def completions(self) -> int:
@@ -84,28 +73,13 @@ class LlmStub:
         unknown = set(modes) - MODES
         if unknown:
             raise ValueError(f"unknown modes {sorted(unknown)}")
-        with self._lock:
-            self._script.extend(modes)
+        self._queue(*modes)
 
-    def __enter__(self) -> LlmStub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def _next_mode(self) -> str:
-        with self._lock:
-            mode = self._script.popleft() if self._script else self.mode
+        mode = self._next_scripted(self.mode)
         if mode not in MODES:
             raise ValueError(f"unknown LlmStub mode {mode!r}")
         return mode
@@ -139,23 +113,9 @@ def _answer(mode: str, decision: dict[str, Any]) -> str:
 
 
 def _handler_for(stub: LlmStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(StubRequestHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
+            body = self._json_body()
             stub.requests.append(RecordedRequest(self.path, dict(self.headers.items()), body))
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._complete(body)
@@ -172,7 +132,7 @@ def _handler_for(stub: LlmStub) -> type[BaseHTTPRequestHandler]:
                 self._send(200, b'{"object": "chat.completion"}')
                 return
             if mode == "slow":
-                stub._stopping.wait(stub.delay_seconds)
+                stub.stopping.wait(stub.delay_seconds)
             content = _answer(mode, _decision(body))
             envelope = {
                 "id": "chatcmpl-stub",
@@ -188,12 +148,5 @@ def _handler_for(stub: LlmStub) -> type[BaseHTTPRequestHandler]:
                 "usage": {"prompt_tokens": 150, "completion_tokens": 40, "total_tokens": 190},
             }
             self._send(200, json.dumps(envelope).encode())
-
-        def _send(self, status: int, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
 
     return Handler

@@ -6,13 +6,12 @@ import datetime as dt
 import json
 import math
 import socket
-import threading
 import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +22,7 @@ from torghut_assets.adapters.alpaca_market_data import INGEST_LATENCY_MS, Alpaca
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, MarketSimulator
 from torghut_assets.adapters.signal_source import BAR_COLUMNS, SignalSourceUnavailable
 from torghut_assets.domain.signal_frame import INDICATOR_COLUMNS, SIGNAL_COLUMNS, SIGNAL_SCHEMA
+from torghut_assets_tests.adapters.stub_server import StubServer
 
 SIM = MarketSimulator()
 DAY = dt.date(2026, 2, 24)
@@ -79,8 +79,7 @@ class Recorded:
 
 
 @dataclass
-class Stub:
-    url: str
+class Stub(StubServer[None]):
     bars: dict[str, list[dict[str, Any]]] = field(default_factory=served_bars)
     page_size: int = 10_000
     delay: float = 0.0
@@ -89,7 +88,13 @@ class Stub:
     script: list[tuple[int, str]] = field(default_factory=list)
     echo_headers: bool = False
     requests: list[Recorded] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return self.base_url
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def answer(self, request: Recorded) -> tuple[int, str]:
         if self.script:
@@ -131,7 +136,7 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
             )
             stub.requests.append(request)
             if stub.delay:
-                stub.release.wait(stub.delay)
+                stub.stopping.wait(stub.delay)
             status, body = stub.answer(request)
             payload = body.encode()
             try:
@@ -151,20 +156,8 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def stub() -> Iterator[Stub]:
-    served = Stub(url="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(served))
-    server.daemon_threads = True
-    host, port = server.server_address[:2]
-    served.url = f"http://{host!s}:{port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with Stub() as served:
         yield served
-    finally:
-        served.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def source(stub: Stub, **overrides: Any) -> AlpacaBarsSignalSource:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pandas as pd
@@ -28,13 +27,16 @@ from torghut_assets.domain.universe_policy import (
     cache_stale,
     using_stale_cache,
 )
+from torghut_assets_tests.adapters.stub_server import StubServer
 
 TIMEOUT = 0.25
 SLOW_SECONDS = 5.0  # how long a slow handler would stall if the client waited (it must not)
 
 
-class StubJangar:
+class StubJangar(StubServer[None]):
     """Switchable behaviour: `mode` is read per request; `requests` counts them."""
+
+    quiet_errors = True  # the client hanging up on a slow handler is expected
 
     BODIES = {
         "ok_list": (200, b'["msft", "AAPL", "aapl", "bad/sym"]'),
@@ -46,23 +48,29 @@ class StubJangar:
     }
 
     def __init__(self) -> None:
+        super().__init__()
         self.mode = "ok_list"
         self.requests = 0
-        self.release = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/api/symbols"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 stub.requests += 1
                 if stub.mode == "slow":
-                    stub.release.wait(SLOW_SECONDS)
+                    stub.stopping.wait(SLOW_SECONDS)
                     self._send(200, b'["AAPL"]')
                 elif stub.mode == "trickle":
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.end_headers()
                     deadline = time.monotonic() + SLOW_SECONDS
-                    while not stub.release.is_set() and time.monotonic() < deadline:
+                    while not stub.stopping.is_set() and time.monotonic() < deadline:
                         self.wfile.write(b" ")
                         self.wfile.flush()
                         time.sleep(0.02)
@@ -79,26 +87,7 @@ class StubJangar:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # the client hanging up on a slow handler is expected
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/symbols"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
-        self.thread.daemon = True
-
-    def __enter__(self) -> StubJangar:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=2)
+        return Handler
 
 
 class FakeClock:

@@ -13,72 +13,42 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from torghut_assets_tests.adapters.stub_server import StubRequestHandler, StubServer
 
 TOKEN_PATH = "/services/T0TORGHUT/B0ALERTS/s3cr3tW3bh00kT0k3nXyZ"
 BLOCK_TYPES = frozenset({"header", "section", "context", "divider"})
 
 
 @dataclass
-class WebhookStub:
+class WebhookStub(StubServer[int]):
     status: int = 200
     messages: list[Any] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: deque[int] = deque()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("WebhookStub is not running; use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{TOKEN_PATH}"
+        return f"{self.base_url}{TOKEN_PATH}"
 
     def script(self, *statuses: int) -> None:
-        with self._lock:
-            self._script.extend(statuses)
+        self._queue(*statuses)
 
     def texts(self) -> list[str]:
         return [str(m.get("text")) for m in self.messages if isinstance(m, dict)]
 
-    def __enter__(self) -> WebhookStub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _next_status(self) -> int:
-        with self._lock:
-            return self._script.popleft() if self._script else self.status
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
 
 def _handler_for(stub: WebhookStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    class Handler(StubRequestHandler):
+        content_type = "text/plain"
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            status = 404 if self.path != TOKEN_PATH else stub._next_status()
+            raw = self._body()
+            status = 404 if self.path != TOKEN_PATH else stub._next_scripted(stub.status)
             if status == 200:
                 try:
                     stub.messages.append(json.loads(raw))
@@ -86,11 +56,7 @@ def _handler_for(stub: WebhookStub) -> type[BaseHTTPRequestHandler]:
                     status = 400
             body = b"ok" if status == 200 else b"invalid_payload" if status == 400 else b"server_error"
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._send(status, body)
 
     return Handler
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -57,6 +57,7 @@ from torghut_assets.domain.universe_policy import (
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.adapters.alpaca_trading_stub import KEY_ID, SECRET_KEY, AlpacaTradingStub
+from torghut_assets_tests.adapters.stub_server import StubServer
 
 TIMEOUT = 0.4  # the timeout every client under test is configured with
 GUARD = 3 * TIMEOUT  # "never a hang": a call must be over by then
@@ -82,15 +83,20 @@ class Reply:
 
 
 @dataclass
-class HostileServer:
+class HostileServer(StubServer[None]):
     """Answers every request with `reply`, or with `routes[prefix]` for paths starting with a prefix."""
+
+    quiet_errors = True  # a client hanging up on a slow answer is the point
 
     reply: Reply = field(default_factory=lambda: Reply(200, b"{}"))
     routes: dict[str, Reply] = field(default_factory=dict)
     paths: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._release = threading.Event()
+    @property
+    def url(self) -> str:
+        return self.base_url
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,7 +107,7 @@ class HostileServer:
                 server.paths.append(self.path)
                 reply = next((r for p, r in server.routes.items() if self.path.startswith(p)), server.reply)
                 if reply.delay:
-                    server._release.wait(reply.delay)
+                    server.stopping.wait(reply.delay)
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
@@ -113,29 +119,7 @@ class HostileServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client hanging up on a slow answer is the point
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> HostileServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return Handler
 
 
 FAULTS = ("timeout", "non_json", "wrong_shape", "http_500")

@@ -16,11 +16,10 @@ import contextlib
 import io
 import json
 import logging
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import dagster as dg
@@ -40,6 +39,7 @@ from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.settings import load_settings
 from torghut_assets_tests.adapters.alpaca_trading_stub import AlpacaTradingStub
+from torghut_assets_tests.adapters.stub_server import StubServer
 from torghut_assets_tests.defs.governance_harness import GovernedLedger
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW
 from torghut_assets_tests.reliability.governed_snapshot import empty_pg_database, governed_copy
@@ -73,11 +73,11 @@ class Surfaces:
     alpaca_key_headers: set[str] = field(default_factory=set)
 
 
-class _EchoingProxy:
+class _EchoingProxy(StubServer[None]):
     """An upstream that answers 403 and echoes the request's credential headers back in the error body,
     as a misconfigured proxy might: whatever an adapter puts in its error text must not carry them on."""
 
-    def __enter__(self) -> str:
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 body = json.dumps(
@@ -96,16 +96,7 @@ class _EchoingProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return Handler
 
 
 class _Collect(logging.Handler):
@@ -265,7 +256,7 @@ def surfaces(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory)
             )
             stub.mode = "fill"
             env.setenv("TORGHUT_SIGNAL_SOURCE", "alpaca")
-            env.setenv("APCA_API_DATA_URL", echoing_proxy)
+            env.setenv("APCA_API_DATA_URL", echoing_proxy.base_url)
             flow(
                 "signals from an Alpaca data API echoing the credentials",
                 lambda: materialize(
