@@ -17,11 +17,11 @@ from pydantic import Field
 
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import LedgerResource
-from torghut_assets.defs.rollback import lane_trading_record
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.domain.profitability import runtime_profitability, window_bounds
 from torghut_assets.ledger import profitability_queries as pq
 from torghut_assets.ledger import schema
+from torghut_assets.ledger.trading_record import lane_trading_records
 
 
 class ProfitabilityConfig(dg.Config):
@@ -40,19 +40,17 @@ def evaluation_time(as_of: str | None) -> dt.datetime:
 
 def build_payload(conn: sa.Connection, as_of: dt.datetime) -> dict[str, Any]:
     start, end = window_bounds(as_of)
-    closed = {
-        lane: lane_trading_record(conn, lane, start, LANES[lane].equity, until=end).net_pnl
-        for lane in pq.lanes_with_executions(conn, start, end)
-        if lane in LANES
-    }
+    executions = pq.execution_groups(conn, start, end)
+    lanes = {g.lane: LANES[g.lane].equity for g in executions if g.lane in LANES}
+    records = lane_trading_records(conn, lanes, start, end)
     return runtime_profitability(
         start=start,
         end=end,
         decisions=pq.decision_groups(conn, start, end),
-        executions=pq.execution_groups(conn, start, end),
+        executions=executions,
         shortfall_by_symbol=pq.shortfall_by_symbol(conn, start, end),
         shortfall_ranks=pq.shortfall_ranks(conn, start, end),
-        closed_trade_pnl_by_lane=closed,
+        closed_trade_pnl_by_lane={lane: record.net_pnl for lane, record in records.items()},
         attribution=pq.attribution(conn, start, end),
     )
 

@@ -17,13 +17,13 @@ from sqlalchemy.engine import Connection
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.profitability import evaluation_time
 from torghut_assets.defs.resources import LedgerResource
-from torghut_assets.defs.rollback import lane_trading_record
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.domain.market_calendar import is_session_day, previous_sessions, session_bounds
 from torghut_assets.domain.readiness import ReadinessFigures, readiness_report
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.evidence_digests import live_recompute
 from torghut_assets.ledger.evidence_log import verify_chain
+from torghut_assets.ledger.trading_record import lane_trading_records
 
 
 class ReadinessReportConfig(dg.Config):
@@ -77,9 +77,8 @@ def measure(conn: Connection, as_of: dt.datetime, market_days: int) -> tuple[Rea
         e.c.execution_actual_adapter.in_(("", "unknown")),
     )
     period_start = paper_period_start(as_of, market_days)
-    records = [
-        lane_trading_record(conn, lane, period_start, cfg.equity, until=as_of) for lane, cfg in LANES.items()
-    ]
+    equities = {lane: cfg.equity for lane, cfg in LANES.items()}
+    records = list(lane_trading_records(conn, equities, period_start, as_of).values())
     pnls = [r.net_pnl for r in records if r.net_pnl is not None]
     latest = conn.execute(
         sa.select(g.c.id, g.c.recommended_mode)

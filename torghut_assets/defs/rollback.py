@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
@@ -21,7 +20,7 @@ from torghut_assets.defs.gate_inputs import safety_state
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.alerts import Alert, rollback_alert
-from torghut_assets.domain.drift import LaneTradingRecord, drift_codes
+from torghut_assets.domain.drift import drift_codes
 from torghut_assets.domain.evidence import canonical_json, sha256_hex
 from torghut_assets.domain.lane_rollout import (
     HALT,
@@ -35,6 +34,7 @@ from torghut_assets.domain.lanes import LANES, UnknownLaneError, lane_config
 from torghut_assets.domain.stages import Stage, stage_index
 from torghut_assets.ledger import promotion_records, rollout_store, schema
 from torghut_assets.ledger.evidence_log import append_entry
+from torghut_assets.ledger.trading_record import lane_trading_record
 
 ACTIONS = (ROLLBACK, HALT, RESUME)
 
@@ -302,56 +302,6 @@ def apply_rollback(
 )
 def rollback_job() -> None:
     apply_rollback()
-
-
-def lane_trading_record(
-    conn: Connection, lane: str, since: dt.datetime, equity: float, until: dt.datetime | None = None
-) -> LaneTradingRecord:
-    """Realized PnL over flat (symbol, session) round trips; costs from TCA; fallbacks from provenance.
-
-    The database sums per (lane window, symbol), so a 72 h report over a million executions moves a few
-    hundred rows, not a million; sessions are then formed from the window starts here, where the time
-    zone rules are the same on SQLite and PostgreSQL."""
-    e, t = schema.executions, schema.execution_tca_metrics
-    qty, price = sa.func.coalesce(e.c.filled_qty, 0), sa.func.coalesce(e.c.avg_fill_price, 0)
-    fees, shortfall = sa.func.coalesce(e.c.fees, 0), t.c.implementation_shortfall_notional
-    signed = sa.case((e.c.side == "buy", qty), (e.c.side == "sell", -qty), else_=0)
-    rows = conn.execute(
-        sa.select(
-            e.c.window_start,
-            e.c.symbol,
-            sa.func.count(),
-            sa.func.sum(sa.case((e.c.execution_fallback_count > 0, 1), else_=0)),
-            sa.func.sum(signed),
-            sa.func.sum(-signed * price - fees),
-            sa.func.sum(qty * price),
-            sa.func.sum(fees) + sa.func.sum(sa.case((shortfall > 0, shortfall), else_=0)),
-        )
-        .select_from(e.outerjoin(t, t.c.execution_id == e.c.id))
-        .where(e.c.lane == lane, e.c.window_start >= since, *([e.c.window_start < until] if until else []))
-        .group_by(e.c.window_start, e.c.symbol)
-    ).all()
-    if not rows:
-        return LaneTradingRecord(0, 0, 0.0, 0.0, None, None)
-    frame = pd.DataFrame(
-        [tuple(r[:2]) + tuple(float(v or 0) for v in r[2:]) for r in rows],
-        columns=["window_start", "symbol", "n", "fallbacks", "net", "cash", "notional", "cost"],
-    )
-    starts = pd.to_datetime(frame["window_start"], utc=True)
-    frame["session"] = starts.dt.tz_convert("America/New_York").dt.date
-    grouped = frame.groupby(["session", "symbol"], sort=True).agg(net=("net", "sum"), cash=("cash", "sum"))
-    closed = grouped[grouped["net"].abs() < 1e-9]
-    by_session = closed.groupby(level="session")["cash"].sum().sort_index()
-    equity_curve = by_session.cumsum()
-    drawdown = float((equity_curve.cummax().clip(lower=0) - equity_curve).max()) if len(equity_curve) else 0.0
-    return LaneTradingRecord(
-        executions=int(frame["n"].sum()),
-        fallbacks=int(frame["fallbacks"].sum()),
-        traded_notional=float(frame["notional"].sum()),
-        cost_notional=float(frame["cost"].sum()),
-        net_pnl=float(by_session.sum()) if len(by_session) else None,
-        drawdown_fraction=drawdown / equity if equity > 0 else None,
-    )
 
 
 @dg.sensor(

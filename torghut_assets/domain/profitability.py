@@ -81,6 +81,7 @@ class ExecutionGroup:
     fallback_execution_count: int
     fallback_count_total: int
     last_execution_at: dt.datetime | None
+    lane: str | None = None
 
 
 @dataclass(frozen=True)

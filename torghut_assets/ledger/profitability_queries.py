@@ -64,6 +64,7 @@ def execution_groups(conn: Connection, start: dt.datetime, end: dt.datetime) -> 
             sa.func.sum(sa.case((fallback, 1), else_=0)),
             sa.func.sum(e.c.execution_fallback_count),
             sa.func.max(e.c.created_at),
+            e.c.lane,
         )
         .where(e.c.created_at >= start, e.c.created_at < end)
         .group_by(
@@ -71,11 +72,12 @@ def execution_groups(conn: Connection, start: dt.datetime, end: dt.datetime) -> 
             e.c.execution_actual_adapter,
             e.c.status,
             e.c.execution_fallback_reason,
+            e.c.lane,
         )
     )
     return [
-        ExecutionGroup(exp, act, str(status), reason, int(n), int(fb or 0), int(total or 0), _ts(last))
-        for exp, act, status, reason, n, fb, total, last in conn.execute(query)
+        ExecutionGroup(exp, act, str(status), reason, int(n), int(fb or 0), int(total or 0), _ts(last), lane)
+        for exp, act, status, reason, n, fb, total, last, lane in conn.execute(query)
     ]
 
 
@@ -102,6 +104,13 @@ def shortfall_ranks(conn: Connection, start: dt.datetime, end: dt.datetime) -> S
     t = schema.execution_tca_metrics
     bps = t.c.realized_shortfall_bps
     window = (t.c.computed_at >= start, t.c.computed_at < end, bps.is_not(None))
+    if conn.dialect.name == "postgresql":
+        # percentile_disc(0.95) is the first value whose cumulative share reaches 95 %: the
+        # ceil(0.95·n)-th smallest, i.e. the nearest rank, in the same single scan as the max.
+        p95, top = conn.execute(
+            sa.select(sa.func.percentile_disc(0.95).within_group(bps), sa.func.max(bps)).where(*window)
+        ).one()
+        return ShortfallRanks(None, None) if top is None else ShortfallRanks(float(p95), float(top))
     count, top = conn.execute(sa.select(sa.func.count(), sa.func.max(bps)).where(*window)).one()
     if not count:
         return ShortfallRanks(None, None)
@@ -190,9 +199,3 @@ def attribution(conn: Connection, start: dt.datetime, end: dt.datetime) -> dict[
             "signal_continuity_promotion_block_total": int(blocked),
         },
     }
-
-
-def lanes_with_executions(conn: Connection, start: dt.datetime, end: dt.datetime) -> list[str]:
-    e = schema.executions
-    query = sa.select(e.c.lane).where(e.c.created_at >= start, e.c.created_at < end).distinct()
-    return sorted(str(lane) for (lane,) in conn.execute(query))
