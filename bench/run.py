@@ -169,23 +169,29 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown workload(s): {', '.join(unknown)}")
     os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="torghut-bench-home-"))
-    rows: list[Row] = []
-    for name in names:
-        rows += run_workload(name, scale, {b for b in args.backend.split(",") if b})
-    table = markdown(rows, scale)
-    print("\n" + table)
+    by_workload = {
+        name: run_workload(name, scale, {b for b in args.backend.split(",") if b}) for name in names
+    }
+    rows = [row for workload_rows in by_workload.values() for row in workload_rows]
+    print("\n" + markdown(rows, scale))
     if args.write:
-        text = args.write.read_text() if args.write.exists() else ""
-        marker = f"<!-- bench:{scale} -->"
-        section = f"{marker}\n{table}{marker}"
-        if marker in text:
-            before, _, rest = text.partition(marker)
-            _, _, after = rest.partition(marker)
-            text = before + section + after
-        else:
-            text = (text.rstrip() + "\n\n" if text else "") + f"## Latest `{scale}` run\n\n{section}\n"
-        args.write.write_text(text)
+        for name, workload_rows in by_workload.items():
+            write_section(args.write, f"bench:{scale}:{name}", markdown(workload_rows, scale))
     return 0 if all(r.met for r in rows) else 1
+
+
+def write_section(path: Path, key: str, table: str) -> None:
+    """Replace one workload's table between its markers, so a partial run updates only what it ran."""
+    text = path.read_text() if path.exists() else ""
+    marker = f"<!-- {key} -->"
+    section = f"{marker}\n{table}{marker}"
+    if marker in text:
+        before, _, rest = text.partition(marker)
+        _, _, after = rest.partition(marker)
+        text = before + section + after
+    else:
+        text = (text.rstrip() + "\n\n" if text else "") + f"{section}\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -61,8 +61,8 @@ def _in_lookback(table: sa.Table, since: dt.datetime, until: dt.datetime) -> sa.
     return sa.and_(column >= to_native(since), column < to_native(until))
 
 
-def _count(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one())
+def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
 def window_coverage(
@@ -102,39 +102,44 @@ def research_chain(conn: Connection, since: dt.datetime, until: dt.datetime) -> 
         ~sa.exists().where(promos.c.run_id == runs.c.run_id, promos.c.approver_role == SCHEDULER_ROLE),
     )
     failing += [f"run {r}: no promotion row" for r in conn.execute(no_promotion).scalars()]
-    run_candidates = sa.select(cands.c.candidate_id).join(runs, runs.c.run_id == cands.c.run_id).where(normal)
     fold_counts = (
         sa.select(folds.c.candidate_id, sa.func.count().label("n")).group_by(folds.c.candidate_id).subquery()
     )
-    short = (
-        sa.select(cands.c.candidate_id)
-        .join(runs, runs.c.run_id == cands.c.run_id)
-        .outerjoin(fold_counts, fold_counts.c.candidate_id == cands.c.candidate_id)
-        .where(normal, sa.func.coalesce(fold_counts.c.n, 0) < MIN_FOLDS)
-    )
-    failing += [f"candidate {c}: fewer than {MIN_FOLDS} folds" for c in conn.execute(short).scalars()]
     stress_counts = (
         sa.select(stress.c.candidate_id, sa.func.count(sa.distinct(stress.c.stress_case)).label("n"))
         .where(stress.c.stress_case.in_(STRESS_CASES))
         .group_by(stress.c.candidate_id)
         .subquery()
     )
-    incomplete = (
-        sa.select(cands.c.candidate_id)
-        .join(runs, runs.c.run_id == cands.c.run_id)
+    short = sa.func.coalesce(fold_counts.c.n, 0) < MIN_FOLDS
+    incomplete = sa.func.coalesce(stress_counts.c.n, 0) < len(STRESS_CASES)
+    candidate_chain = (
+        cands.join(runs, runs.c.run_id == cands.c.run_id)
+        .outerjoin(fold_counts, fold_counts.c.candidate_id == cands.c.candidate_id)
         .outerjoin(stress_counts, stress_counts.c.candidate_id == cands.c.candidate_id)
-        .where(normal, sa.func.coalesce(stress_counts.c.n, 0) < len(STRESS_CASES))
     )
-    failing += [f"candidate {c}: missing stress cases" for c in conn.execute(incomplete).scalars()]
-    unexplained = sa.select(runs.c.run_id).where(
-        window, runs.c.status == "skipped", runs.c.no_signal_reason.is_(None)
-    )
-    failing += [f"run {r}: skipped without reason" for r in conn.execute(unexplained).scalars()]
-    examined = _count(conn, runs, window)
-    candidates = int(
-        conn.execute(sa.select(sa.func.count()).select_from(run_candidates.subquery())).scalar_one()
-    )
-    return finding_from("research_chain_complete", examined, failing, candidates=candidates)
+    # One pass over the window's candidates counts them and their gaps; names are fetched only for gaps.
+    candidates, short_n, incomplete_n = conn.execute(
+        sa.select(sa.func.count(), _count_if(short), _count_if(incomplete))
+        .select_from(candidate_chain)
+        .where(normal)
+    ).one()
+    if short_n or incomplete_n:
+        for cand, is_short, is_incomplete in conn.execute(
+            sa.select(cands.c.candidate_id, short, incomplete)
+            .select_from(candidate_chain)
+            .where(normal, sa.or_(short, incomplete))
+        ):
+            failing += [f"candidate {cand}: fewer than {MIN_FOLDS} folds"] if is_short else []
+            failing += [f"candidate {cand}: missing stress cases"] if is_incomplete else []
+    unexplained = sa.and_(runs.c.status == "skipped", runs.c.no_signal_reason.is_(None))
+    examined, unexplained_n = conn.execute(
+        sa.select(sa.func.count(), _count_if(unexplained)).where(window)
+    ).one()
+    if unexplained_n:
+        skipped = sa.select(runs.c.run_id).where(window, unexplained)
+        failing += [f"run {r}: skipped without reason" for r in conn.execute(skipped).scalars()]
+    return finding_from("research_chain_complete", int(examined), failing, candidates=int(candidates))
 
 
 def orphans(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
@@ -161,9 +166,7 @@ def orphans(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding
         # One scan per link counts both what was examined and what dangles (a hash join, as the
         # hand-written anti-join floor is); keys are listed only when something dangles.
         seen, dangling = conn.execute(
-            sa.select(
-                sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((parent_key.is_(None), 1), else_=0)), 0)
-            )
+            sa.select(sa.func.count(), _count_if(parent_key.is_(None)))
             .select_from(child.outerjoin(parent_key.table, parent_key == reference))
             .where(window)
         ).one()
@@ -202,9 +205,7 @@ def route_provenance(conn: Connection, since: dt.datetime, until: dt.datetime) -
             table.c.execution_fallback_count < 1,
         ),
     )
-    seen, bad_rows = conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((bad, 1), else_=0)), 0)).where(window)
-    ).one()
+    seen, bad_rows = conn.execute(sa.select(sa.func.count(), _count_if(bad)).where(window)).one()
     failing = (
         list(conn.execute(sa.select(table.c.client_order_id).where(window, bad)).scalars())
         if bad_rows
