@@ -51,7 +51,9 @@ bench-deps: venv
 	$(BIN)/pip install --quiet -e '.[bench]'
 
 bench: bench-deps
+	bash .ci/ensure-postgres
 	$(BIN)/python -m bench.run --write docs/benchmarks.md
 
 bench-quick: bench-deps
+	bash .ci/ensure-postgres
 	$(BIN)/python -m bench.run --quick --write docs/benchmarks.md
