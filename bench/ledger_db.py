@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -14,6 +15,7 @@ from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
 
 BACKENDS = ("sqlite", "postgresql")
+EXECUTIONS = {"quick": (20_000, 40_000, 80_000), "full": (250_000, 500_000, 1_000_000)}
 
 
 def admin_url() -> str:
@@ -47,3 +49,16 @@ def drop_ledger(url: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def loaded_ledger(backend: str, frames: dict[str, pd.DataFrame]) -> str:
+    """A fresh migrated ledger holding `frames` (see bench/ledger_data.py); returns its URL."""
+    from bench.ledger_data import load
+
+    url = create_ledger(backend)
+    engine = create_ledger_engine(url)
+    try:
+        load(engine, frames)
+    finally:
+        engine.dispose()
+    return url

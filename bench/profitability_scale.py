@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from bench import ledger_data
-from bench.ledger_db import BACKENDS, create_ledger, drop_ledger
+from bench.ledger_db import BACKENDS, EXECUTIONS, drop_ledger, loaded_ledger
 from torghut_assets.defs.profitability import build_payload
 from torghut_assets.ledger.engine import create_ledger_engine
 
@@ -44,10 +44,7 @@ SELECT 'p', lane, symbol, NULL, NULL, count(*),
 
 
 def sizes(scale: str) -> list[dict[str, Any]]:
-    return [
-        {"executions": n}
-        for n in ((20_000, 40_000, 80_000) if scale == "quick" else (250_000, 500_000, 1_000_000))
-    ]
+    return [{"executions": n} for n in EXECUTIONS[scale]]
 
 
 def backends() -> tuple[str, ...]:
@@ -63,12 +60,7 @@ def size_units(size: dict[str, Any]) -> float:
 
 
 def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
-    url = create_ledger(backend)
-    engine = create_ledger_engine(url)
-    try:
-        ledger_data.load(engine, ledger_data.trading(size["executions"], hours=HOURS))
-    finally:
-        engine.dispose()
+    url = loaded_ledger(backend, ledger_data.trading(size["executions"], hours=HOURS))
     return {"url": url, "as_of": (ledger_data.START + pd.Timedelta(hours=HOURS)).to_pydatetime()}
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from bench import ledger_data
-from bench.ledger_db import BACKENDS, create_ledger, drop_ledger
+from bench.ledger_db import BACKENDS, EXECUTIONS, drop_ledger, loaded_ledger
 from torghut_assets.ledger import reconciliation as rec
 from torghut_assets.ledger.engine import create_ledger_engine
 
@@ -48,8 +48,7 @@ FLOOR = [
 
 
 def sizes(scale: str) -> list[dict[str, Any]]:
-    executions = (20_000, 40_000, 80_000) if scale == "quick" else (250_000, 500_000, 1_000_000)
-    return [{"executions": n, "runs": n // 10} for n in executions]
+    return [{"executions": n, "runs": n // 10} for n in EXECUTIONS[scale]]
 
 
 def backends() -> tuple[str, ...]:
@@ -65,14 +64,9 @@ def size_units(size: dict[str, Any]) -> float:
 
 
 def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
-    url = create_ledger(backend)
-    engine = create_ledger_engine(url)
-    try:
-        frames = ledger_data.research_chain(size["runs"])
-        frames.update(ledger_data.trading(size["executions"], hours=max(1, size["runs"] // 2)))
-        ledger_data.load(engine, frames)
-    finally:
-        engine.dispose()
+    frames = ledger_data.research_chain(size["runs"])
+    frames.update(ledger_data.trading(size["executions"], hours=max(1, size["runs"] // 2)))
+    url = loaded_ledger(backend, frames)
     since = ledger_data.START.to_pydatetime()
     until = (ledger_data.START + pd.Timedelta(hours=size["runs"] // 2 + 1)).to_pydatetime()
     return {"url": url, "since": since, "until": until}
