@@ -41,6 +41,8 @@ lint: venv
 	$(BIN)/mypy
 
 validate: venv
+	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 check: lint validate test
