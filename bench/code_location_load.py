@@ -12,6 +12,8 @@ NAME = "Code location load"
 BASELINE = "`dagster definitions validate` of an empty Definitions"
 TARGET = "< 3 s absolute, < 2× empty"
 TARGET_RATIO = 2.0
+BACKEND_NAMES = ("sqlite",)
+SIZE_UNIT = None  # the size key growth is measured in (None: one size)
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
@@ -23,24 +25,12 @@ def sizes(scale: str) -> list[dict[str, Any]]:
     return [{"module": "torghut_assets.definitions"}]
 
 
-def backends() -> tuple[str, ...]:
-    return ("sqlite",)
-
-
 def size_label(size: dict[str, Any]) -> str:
     return "whole code location"
 
 
-def size_units(size: dict[str, Any]) -> float:
-    return 1.0
-
-
 def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
     return dict(size)
-
-
-def cleanup(state: dict[str, Any]) -> None:
-    return None
 
 
 def _validate(module: str) -> Callable[[], int]:

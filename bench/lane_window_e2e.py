@@ -15,6 +15,8 @@ NAME = "Lane window e2e"
 BASELINE = "the domain functions called directly"
 TARGET = "< 10 s; overhead ratio reported"
 TARGET_RATIO = float("inf")
+BACKEND_NAMES = ("sqlite",)
+SIZE_UNIT = None  # the size key growth is measured in (None: one size)
 REPEATS = 1
 WINDOW = "2026-03-03-15:00"
 
@@ -27,24 +29,12 @@ def sizes(scale: str) -> list[dict[str, Any]]:
     return [{"lane": "macd_rsi", "window": WINDOW}]
 
 
-def backends() -> tuple[str, ...]:
-    return ("sqlite",)
-
-
 def size_label(size: dict[str, Any]) -> str:
     return f"{size['lane']} {size['window']}"
 
 
-def size_units(size: dict[str, Any]) -> float:
-    return 1.0
-
-
 def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
     return {**size, "home": tempfile.mkdtemp(prefix="torghut-bench-e2e-")}
-
-
-def cleanup(state: dict[str, Any]) -> None:
-    return None
 
 
 def project(state: dict[str, Any]) -> Callable[[], int]:

@@ -6,6 +6,7 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -38,6 +39,11 @@ def create_ledger(backend: str) -> str:
     finally:
         engine.dispose()
     return url
+
+
+def drop_state_ledger(state: dict[str, Any]) -> None:
+    """`cleanup` of a workload whose prepared state holds one ledger `url`."""
+    drop_ledger(state["url"])
 
 
 def drop_ledger(url: str) -> None:

@@ -28,6 +28,8 @@ NAME = "Ledger ingest"
 BASELINE = "PostgreSQL COPY of the same rows"
 TARGET = "≥ 50 % of COPY rows/s (≤ 2.0× COPY time)"
 TARGET_RATIO = 2.0
+BACKEND_NAMES = ("postgresql",)
+SIZE_UNIT = "rows"  # the size key growth is measured in (None: one size)
 REPEATS = 1
 LANE = "macd_rsi"
 
@@ -37,16 +39,8 @@ def sizes(scale: str) -> list[dict[str, Any]]:
     return [{"rows": n} for n in counts]
 
 
-def backends() -> tuple[str, ...]:
-    return ("postgresql",)
-
-
 def size_label(size: dict[str, Any]) -> str:
     return f"{size['rows']:,} signals + {size['rows']:,} executions"
-
-
-def size_units(size: dict[str, Any]) -> float:
-    return float(size["rows"])
 
 
 def _rows(

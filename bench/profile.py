@@ -10,7 +10,7 @@ import importlib
 
 from pyinstrument import Profiler
 
-from bench.run import CACHE
+from bench.run import CACHE, cleanup
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     module = importlib.import_module(f"bench.{args.workload}")
     size = module.sizes("quick" if args.quick else "full")[args.size]
-    state = module.prepare(size, args.backend or module.backends()[0], CACHE)
+    state = module.prepare(size, args.backend or module.BACKEND_NAMES[0], CACHE)
     try:
         run = getattr(module, args.side)(state)
         profiler = Profiler()
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             run()
         print(profiler.output_text(unicode=True, color=False, short_mode=True))
     finally:
-        module.cleanup(state)
+        cleanup(module, state)
     return 0
 
 

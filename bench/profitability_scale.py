@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from bench import ledger_data
-from bench.ledger_db import BACKENDS, EXECUTIONS, drop_ledger, loaded_ledger
+from bench.ledger_db import BACKENDS, EXECUTIONS, drop_state_ledger, loaded_ledger
 from torghut_assets.defs.profitability import build_payload
 from torghut_assets.ledger.engine import create_ledger_engine
 
@@ -20,6 +20,9 @@ NAME = "Profitability 72 h"
 BASELINE = "one SQL aggregate query"
 TARGET = "≤ 1.2× one SQL aggregate"
 TARGET_RATIO = 1.2
+BACKEND_NAMES = BACKENDS
+SIZE_UNIT = "executions"  # the size key growth is measured in (None: one size)
+cleanup = drop_state_ledger
 HOURS = 72
 
 FLOOR = """
@@ -47,25 +50,13 @@ def sizes(scale: str) -> list[dict[str, Any]]:
     return [{"executions": n} for n in EXECUTIONS[scale]]
 
 
-def backends() -> tuple[str, ...]:
-    return BACKENDS
-
-
 def size_label(size: dict[str, Any]) -> str:
     return f"{size['executions']:,} executions in {HOURS} h"
-
-
-def size_units(size: dict[str, Any]) -> float:
-    return float(size["executions"])
 
 
 def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
     url = loaded_ledger(backend, ledger_data.trading(size["executions"], hours=HOURS))
     return {"url": url, "as_of": (ledger_data.START + pd.Timedelta(hours=HOURS)).to_pydatetime()}
-
-
-def cleanup(state: dict[str, Any]) -> None:
-    drop_ledger(state["url"])
 
 
 def project(state: dict[str, Any]) -> Callable[[], dict[str, Any]]:

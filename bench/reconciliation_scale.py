@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from bench import ledger_data
-from bench.ledger_db import BACKENDS, EXECUTIONS, drop_ledger, loaded_ledger
+from bench.ledger_db import BACKENDS, EXECUTIONS, drop_state_ledger, loaded_ledger
 from torghut_assets.ledger import reconciliation as rec
 from torghut_assets.ledger.engine import create_ledger_engine
 
@@ -22,6 +22,9 @@ NAME = "Nightly reconciliation"
 BASELINE = "one hand-written SQL anti-join per link"
 TARGET = "≤ 1.5× the SQL floor, linear growth"
 TARGET_RATIO = 1.5
+BACKEND_NAMES = BACKENDS
+SIZE_UNIT = "executions"  # the size key growth is measured in (None: one size)
+cleanup = drop_state_ledger
 
 FLOOR = [
     "SELECT r.run_id FROM research_runs r WHERE r.status <> 'skipped' AND NOT EXISTS "
@@ -51,16 +54,8 @@ def sizes(scale: str) -> list[dict[str, Any]]:
     return [{"executions": n, "runs": n // 10} for n in EXECUTIONS[scale]]
 
 
-def backends() -> tuple[str, ...]:
-    return BACKENDS
-
-
 def size_label(size: dict[str, Any]) -> str:
     return f"{size['executions']:,} executions, {size['runs']:,} runs"
-
-
-def size_units(size: dict[str, Any]) -> float:
-    return float(size["executions"])
 
 
 def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
@@ -70,10 +65,6 @@ def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
     since = ledger_data.START.to_pydatetime()
     until = (ledger_data.START + pd.Timedelta(hours=size["runs"] // 2 + 1)).to_pydatetime()
     return {"url": url, "since": since, "until": until}
-
-
-def cleanup(state: dict[str, Any]) -> None:
-    drop_ledger(state["url"])
 
 
 def project(state: dict[str, Any]) -> Callable[[], dict[str, Any]]:

@@ -26,6 +26,8 @@ NAME = "Research sweep"
 BASELINE = "vectorbt 1.2 `Portfolio.from_signals`"
 TARGET = "≤ 1.0× vectorbt, same PnL to 1e-9"
 TARGET_RATIO = 1.0
+BACKEND_NAMES = ("in-memory",)
+SIZE_UNIT = "candidates"  # the size key growth is measured in (None: one size)
 FOLDS = 5
 VBT_CHUNK = 50
 REPEATS = 2
@@ -44,16 +46,8 @@ def sizes(scale: str) -> list[dict[str, Any]]:
     return [{"symbols": 20, "sessions": 252, "candidates": n} for n in (125, 250, 1000)]
 
 
-def backends() -> tuple[str, ...]:
-    return ("in-memory",)
-
-
 def size_label(size: dict[str, Any]) -> str:
     return f"{size['candidates']} cand × {FOLDS} folds × {size['symbols']} sym × {size['sessions']} sessions"
-
-
-def size_units(size: dict[str, Any]) -> float:
-    return float(size["candidates"])
 
 
 def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
@@ -63,10 +57,6 @@ def prepare(size: dict[str, Any], backend: str, cache: Path) -> dict[str, Any]:
         with path.open("wb") as fh:
             pickle.dump(minute_signals(size["symbols"], size["sessions"]), fh, protocol=5)
     return {**size, "path": str(path)}
-
-
-def cleanup(state: dict[str, Any]) -> None:
-    return None
 
 
 def _load(state: dict[str, Any]) -> tuple[pd.DataFrame, list[Fold], list[StrategySpec]]:

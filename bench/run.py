@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from bench.measure import measure
 
@@ -51,6 +52,13 @@ class Row:
         return self.project_s / self.baseline_s if self.baseline_s > 0 else math.inf
 
 
+def cleanup(module: ModuleType, state: dict[str, Any]) -> None:
+    """Workloads that create something outside the process (a database, files) define `cleanup`."""
+    drop = getattr(module, "cleanup", None)
+    if drop is not None:
+        drop(state)
+
+
 def _meets(module: ModuleType, row_ratio: float, project_s: float) -> bool:
     custom = getattr(module, "meets", None)
     if custom is not None:
@@ -61,7 +69,7 @@ def _meets(module: ModuleType, row_ratio: float, project_s: float) -> bool:
 def run_workload(name: str, scale: str, only_backends: set[str]) -> list[Row]:
     module = importlib.import_module(f"bench.{name}")
     rows = []
-    for backend in module.backends():
+    for backend in module.BACKEND_NAMES:
         if only_backends and backend not in only_backends:
             continue
         for size in module.sizes(scale):
@@ -71,14 +79,14 @@ def run_workload(name: str, scale: str, only_backends: set[str]) -> list[Row]:
                 project = measure(f"bench.{name}", "project", state, repeats)
                 baseline = measure(f"bench.{name}", "baseline", state, repeats)
             finally:
-                module.cleanup(state)
+                cleanup(module, state)
             agree, note = module.compare(project.result, baseline.result)
             ratio = project.seconds / baseline.seconds if baseline.seconds > 0 else math.inf
             row = Row(
                 module.NAME,
                 backend,
                 module.size_label(size),
-                module.size_units(size),
+                float(size[module.SIZE_UNIT]) if module.SIZE_UNIT else 1.0,
                 project.seconds,
                 baseline.seconds,
                 project.peak_rss_mib,
