@@ -33,6 +33,7 @@ import pandas as pd
 import requests
 import urllib3
 
+from torghut_assets.adapters.http_session import PooledHttpClient
 from torghut_assets.domain.universe_policy import (
     DEFAULT_CACHE_TTL_SECONDS,
     DEFAULT_STALE_MAX_SECONDS,
@@ -94,7 +95,7 @@ def parse_symbols_payload(payload: object) -> tuple[list[str], int]:
     return symbols, dropped
 
 
-class JangarUniverseClient:
+class JangarUniverseClient(PooledHttpClient):
     """The Jangar universe with the reference's cache rules (`resolve_with_cache`).
 
     `get()` returns the cached list while it is younger than `cache_ttl_seconds` (no request), otherwise
@@ -124,8 +125,7 @@ class JangarUniverseClient:
         self.stale_max_seconds = float(stale_max_seconds)
         self.max_payload_bytes = max_payload_bytes
         self._clock = clock
-        self._session = session if session is not None else requests.Session()
-        self._owns_session = session is None
+        super().__init__(session)
         self._cache: UniverseSnapshot | None = None
         self._lock = threading.Lock()
 
@@ -213,7 +213,3 @@ class JangarUniverseClient:
             ) from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise _FetchFailureError(JANGAR_FETCH_FAILED, f"{type(exc).__name__}: {exc}"[:300]) from exc
-
-    def close(self) -> None:
-        if self._owns_session:
-            self._session.close()

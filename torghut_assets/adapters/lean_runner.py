@@ -21,6 +21,7 @@ import requests
 import urllib3.exceptions
 
 from torghut_assets.adapters.execution_venue import OrderReport, OrderRequest, VenueError
+from torghut_assets.adapters.http_session import PooledHttpClient
 
 VENUE = "lean"
 REQUIRED_ORDER_FIELDS = ("id", "status", "symbol", "qty")
@@ -48,7 +49,7 @@ def _number(value: Any) -> float | None:
     return parsed if math.isfinite(parsed) else None
 
 
-class LeanRunnerVenue:
+class LeanRunnerVenue(PooledHttpClient):
     """HTTP client for the LEAN runner. One instance per runner URL; safe to reuse across orders.
 
     Every call is bounded: `timeout_seconds` caps the connect, the wait for the response headers and the
@@ -73,19 +74,7 @@ class LeanRunnerVenue:
         self.base_url = base_url.strip().rstrip("/")
         self.timeout_seconds = float(timeout_seconds)
         self.healthcheck_timeout_seconds = float(healthcheck_timeout_seconds)
-        self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
-
-    def close(self) -> None:
-        """Release pooled connections; a caller-provided session is the caller's to close."""
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> LeanRunnerVenue:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(session)
 
     def healthy(self) -> bool:
         """True only for 2xx with `{"status": "ok"}`: an empty 2xx may come from a proxy in front of a dead

@@ -21,6 +21,7 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
+from torghut_assets.adapters.http_session import PooledHttpClient
 from torghut_assets.domain.llm_advisory import RESPONSE_JSON_SCHEMA
 
 RESPONSE_FORMATS = ("json_object", "json_schema")
@@ -48,7 +49,7 @@ class Completion:
     finish_reason: str | None
 
 
-class OpenAICompatibleClient:
+class OpenAICompatibleClient(PooledHttpClient):
     """One endpoint and model. `timeout_seconds` bounds the whole call (connect, headers and a body
     trickled byte by byte); `connect_timeout_seconds` (at most the total) bounds the connect alone."""
 
@@ -83,21 +84,10 @@ class OpenAICompatibleClient:
         self.response_format = response_format
         self._api_key = api_key or None
         self._clock = clock
-        self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        super().__init__(session)
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient(url={self.url!r}, model={self.model!r})"
-
-    def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> OpenAICompatibleClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def request_body(self, system: str, user: str) -> dict[str, Any]:
         response_format: dict[str, Any] = {"type": "json_object"}
