@@ -288,11 +288,51 @@ _CORE: tuple[EnvSetting, ...] = (
         production_required=True,
     ),
     EnvSetting(
+        "TRADING_UNIVERSE_CACHE_SECONDS",
+        "int",
+        "the last good Jangar universe (kept in the ledger) is served without a request while younger "
+        "than this; at least 1 and at most TRADING_UNIVERSE_MAX_STALE_SECONDS",
+        default="300",
+    ),
+    EnvSetting(
+        "TRADING_UNIVERSE_MAX_STALE_SECONDS",
+        "int",
+        "when Jangar fails, the last good universe is still served (degraded) up to this age; older, "
+        "decisions stop with universe_source_unavailable",
+        default="900",
+    ),
+    EnvSetting(
+        "TRADING_UNIVERSE_TIMEOUT_SECONDS",
+        "int",
+        "connect and read timeout of one Jangar symbols request (at least 1)",
+        default="5",
+    ),
+    EnvSetting(
         "TRADING_MODE",
         "choice",
         "paper or live trading; a static universe is refused with live",
         default="paper",
         choices=("paper", "live"),
+    ),
+    EnvSetting(
+        "TORGHUT_LANE_MODES",
+        "str",
+        "lane=mode pairs (replay, paper, live); a lane not named is replay and only reaches the simulated "
+        "venue; paper/live lanes trade their open window only",
+        when_unset="every lane replay",
+    ),
+    EnvSetting(
+        "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS",
+        "int",
+        "a planned decision this old (from its signal time) is rejected decision_timeout_unsubmitted and "
+        "never sent; 0 disables expiry",
+        default="600",
+    ),
+    EnvSetting(
+        "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS",
+        "int",
+        "how often the open-window loop (open_window_sensor) reads new signals and submits fresh decisions",
+        default="15",
     ),
     EnvSetting(
         "TRADING_LEAN_RUNNER_URL",
@@ -351,6 +391,26 @@ _CORE: tuple[EnvSetting, ...] = (
     EnvSetting("LLM_BASE_URL", "url", "OpenAI-compatible endpoint of the LLM advisory", schemes=HTTP),
     EnvSetting("LLM_MODEL", "str", "model the LLM advisory asks"),
     EnvSetting("LLM_API_KEY", "str", "bearer key of the LLM endpoint", secret=True),
+    EnvSetting(
+        "LLM_GATEWAY",
+        "choice",
+        "wire dialect of LLM_BASE_URL: jangar (streams only, sends x-trade-execution: torghut) or openai",
+        default="jangar",
+        choices=("jangar", "openai"),
+    ),
+    EnvSetting(
+        "LLM_STREAM",
+        "bool",
+        "ask for a server-sent-event stream; false sends one JSON request (refused with LLM_GATEWAY=jangar)",
+        default="true",
+    ),
+    EnvSetting(
+        "LLM_TOKEN_LIMIT_FIELD",
+        "choice",
+        "request field for LLM_MAX_TOKENS; auto: max_completion_tokens for o-series/gpt-5, else max_tokens",
+        default="auto",
+        choices=("auto", "max_tokens", "max_completion_tokens"),
+    ),
     EnvSetting(
         "GX_ANALYTICS_ENABLED",
         "bool",

@@ -27,6 +27,7 @@ from torghut_assets.defs.continuity import signal_continuity, signal_continuity_
 from torghut_assets.defs.governance_resource import GovernanceResource
 from torghut_assets.defs.jobs import lane_window_job
 from torghut_assets.defs.llm_advisory import llm_advisory_resource
+from torghut_assets.defs.open_window import build_open_window_sensor
 from torghut_assets.defs.operational_readiness import operational_readiness
 from torghut_assets.defs.profitability import profitability_runtime
 from torghut_assets.defs.promotion import promotion_job
@@ -59,6 +60,7 @@ from torghut_assets.defs.schedules import (
     governance_reports_schedule,
     lane_window_schedule,
 )
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.settings import Settings, load_settings
 
 LANE_WINDOW_ASSETS = [
@@ -88,6 +90,9 @@ def market_data_resource(settings: Settings) -> MarketDataResource:
         symbols=list(settings.static_symbols),
         universe_source=settings.universe_source,
         jangar_url=settings.jangar_url,
+        universe_cache_seconds=settings.universe_cache_seconds,
+        universe_max_stale_seconds=settings.universe_max_stale_seconds,
+        universe_timeout_seconds=settings.universe_timeout_seconds,
         sql_table=settings.signal_table,
         alpaca_data_url=settings.alpaca_data_url,
         fallback_note=settings.fallback_note,
@@ -113,6 +118,13 @@ def broker_resource(settings: Settings) -> BrokerResource:
     )
 
 
+def trading_session_resource(settings: Settings) -> TradingSessionResource:
+    return TradingSessionResource(
+        lane_modes=",".join(f"{lane}={mode.value}" for lane, mode in sorted(settings.lane_modes.items())),
+        planned_decision_timeout_seconds=settings.planned_decision_timeout_seconds,
+    )
+
+
 def governance_resource(settings: Settings) -> GovernanceResource:
     secret: dict[str, Any] = {}
     if settings.approval_secret_set:
@@ -132,6 +144,7 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
         "ledger": LedgerResource(),
         "market_data": market_data_resource(settings),
         "broker": broker_resource(settings),
+        "trading_session": trading_session_resource(settings),
         "research_settings": ResearchResource(),
         "reconciliation": ReconciliationResource(),
         "llm": llm_advisory_resource(settings),
@@ -179,6 +192,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             promotion_timeline_sensor,
             alert_retry_sensor,
             metrics_textfile_sensor,
+            build_open_window_sensor(settings.open_window_interval_seconds),
         ],
         resources=default_resources(settings),
     )

@@ -19,10 +19,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
-from torghut_assets.config_registry import SETTINGS, configured, malformed, missing_in_production, read
+from torghut_assets.config_registry import (
+    SETTINGS,
+    TRUE_WORDS,
+    configured,
+    malformed,
+    missing_in_production,
+    read,
+)
 from torghut_assets.domain.approvals import MIN_SECRET_BYTES
 from torghut_assets.domain.gates import GatePolicy
+from torghut_assets.domain.lanes import LANES, LaneMode, LaneModeError, parse_lane_modes
 from torghut_assets.domain.llm_advisory import AdvisoryPolicy, parse_policy, policy_contradictions
+from torghut_assets.domain.order_timing import DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS
 from torghut_assets.domain.universe_policy import (
     PROFILE_PRODUCTION,
     SOURCE_JANGAR,
@@ -68,10 +77,19 @@ class Settings:
     llm_policy: AdvisoryPolicy = field(default_factory=AdvisoryPolicy)
     llm_base_url: str | None = None
     llm_model: str | None = None
+    llm_gateway: str = "jangar"
+    llm_stream: bool = True
+    llm_token_limit_field: str = "auto"
     llm_api_key_set: bool = False
     llm_note: str | None = None
     alert_webhook_url_set: bool = False
     metrics_textfile_dir: str | None = None
+    universe_cache_seconds: int = 300
+    universe_max_stale_seconds: int = 900
+    universe_timeout_seconds: int = 5
+    lane_modes: Mapping[str, LaneMode] = field(default_factory=dict)
+    planned_decision_timeout_seconds: int = DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS
+    open_window_interval_seconds: int = 15
 
     @property
     def effective_signal_source(self) -> str:
@@ -124,6 +142,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             live_enabled=trading_mode == "live",
             jangar_url=jangar_url if universe_source == SOURCE_JANGAR else None,
         )
+    universe_timing = _universe_timing(env, bad)
+    rules += universe_timing.problems
     lean_url = configured(env, "TRADING_LEAN_RUNNER_URL")
     policy = read(env, "TRADING_EXECUTION_ADAPTER_POLICY").lower()
     listed_symbols = [
@@ -143,10 +163,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     secret = env.get("TORGHUT_APPROVAL_SECRET", "")
     if secret and len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
         rules.append(f"TORGHUT_APPROVAL_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+    lane_modes, mode_problems = _lane_modes(env, trading_mode)
+    rules += mode_problems
+    timeout_text = read(env, "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS")
+    interval_text = read(env, "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS")
+    decision_timeout = int(timeout_text) if "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS" not in bad else 600
+    interval = int(interval_text) if "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS" not in bad else 15
+    if decision_timeout < 0:
+        rules.append("TRADING_PLANNED_DECISION_TIMEOUT_SECONDS must be >= 0 (0 disables expiry)")
+    if not 5 <= interval <= 300:
+        rules.append("TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS must be between 5 and 300")
     llm_policy, llm_problems = parse_policy(env)
     rules += llm_problems
     llm_base_url = configured(env, "LLM_BASE_URL")
     llm_model = configured(env, "LLM_MODEL")
+    llm_gateway = read(env, "LLM_GATEWAY").lower()
+    llm_stream = read(env, "LLM_STREAM").lower() in TRUE_WORDS
+    if llm_gateway == "jangar" and not llm_stream:
+        rules.append("LLM_STREAM=false with LLM_GATEWAY=jangar: Jangar answers only streamed requests")
     llm_note = None
     if production:
         rules += policy_contradictions(
@@ -181,11 +215,66 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_policy=llm_policy,
         llm_base_url=llm_base_url,
         llm_model=llm_model,
+        llm_gateway=llm_gateway,
+        llm_stream=llm_stream,
+        llm_token_limit_field=read(env, "LLM_TOKEN_LIMIT_FIELD").lower(),
         llm_api_key_set=configured(env, "LLM_API_KEY") is not None,
         llm_note=llm_note,
         alert_webhook_url_set=configured(env, "TORGHUT_ALERT_WEBHOOK_URL") is not None,
         metrics_textfile_dir=configured(env, "TORGHUT_METRICS_TEXTFILE_DIR"),
+        universe_cache_seconds=universe_timing.cache_seconds,
+        universe_max_stale_seconds=universe_timing.max_stale_seconds,
+        universe_timeout_seconds=universe_timing.timeout_seconds,
+        lane_modes=lane_modes,
+        planned_decision_timeout_seconds=decision_timeout,
+        open_window_interval_seconds=interval,
     )
+
+
+def _lane_modes(env: Mapping[str, str], trading_mode: str) -> tuple[dict[str, LaneMode], list[str]]:
+    """A live lane needs TRADING_MODE=live: the global switch is the last word on live capital."""
+    try:
+        modes = parse_lane_modes(configured(env, "TORGHUT_LANE_MODES") or "", frozenset(LANES))
+    except LaneModeError as exc:
+        return {}, [f"TORGHUT_LANE_MODES: {exc}"]
+    live = sorted(lane for lane, mode in modes.items() if mode is LaneMode.LIVE)
+    if live and trading_mode != "live":
+        return modes, [
+            f"TORGHUT_LANE_MODES puts {', '.join(live)} in live mode but TRADING_MODE={trading_mode}"
+        ]
+    return modes, []
+
+
+@dataclass(frozen=True)
+class _UniverseTiming:
+    cache_seconds: int
+    max_stale_seconds: int
+    timeout_seconds: int
+    problems: list[str]
+
+
+def _universe_timing(env: Mapping[str, str], bad: Mapping[str, str]) -> _UniverseTiming:
+    """The Jangar cache TTL, max-stale age and timeout (the reference's names and defaults) and the rules
+    between them: 1 <= cache <= max-stale, timeout >= 1. A malformed value is reported by the registry
+    only; its default stands in here."""
+    cache, max_stale, timeout = (
+        int(float(SETTINGS[name].default if name in bad else read(env, name)))
+        for name in (
+            "TRADING_UNIVERSE_CACHE_SECONDS",
+            "TRADING_UNIVERSE_MAX_STALE_SECONDS",
+            "TRADING_UNIVERSE_TIMEOUT_SECONDS",
+        )
+    )
+    problems = []
+    if cache < 1:
+        problems.append(f"TRADING_UNIVERSE_CACHE_SECONDS={cache} must be at least 1")
+    elif cache > max_stale:
+        problems.append(
+            f"TRADING_UNIVERSE_CACHE_SECONDS={cache} exceeds TRADING_UNIVERSE_MAX_STALE_SECONDS={max_stale}"
+        )
+    if timeout < 1:
+        problems.append(f"TRADING_UNIVERSE_TIMEOUT_SECONDS={timeout} must be at least 1")
+    return _UniverseTiming(cache, max_stale, timeout, problems)
 
 
 def _not_yet_reported(rules: list[str], reported: set[str]) -> list[str]:

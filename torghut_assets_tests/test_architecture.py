@@ -20,6 +20,12 @@ FORBIDDEN_IN_DOMAIN = (
     "psycopg2",
     "urllib3",
 )
+# Beyond the standard library the domain may use only these. exchange_calendars is allowed in the market
+# calendar alone: it is a pure, deterministic, offline data library (NYSE holiday rules and dates in
+# code; no I/O, network or clock once start/end are given), so the domain stays replayable
+# (docs/market-calendar.md).
+ALLOWED_IN_DOMAIN = frozenset({"torghut_assets", "numpy", "pandas", "pandera"})
+ALLOWED_IN_DOMAIN_MODULE = {"market_calendar.py": frozenset({"exchange_calendars"})}
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -38,6 +44,16 @@ def test_domain_modules_import_no_framework_database_or_network_library() -> Non
         for path in (PACKAGE / "domain").glob("*.py")
     }
     assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_domain_modules_import_only_the_standard_library_and_allowed_data_libraries() -> None:
+    offenders = {}
+    for path in (PACKAGE / "domain").glob("*.py"):
+        allowed = ALLOWED_IN_DOMAIN | ALLOWED_IN_DOMAIN_MODULE.get(path.name, frozenset())
+        bad = sorted(r for r in _imported_roots(path) - allowed if r not in sys.stdlib_module_names)
+        if bad:
+            offenders[path.name] = bad
+    assert offenders == {}
 
 
 def test_importing_the_domain_loads_neither_dagster_nor_sqlalchemy() -> None:
@@ -76,3 +92,17 @@ def test_loading_the_code_location_opens_no_connection_and_reads_no_ledger_url(t
     env = {"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "0"
+
+
+def test_loading_the_code_location_does_not_import_the_calendar_library(tmp_path: Path) -> None:
+    """exchange_calendars costs ~0.1 s to import and ~0.25 s to build a table: paid on the first session
+    lookup, not when Dagster loads the code location."""
+    code = (
+        "import sys\n"
+        "from torghut_assets.definitions import defs\n"
+        "defs.resolve_all_job_defs()\n"
+        "print('exchange_calendars' in sys.modules)\n"
+    )
+    env = {"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "False"

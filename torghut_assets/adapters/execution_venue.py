@@ -73,3 +73,71 @@ class ExecutionVenue(Protocol):
     def healthy(self) -> bool:
         """A cheap health probe; False means do not route here now."""
         ...
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """One cancel attempt as the venue answered it; `accepted` False carries the venue's reason."""
+
+    venue: str
+    order_id: str | None
+    client_order_id: str | None
+    accepted: bool
+    status: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """The broker's own view of the account: sizing and reconciliation trust this over a simulated one."""
+
+    venue: str
+    account_id: str
+    equity: float
+    buying_power: float
+    cash: float
+    currency: str
+    status: str
+    shorting_enabled: bool
+    trading_blocked: bool
+    as_of: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class PositionReport:
+    """A broker position; `qty` is signed (short < 0)."""
+
+    venue: str
+    symbol: str
+    qty: float
+    avg_entry_price: float | None
+    market_value: float | None
+
+
+@runtime_checkable
+class OrderLookupVenue(Protocol):
+    """A venue that can find an order by its client order id (the decision hash) after an ambiguous
+    submit; None means the venue positively does not hold it."""
+
+    def find_order(self, order: OrderRequest) -> OrderReport | None: ...
+
+
+@runtime_checkable
+class CancellingVenue(Protocol):
+    """A venue that can cancel: one order by its venue id, or every open order (kill switch, stop)."""
+
+    def list_open_orders(self) -> list[OrderReport]: ...
+
+    def cancel_order(self, order_id: str) -> CancelOutcome: ...
+
+    def cancel_all_orders(self) -> list[CancelOutcome]: ...
+
+
+@runtime_checkable
+class AccountVenue(Protocol):
+    """A venue that reports the account and positions as the broker holds them. A failure raises
+    `VenueError`: a missing position report is never read as flat."""
+
+    def account(self) -> AccountSnapshot: ...
+
+    def positions(self) -> list[PositionReport]: ...

@@ -268,7 +268,7 @@ class MarketSimulator:
             bounds = session_bounds(day)
             if bounds is None or last_start < bounds[0]:
                 continue
-            newest = min((last_start - bounds[0]) // _ONE_MINUTE, SESSION_LENGTH_MINUTES - 1)
+            newest = min((last_start - bounds[0]) // _ONE_MINUTE, (bounds[1] - bounds[0]) // _ONE_MINUTE - 1)
             plan = self._plan(list(self.universe), np.array([_day_number(day)], dtype=np.int64))
             halted_now = plan.halted(np.array([newest], dtype=np.int64))[:, 0]
             printed = np.where(halted_now, plan.halt_start[:, 0] - 1, newest)

@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from torghut_assets.adapters.execution_venue import ExecutionVenue, OrderReport, OrderRequest, VenueError
+from torghut_assets.adapters.execution_venue import (
+    ExecutionVenue,
+    OrderLookupVenue,
+    OrderReport,
+    OrderRequest,
+    VenueError,
+)
 from torghut_assets.domain.routing import RouteChoice, RouteRecord, normalize_route
 
 
@@ -37,6 +43,7 @@ class RoutedOrder:
             "fallback": self.route.fallback_count > 0,
             "fallback_reason": self.route.fallback_reason,
             "bypass_reason": self.choice.bypass_reason,
+            "primary_unavailable": self.choice.primary_unavailable,
             "attempts": list(self.attempts),
         }
 
@@ -47,11 +54,10 @@ def _placed_despite_timeout(venue: ExecutionVenue, order: OrderRequest) -> Order
     Venues that can look an order up by `client_order_id` are asked first; any doubt falls through to the
     reference's fallback behaviour.
     """
-    lookup = getattr(venue, "find_order", None)
-    if lookup is None:
+    if not isinstance(venue, OrderLookupVenue):
         return None
     try:
-        found = lookup(order)
+        found = venue.find_order(order)
     except VenueError:
         return None
     return found if isinstance(found, OrderReport) else None
@@ -62,6 +68,9 @@ def route_order(
 ) -> RoutedOrder:
     attempts: list[dict[str, Any]] = []
     expected = choice.expected_adapter
+    if choice.primary_unavailable is not None:
+        attempts.append({"venue": expected, "outcome": "unavailable", "reason": choice.primary_unavailable})
+        return _fall_back(order, choice, venues, choice.primary_unavailable, attempts)
     try:
         report = venues[expected].submit(order)
         attempts.append({"venue": expected, "outcome": "accepted", "reason": None})
@@ -76,15 +85,28 @@ def route_order(
                 attempts.append({"venue": expected, "outcome": "found_after_timeout", "reason": None})
                 route = normalize_route(expected, expected, 0, None)
                 return RoutedOrder(order, choice, route, recovered, tuple(attempts))
-        fallback = choice.fallback_adapter
-        if fallback is None or fallback not in venues:
-            route = normalize_route(expected, expected, 0, None)
-            return RoutedOrder(order, choice, route, None, tuple(attempts))
-        route = normalize_route(expected, fallback, 1, primary.reason_code)
-        try:
-            report = venues[fallback].submit(order)
-            attempts.append({"venue": fallback, "outcome": "accepted", "reason": None})
-            return RoutedOrder(order, choice, route, report, tuple(attempts))
-        except VenueError as secondary:
-            attempts.append({"venue": fallback, "outcome": "failed", "reason": secondary.reason_code})
-            return RoutedOrder(order, choice, route, None, tuple(attempts))
+        return _fall_back(order, choice, venues, primary.reason_code, attempts)
+
+
+def _fall_back(
+    order: OrderRequest,
+    choice: RouteChoice,
+    venues: Mapping[str, ExecutionVenue],
+    reason: str,
+    attempts: list[dict[str, Any]],
+) -> RoutedOrder:
+    """The one retry on the fallback venue; without one the order is unplaced and the row keeps the
+    expected venue's reason (fallback `none` never reaches a second venue)."""
+    expected = choice.expected_adapter
+    fallback = choice.fallback_adapter
+    if fallback is None or fallback not in venues:
+        route = normalize_route(expected, expected, 0, None)
+        return RoutedOrder(order, choice, route, None, tuple(attempts))
+    route = normalize_route(expected, fallback, 1, reason)
+    try:
+        report = venues[fallback].submit(order)
+        attempts.append({"venue": fallback, "outcome": "accepted", "reason": None})
+        return RoutedOrder(order, choice, route, report, tuple(attempts))
+    except VenueError as secondary:
+        attempts.append({"venue": fallback, "outcome": "failed", "reason": secondary.reason_code})
+        return RoutedOrder(order, choice, route, None, tuple(attempts))

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from torghut_assets.adapters.llm_client import OpenAICompatibleClient
+from torghut_assets.adapters.llm_client import GATEWAY_JANGAR, TOKEN_LIMIT_AUTO, OpenAICompatibleClient
 from torghut_assets.domain.llm_advisory import PROMPT_VERSION, AdvisoryPolicy, RolloutStage, parse_stage
 from torghut_assets.settings import Settings
 
@@ -30,6 +30,9 @@ class LLMAdvisoryResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     prompt_version: str = PROMPT_VERSION
     trading_mode: str = "paper"
     response_format: str = "json_object"
+    gateway: str = GATEWAY_JANGAR
+    stream: bool = True
+    token_limit_field: str = TOKEN_LIMIT_AUTO
     connect_timeout_seconds: float = 5.0
     note: str | None = None
     shadow_mode: bool = _DEFAULT.shadow_mode
@@ -94,6 +97,9 @@ class LLMAdvisoryResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             connect_timeout_seconds=self.connect_timeout_seconds,
             max_tokens=self.max_tokens,
             response_format=self.response_format,
+            gateway=self.gateway,
+            stream=self.stream,
+            token_limit=self.token_limit_field,
         )
 
     def now(self) -> float:
@@ -106,6 +112,9 @@ class LLMAdvisoryResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "enabled": self.enabled,
             "base_url": self.base_url,
             "model": self.model,
+            "gateway": self.gateway,
+            "stream": self.stream,
+            "token_limit_field": self.token_limit_field,
             "prompt_version": self.prompt_version,
             "rollout_stage": self.rollout_stage,
             "trading_mode": self.trading_mode,
@@ -132,6 +141,9 @@ def llm_advisory_resource(settings: Settings) -> LLMAdvisoryResource:
         enabled=policy.enabled and settings.llm_note is None,
         base_url=settings.llm_base_url,
         model=settings.llm_model,
+        gateway=settings.llm_gateway,
+        stream=settings.llm_stream,
+        token_limit_field=settings.llm_token_limit_field,
         trading_mode=settings.trading_mode,
         note=settings.llm_note,
         **values,

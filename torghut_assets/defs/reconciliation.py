@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from torghut_assets.adapters.execution_venue import OrderReport, VenueError
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
-from torghut_assets.defs.assets.executions import order_request
+from torghut_assets.defs.broker_account import positions_finding
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.partitions import lane_partitions
 from torghut_assets.defs.pod_resources import RECONCILIATION_POD
@@ -32,6 +32,7 @@ from torghut_assets.ledger.evidence_log import verify_chain
 from torghut_assets.ledger.quality import SUITES, SuiteResult, run_suites
 from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import to_native
+from torghut_assets.services.window_orders import order_request
 
 CHECKS = (
     (
@@ -48,6 +49,10 @@ CHECKS = (
     ("replay_sample_matches", "Recomputing a sample of windows reproduces the stored hashes and metrics."),
     ("execution_route_provenance", "Every execution names its expected and actual route."),
     ("executions_match_broker", "Ledger executions match the venue's record of the same orders."),
+    (
+        "positions_match_broker",
+        "The broker's positions equal the ledger's net fills on it, per symbol; unreadable is not flat.",
+    ),
     ("row_count_floors", "Every lane produced runs, and signals when the market was open."),
 )
 SOFT = {"window_run_coverage"}
@@ -189,7 +194,8 @@ def run_reconciliation(
         )
     )
     findings.append(_replay_finding(ledger, market_data, research, statuses, settings.replay_sample))
-    findings += [provenance, _broker_finding(ledger, market_data, broker, since, until), floors]
+    findings += [provenance, _broker_finding(ledger, market_data, broker, since, until)]
+    findings += [positions_finding(ledger, broker), floors]
     return findings, statuses
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
@@ -18,10 +18,18 @@ from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, PROFILES,
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.adapters.signal_source import SignalSource, SignalSourceUnavailable
 from torghut_assets.domain.routing import ALPACA, LEAN, RoutingPolicy
-from torghut_assets.domain.universe_policy import UniverseSnapshot, static_snapshot
+from torghut_assets.domain.universe_policy import (
+    DEFAULT_CACHE_TTL_SECONDS,
+    DEFAULT_STALE_MAX_SECONDS,
+    UniverseSnapshot,
+    static_snapshot,
+)
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.engine import create_ledger_engine, default_database_url
 from torghut_assets.ledger.migrate import current_revision, head_revision
+
+if TYPE_CHECKING:
+    from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
 
 SIMULATED_SYMBOLS = frozenset(PROFILES)
 
@@ -102,6 +110,9 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     symbols: list[str] | None = None
     universe_source: str = "static"
     jangar_url: str | None = None
+    universe_cache_seconds: float = DEFAULT_CACHE_TTL_SECONDS
+    universe_max_stale_seconds: float = DEFAULT_STALE_MAX_SECONDS
+    universe_timeout_seconds: float | None = None  # None: `timeout_seconds`
     sql_url: str | None = None
     sql_table: str = "ta_signals"
     alpaca_api_key_id: str | None = None
@@ -112,6 +123,7 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     _adapter: Any = PrivateAttr(default=None)
     _universe_client: Any = PrivateAttr(default=None)
+    _ledger_universe_client: Any = PrivateAttr(default=None)
 
     def _static_universe(self) -> tuple[str, ...]:
         return tuple(self.symbols) if self.symbols else DEFAULT_UNIVERSE
@@ -141,17 +153,35 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             )
         raise ValueError(f"unknown market data source {self.source!r}; available: simulator, sql, alpaca")
 
-    def universe_snapshot(self, now: pd.Timestamp) -> UniverseSnapshot:
-        """The authoritative universe for this run: Jangar in production, the static list in dev."""
-        if self.universe_source == "jangar":
-            if self._universe_client is None:
-                from torghut_assets.adapters.jangar_universe import JangarUniverseClient
+    def universe_snapshot(self, now: pd.Timestamp, ledger: LedgerResource | None = None) -> UniverseSnapshot:
+        """The authoritative universe for this run: Jangar in production, the static list in dev.
 
-                self._universe_client = JangarUniverseClient(
-                    self.jangar_url, timeout_seconds=self.timeout_seconds
-                )
+        With `ledger`, Jangar's last good list is kept in the ledger (`universe_snapshots`), so every run
+        shares one cache TTL and a Jangar outage is bridged by the list an earlier run fetched, up to the
+        max-stale age. Without it the cache lives in this resource instance only (a cold start per run).
+        """
+        if self.universe_source == "jangar":
+            if ledger is not None:
+                if self._ledger_universe_client is None:
+                    from torghut_assets.ledger.universe_store import LedgerUniverseStore
+
+                    self._ledger_universe_client = self._jangar_client(LedgerUniverseStore(ledger.engine))
+                return self._ledger_universe_client.get()  # type: ignore[no-any-return]
+            if self._universe_client is None:
+                self._universe_client = self._jangar_client(None)
             return self._universe_client.get()  # type: ignore[no-any-return]
         return static_snapshot(self._static_universe(), now=now)
+
+    def _jangar_client(self, store: Any) -> Any:
+        from torghut_assets.adapters.jangar_universe import JangarUniverseClient
+
+        return JangarUniverseClient(
+            self.jangar_url,
+            timeout_seconds=self.universe_timeout_seconds or self.timeout_seconds,
+            cache_ttl_seconds=self.universe_cache_seconds,
+            stale_max_seconds=self.universe_max_stale_seconds,
+            store=store,
+        )
 
     @property
     def universe(self) -> tuple[str, ...]:
@@ -198,6 +228,7 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     alpaca_secret_key: str | None = None
     alpaca_trading_url: str | None = None
     alpaca_timeout_seconds: float = 10.0
+    alpaca_rate_limit_max_wait_seconds: float = 10.0  # a 429's reset further away fails at once
     adapter_policy: str = "all"
     adapter_symbols: list[str] = []
     fallback_adapter: str = "alpaca"
@@ -221,18 +252,27 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             venues[LEAN] = LeanRunnerVenue(
                 base_url=self.lean_runner_url, timeout_seconds=self.lean_timeout_seconds
             )
-        if self.alpaca_api_key_id and self.alpaca_secret_key:
-            from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
-
-            venues[ALPACA] = AlpacaPaperVenue(
-                api_key=self.alpaca_api_key_id,
-                secret_key=self.alpaca_secret_key,
-                url_override=self.alpaca_trading_url,
-                timeout_seconds=self.alpaca_timeout_seconds,
-            )
+        alpaca = self.alpaca_venue()
+        if alpaca is not None:
+            venues[ALPACA] = alpaca
         if ALPACA not in venues and self.paper_simulator_fallback:
             venues[SIMULATOR_ADAPTER] = SimulatedVenue(bars)
         return venues
+
+    def alpaca_venue(self) -> AlpacaPaperVenue | None:
+        """The Alpaca venue when its keys are configured: the broker whose account and positions sizing
+        and reconciliation trust (`defs/broker_account.py`); None means the simulated account."""
+        if not (self.alpaca_api_key_id and self.alpaca_secret_key):
+            return None
+        from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
+
+        return AlpacaPaperVenue(
+            api_key=self.alpaca_api_key_id,
+            secret_key=self.alpaca_secret_key,
+            url_override=self.alpaca_trading_url,
+            timeout_seconds=self.alpaca_timeout_seconds,
+            rate_limit_max_wait_seconds=self.alpaca_rate_limit_max_wait_seconds,
+        )
 
     def provenance(self, venues: dict[str, ExecutionVenue]) -> dict[str, Any]:
         simulated = list(venues) == [SIMULATOR_ADAPTER]

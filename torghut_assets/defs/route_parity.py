@@ -11,7 +11,6 @@ from pydantic import Field
 
 from torghut_assets.adapters.execution_venue import ExecutionVenue, OrderReport, OrderRequest, VenueError
 from torghut_assets.adapters.paper_broker import FillModel, SimulatedVenue
-from torghut_assets.defs.assets.executions import order_request
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.evidence import sha256_hex
@@ -28,6 +27,7 @@ from torghut_assets.ledger import records, schema
 from torghut_assets.ledger.identity import row_id
 from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import upsert_rows
+from torghut_assets.services.window_orders import order_request
 
 
 class RouteParityConfig(dg.Config):

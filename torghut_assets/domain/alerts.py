@@ -144,7 +144,11 @@ def continuity_alert(
             severity=CRITICAL,
             title=f"Signal continuity alert latched on {lane}",
             lane=lane,
-            facts=(("reason", reason or "unknown"), ("latched in window", latch)),
+            facts=(
+                ("reason", reason or "unknown"),
+                *((("cause", "; ".join(detail)),) if detail else ()),
+                ("latched in window", latch),
+            ),
             detail="Signals are missing or stale while they should flow. Live promotion is refused for "
             "this lane until the alert clears (2 consecutive signal-bearing windows).",
         )

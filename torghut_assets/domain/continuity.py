@@ -74,11 +74,15 @@ class ContinuityConfig:
 
 @dataclass(frozen=True)
 class WindowObservation:
+    """One window's ingest verdict. `no_signal_detail` is the cause behind the reason when there is one,
+    e.g. `universe_source_unavailable:error:jangar_http_error_cache_stale` (signal_ingest_windows)."""
+
     window_start: pd.Timestamp
     signals_total: int
     no_signal_reason: str | None
     market_session_open: bool
     signal_lag_seconds: float | None = None
+    no_signal_detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,8 +144,18 @@ def _emergency_reasons(obs: WindowObservation, streak: int, config: ContinuityCo
     ):
         reasons.append(f"signal_staleness_streak_exceeded:{reason}:{streak}")
     if reason == UNIVERSE_UNAVAILABLE:
-        reasons.append(f"universe_source_unavailable:error:{reason}")
+        reasons.append(universe_halt_reason(obs))
     return reasons
+
+
+def universe_halt_reason(obs: WindowObservation) -> str:
+    """The reference's emergency-stop reason `universe_source_unavailable:<status>:<reason>`, with the
+    universe's status and reason as the window recorded them; `error:unknown` for a window recorded
+    before the cause was kept (the reference's fallback when it has no reason)."""
+    detail = obs.no_signal_detail
+    if detail and detail.startswith(f"{UNIVERSE_UNAVAILABLE}:"):
+        return detail
+    return f"{UNIVERSE_UNAVAILABLE}:error:unknown"
 
 
 def _recoverable(reasons: tuple[str, ...]) -> bool:
@@ -164,7 +178,9 @@ def step(
     new = replace(state, last_window_start=obs.window_start, reason=reason, streak=streak)
     events: list[ContinuityEvent] = []
 
-    def event(transition: str, detail: tuple[str, ...] = ()) -> None:
+    cause = (universe_halt_reason(obs),) if reason == UNIVERSE_UNAVAILABLE else ()
+
+    def event(transition: str, detail: tuple[str, ...] = cause) -> None:
         events.append(
             ContinuityEvent(
                 obs.window_start,

@@ -18,7 +18,6 @@ Warm-up conventions (NaN until enough bars exist, never a biased early value):
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.core.window.rolling import Rolling
 
-from torghut_assets.domain.market_calendar import EXCHANGE_TZ, session_bounds
+from torghut_assets.domain.market_calendar import EXCHANGE_TZ, session_opens_closes
 from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS, empty_signal_frame
 
 BAR_COLUMNS: tuple[str, ...] = (
@@ -81,14 +80,11 @@ def _rolling(matrix: F64, window: int, min_periods: int) -> Rolling[pd.DataFrame
 
 
 def _session_opens(local_day: npt.NDArray[np.datetime64]) -> npt.NDArray[np.datetime64]:
-    days, which = np.unique(local_day, return_inverse=True)
-    opens = []
-    for day in days.astype(dt.date):
-        bounds = session_bounds(day)
-        if bounds is None:
-            raise ValueError(f"bars on {day}, which is not a trading session")
-        opens.append(bounds[0].tz_localize(None).to_datetime64())
-    return np.array(opens, dtype="datetime64[us]")[which.ravel()]
+    opens, _ = session_opens_closes(local_day)
+    closed = np.isnat(opens)
+    if closed.any():
+        raise ValueError(f"bars on {local_day[closed][0]}, which is not a trading session")
+    return opens
 
 
 def _rsi(closes: F64) -> F64:

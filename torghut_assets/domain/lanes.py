@@ -6,11 +6,58 @@ hourly UTC window; every ledger row of the window pipeline belongs to exactly on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 import pandas as pd
 
 WINDOW_LENGTH = pd.Timedelta(hours=1)
+
+
+class LaneMode(StrEnum):
+    """How a lane may trade. `replay` only ever reaches the simulated venue (any window: backfills,
+    research, re-runs); `paper` and `live` reach real venues, and only from their open window."""
+
+    REPLAY = "replay"
+    PAPER = "paper"
+    LIVE = "live"
+
+    @property
+    def reaches_real_venues(self) -> bool:
+        return self is not LaneMode.REPLAY
+
+
+class LaneModeError(ValueError):
+    pass
+
+
+def parse_lane_modes(text: str, known_lanes: frozenset[str] | None = None) -> dict[str, LaneMode]:
+    """`lane=mode` pairs separated by commas (`macd_rsi=paper,ema_trend=replay`); every problem is named
+    at once, since a half-understood mode list could send a lane to a real venue."""
+    modes: dict[str, LaneMode] = {}
+    problems: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        lane, sep, mode = (piece.strip() for piece in item.partition("="))
+        if not sep or not lane or not mode:
+            problems.append(f"{item!r} is not lane=mode")
+        elif mode.lower() not in {m.value for m in LaneMode}:
+            problems.append(f"lane {lane!r}: mode {mode!r} is not one of replay, paper, live")
+        elif lane in modes:
+            problems.append(f"lane {lane!r} is given a mode twice")
+        elif known_lanes is not None and lane not in known_lanes:
+            problems.append(f"lane {lane!r} is not a configured lane ({', '.join(sorted(known_lanes))})")
+        else:
+            modes[lane] = LaneMode(mode.lower())
+    if problems:
+        raise LaneModeError("; ".join(problems))
+    return modes
+
+
+def lane_mode(modes: Mapping[str, LaneMode], lane: str) -> LaneMode:
+    return modes.get(lane, LaneMode.REPLAY)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,13 @@ by policy, not by the model:
 - at **stage2** (paper only) and **stage3** a veto rejects the decision (`llm_veto`), an adjustment
   changes qty within [0.5x, 1.25x] and market<->limit only, and only when adjustments are both allowed
   and approved;
-- an **error** (transport, unparseable answer, schema violation, open circuit) takes the fail mode:
-  `veto` rejects with `llm_error`, `pass_through` lets the deterministic decision proceed. `strict_veto`
-  enforcement forces `veto`; `pass_through` while trading live needs `LLM_FAIL_OPEN_LIVE_APPROVED`.
+- an **error** (transport, unparseable or truncated answer, schema violation, open circuit) takes the
+  fail mode: `veto` rejects with `llm_error`, `pass_through` lets the deterministic decision proceed.
+  `strict_veto` enforcement forces `veto`; `pass_through` while trading live needs
+  `LLM_FAIL_OPEN_LIVE_APPROVED`.
+- a **refusal** (the model's `refusal` message, or `finish_reason: content_filter`) is not an error: the
+  model declined to review, so it resolves like `abstain` (`abstain_fail_mode`), is counted on its own
+  and spends neither the error budget nor the circuit breaker.
 
 Pure: no I/O and no clock. Times are epoch seconds passed in by the caller.
 """
@@ -43,6 +47,7 @@ STAGE_ORDER: tuple[RolloutStage, ...] = tuple(RolloutStage)
 
 VERDICTS = ("approve", "veto", "adjust", "abstain", "escalate")
 VERDICT_ERROR = "error"
+VERDICT_REFUSAL = "refusal"
 
 FAIL_VETO = "veto"
 FAIL_PASS_THROUGH = "pass_through"
@@ -68,6 +73,15 @@ ERROR_CIRCUIT_OPEN = "circuit_open"
 ERROR_BLOCKED = "blocked"
 BUDGET_ERROR_KINDS = frozenset({ERROR_PARSE, ERROR_VALIDATION, ERROR_TRANSPORT})
 ERROR_KINDS = (ERROR_PARSE, ERROR_VALIDATION, ERROR_TRANSPORT, ERROR_CIRCUIT_OPEN, ERROR_BLOCKED)
+ERROR_TRUNCATED = "truncated"
+"""The code of a parse error whose answer stopped at the token limit (`finish_reason: length`)."""
+
+# A refusal is an answer, not an error; its kind shares the `error_kind` column with the non-answers.
+OUTCOME_REFUSAL = "refusal"
+REFUSAL_MODEL = "model_refusal"
+REFUSAL_CONTENT_FILTER = "content_filter"
+FINISH_LENGTH = "length"
+FINISH_CONTENT_FILTER = "content_filter"
 
 ADJUSTABLE_ORDER_TYPES = ("market", "limit")
 MAX_RATIONALE_CHARS = 2000
@@ -315,7 +329,23 @@ class ReviewError:
         return self.kind in BUDGET_ERROR_KINDS
 
 
-ReviewOutcome = ReviewResponse | ReviewError
+@dataclass(frozen=True)
+class ReviewRefusal:
+    """The model declined to review: its `refusal` message (`code` `model_refusal`) or a content filter
+    (`content_filter`). Not an error: it resolves like `abstain` and spends no error budget."""
+
+    code: str
+    detail: str = ""
+
+    kind = OUTCOME_REFUSAL
+    problems: tuple[str, ...] = ()
+
+    @property
+    def spends_budget(self) -> bool:
+        return False
+
+
+ReviewOutcome = ReviewResponse | ReviewError | ReviewRefusal
 
 
 def _reject_constant(token: str) -> Any:
@@ -337,6 +367,25 @@ def parse_review(text: str) -> ReviewOutcome:
     except (ValueError, RecursionError) as exc:
         return ReviewError(ERROR_PARSE, "malformed_json", f"{exc}: {text[:120]!r}")
     return validate_review(payload)
+
+
+def judge_answer(text: str, *, refusal: str | None = None, finish_reason: str | None = None) -> ReviewOutcome:
+    """What an answer is: a refusal (a refusal message, or content filtered), else `parse_review` of its
+    text, where an unparseable text that stopped at the token limit (`finish_reason: length`) is a parse
+    error of its own code, `truncated`. A complete, valid object is taken whatever the finish reason
+    (the reference parses the content and never looks at it)."""
+    if refusal is not None and refusal.strip():
+        return ReviewRefusal(REFUSAL_MODEL, refusal.strip()[:MAX_RATIONALE_CHARS])
+    if finish_reason == FINISH_CONTENT_FILTER:
+        return ReviewRefusal(REFUSAL_CONTENT_FILTER, "finish_reason=content_filter")
+    outcome = parse_review(text)
+    if finish_reason == FINISH_LENGTH and isinstance(outcome, ReviewError) and outcome.kind == ERROR_PARSE:
+        return ReviewError(
+            ERROR_PARSE,
+            ERROR_TRUNCATED,
+            f"finish_reason=length: answer cut at the token limit; {outcome.detail}",
+        )
+    return outcome
 
 
 def _is_number(value: Any) -> bool:
@@ -579,8 +628,15 @@ def effective_verdict(
 ) -> Resolution:
     """Resolve one review. Shadow changes nothing; a blocked request is shadow by definition."""
     shadow = mode.shadow or (isinstance(outcome, ReviewError) and outcome.kind == ERROR_BLOCKED)
+    verdict = (
+        VERDICT_ERROR
+        if isinstance(outcome, ReviewError)
+        else VERDICT_REFUSAL
+        if isinstance(outcome, ReviewRefusal)
+        else outcome.verdict
+    )
     unchanged = Resolution(
-        verdict=VERDICT_ERROR if isinstance(outcome, ReviewError) else outcome.verdict,
+        verdict=verdict,
         effective_verdict="approve",
         action=ACTION_NONE,
         applied=False,
@@ -590,6 +646,9 @@ def effective_verdict(
     )
     if isinstance(outcome, ReviewError):
         return _fallback(unchanged, policy, mode, policy.fail_mode, "fail_mode", error=True)
+    if isinstance(outcome, ReviewRefusal):
+        refused = replace(unchanged, notes=(f"{OUTCOME_REFUSAL}:{outcome.code}",))
+        return _fallback(refused, policy, mode, policy.abstain_fail_mode, "abstain_fail_mode")
     if outcome.verdict == "abstain":
         return _fallback(unchanged, policy, mode, policy.abstain_fail_mode, "abstain_fail_mode")
     if outcome.verdict == "escalate":
@@ -705,7 +764,8 @@ class CircuitBreaker:
 
 @dataclass(frozen=True)
 class ReviewCounts:
-    """Counts of reviews; `attempted` excludes calls never made (circuit open, blocked)."""
+    """Counts of reviews; `attempted` excludes calls never made (circuit open, blocked). `refusals` are
+    answered calls, attempted but not errors."""
 
     reviews: int = 0
     attempted: int = 0
@@ -715,6 +775,7 @@ class ReviewCounts:
     circuit_open: int = 0
     blocked: int = 0
     mismatches: int = 0
+    refusals: int = 0
 
     @classmethod
     def of(cls, error_kind: str | None, mismatch: bool) -> ReviewCounts:
@@ -728,6 +789,7 @@ class ReviewCounts:
             circuit_open=int(error_kind == ERROR_CIRCUIT_OPEN),
             blocked=int(error_kind == ERROR_BLOCKED),
             mismatches=int(mismatch),
+            refusals=int(error_kind == OUTCOME_REFUSAL),
         )
 
     def __add__(self, other: ReviewCounts) -> ReviewCounts:

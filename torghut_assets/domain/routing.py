@@ -38,13 +38,20 @@ class RoutingPolicy:
             raise RoutingConfigError("manual review threshold must be >= 1")
 
 
+LEAN_RUNNER_UNHEALTHY = "lean_runner_unhealthy"
+LEAN_DISABLED_LIVE_WITHOUT_FALLBACK = "lean_disabled_live_without_fallback"
+
+
 @dataclass(frozen=True)
 class RouteChoice:
-    """`expected_adapter` is the venue the order is meant for; `bypass_reason` says why LEAN was skipped."""
+    """`expected_adapter` is the venue the order is meant for; `bypass_reason` says why LEAN was skipped
+    by configuration; `primary_unavailable` says why the expected venue is known to be down, so the order
+    counts as an attempt there that fell back (or failed, without a fallback)."""
 
     expected_adapter: str
     fallback_adapter: str | None
     bypass_reason: str | None = None
+    primary_unavailable: str | None = None
 
 
 def select_route(
@@ -55,19 +62,29 @@ def select_route(
     lean_kill_switch: bool,
     lean_healthy: bool,
     manual_review: frozenset[str],
+    live: bool = False,
 ) -> RouteChoice:
-    """Pick the venue for one order; the first rule that sends the order away from LEAN names the reason."""
-    non_lean = policy.fallback_adapter if policy.fallback_adapter in available else None
-    if non_lean is None:
-        non_lean = next((a for a in (ALPACA, SIMULATOR) if a in available), None)
-    if non_lean is None and LEAN not in available:
+    """Pick the venue for one order; the first rule that sends the order away from LEAN names the reason.
+
+    Fallback `none` means no second venue at all. A LEAN runner that fails its health check is not
+    routed around silently: the order is a LEAN attempt that fell back with `lean_runner_unhealthy`, so
+    the fallback ratio and the live canary see the outage. Live mode without a fallback does not use LEAN
+    at all (the reference's build rule).
+    """
+    direct = next((a for a in (ALPACA, SIMULATOR) if a in available), None)
+    if policy.fallback_adapter is None:
+        fallback = None
+    elif policy.fallback_adapter in available:
+        fallback = policy.fallback_adapter
+    else:
+        fallback = SIMULATOR if SIMULATOR in available else None
+    if direct is None and LEAN not in available:
         raise RoutingConfigError("no execution venue configured (LEAN runner URL, Alpaca keys or simulator)")
-    fallback = non_lean if non_lean != LEAN else None
 
     def away(reason: str) -> RouteChoice:
-        if non_lean is None:
+        if direct is None:
             raise RoutingConfigError(f"LEAN is unusable ({reason}) and no other venue is configured")
-        return RouteChoice(expected_adapter=non_lean, fallback_adapter=None, bypass_reason=reason)
+        return RouteChoice(expected_adapter=direct, fallback_adapter=None, bypass_reason=reason)
 
     if policy.primary_adapter != LEAN:
         return RouteChoice(expected_adapter=policy.primary_adapter, fallback_adapter=None)
@@ -81,8 +98,10 @@ def select_route(
         return away("symbol_not_in_lean_allowlist")
     if symbol in manual_review:
         return away("symbol_in_manual_review")
+    if live and fallback is None:
+        return away(LEAN_DISABLED_LIVE_WITHOUT_FALLBACK)
     if not lean_healthy:
-        return away("lean_runner_unhealthy")
+        return RouteChoice(LEAN, fallback, primary_unavailable=LEAN_RUNNER_UNHEALTHY)
     return RouteChoice(expected_adapter=LEAN, fallback_adapter=fallback)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from torghut_assets.domain.evidence import frame_content_hash
+from torghut_assets.domain.universe_policy import SYMBOL_PATTERN
 
 KEY_COLUMNS: tuple[str, ...] = ("symbol", "event_ts", "seq")
 
@@ -32,6 +33,8 @@ INDICATOR_COLUMNS: tuple[str, ...] = (
 )
 
 PRICE_COLUMNS: tuple[str, ...] = ("price", "close", "vwap")
+"""Price columns of the frame (and the ledger). The real `ta_signals` table has none of them: its price is
+derived (`signal_quality.reference_price`); only local copies and the other sources carry them."""
 
 SIGNAL_COLUMNS: tuple[str, ...] = (
     "symbol",
@@ -51,6 +54,11 @@ SIGNAL_COLUMNS: tuple[str, ...] = (
 
 UTC_TS = pd.DatetimeTZDtype(unit="us", tz="UTC")
 
+SUPERSEDED_VERSIONS_ATTR = "superseded_versions"
+"""`frame.attrs` key: stored versions of the frame's keys that the source read past (a ReplacingMergeTree
+keeps several versions of one key until a merge; the source returns only the latest). Admission counts
+them as `duplicate_signal`, so admitted + rejected equals every row the source read for the window."""
+
 # What the ledger stores faithfully (prices Numeric(20, 8), `version` Integer, `source` String(64),
 # `window_size` String(16)): a value outside these bounds is not a signal, and admission rejects it.
 MIN_PRICE = 1e-8
@@ -63,7 +71,7 @@ _finite_or_null = pa.Check(lambda s: ~s.isin([float("inf"), float("-inf")]), ele
 
 SIGNAL_SCHEMA = pa.DataFrameSchema(
     {
-        "symbol": pa.Column(str, pa.Check.str_matches(r"^[A-Z][A-Z0-9.]{0,15}$")),
+        "symbol": pa.Column(str, pa.Check.str_matches(rf"(?:{SYMBOL_PATTERN.pattern})\Z")),
         "event_ts": pa.Column(UTC_TS),
         "seq": pa.Column("int64", pa.Check.ge(0)),
         "ingest_ts": pa.Column(UTC_TS),

@@ -1,11 +1,14 @@
 """Universe policy: where the tradable symbol list comes from, how long it may be trusted, and when an
 unusable universe must stop decisions.
 
-Reference behaviour (domain.md §13): `TRADING_UNIVERSE_SOURCE` is `jangar` or `static`. The Jangar list
+Reference behaviour (proompteng/lab `services/torghut/app/trading/universe.py` at 18622cbe3a, see
+docs/universe.md): `TRADING_UNIVERSE_SOURCE` is `jangar` or `static`. The Jangar list
 (`JANGAR_SYMBOLS_URL`) is cached `cache_ttl_seconds` (300); when a refresh fails, the last good list is
-reused while it is at most `stale_max_seconds` (900) old (`degraded`, `<cause>_using_stale_cache`),
-otherwise the universe is in `error` (`<cause>_cache_stale`, no symbols). An empty (or unusable) universe
-blocks decisions with `universe_source_unavailable`.
+reused while it is at most `stale_max_seconds` (900) old (`degraded`, `<cause>_using_stale_cache`);
+an older one is refused (`error`, `<cause>_cache_stale`, no symbols), and with no good list at all the
+universe is `error` with the bare `<cause>`. An empty (or unusable) universe blocks decisions with
+`universe_source_unavailable`, and the halt reason keeps the cause:
+`universe_source_unavailable:<status>:<reason>` (`unavailable_reason`).
 
 Everything here is pure: the HTTP fetch lives in `torghut_assets.adapters.jangar_universe` and enters
 `resolve_with_cache` either as its outcome or as a zero-argument callable; time comes in as `now`.
@@ -42,12 +45,16 @@ PROFILES: tuple[str, ...] = (PROFILE_DEV, PROFILE_PRODUCTION)
 JANGAR_FETCH_OK = "jangar_fetch_ok"
 JANGAR_CACHE_HIT = "jangar_cache_hit"
 JANGAR_URL_MISSING = "jangar_url_missing"
+JANGAR_URL_INVALID_SCHEME = "jangar_url_invalid_scheme"
+JANGAR_URL_INVALID_HOST = "jangar_url_invalid_host"
 JANGAR_HTTP_ERROR = "jangar_http_error"
 JANGAR_FETCH_FAILED = "jangar_fetch_failed"
 JANGAR_PAYLOAD_DECODE_FAILED = "jangar_payload_decode_failed"
 JANGAR_PAYLOAD_EMPTY = "jangar_payload_empty"
 FAILURE_CAUSES: tuple[str, ...] = (
     JANGAR_URL_MISSING,
+    JANGAR_URL_INVALID_SCHEME,
+    JANGAR_URL_INVALID_HOST,
     JANGAR_HTTP_ERROR,
     JANGAR_FETCH_FAILED,
     JANGAR_PAYLOAD_DECODE_FAILED,
@@ -63,7 +70,13 @@ UNIVERSE_SOURCE_UNAVAILABLE = "universe_source_unavailable"
 DEFAULT_CACHE_TTL_SECONDS = 300.0
 DEFAULT_STALE_MAX_SECONDS = 900.0
 
-SYMBOL_PATTERN = re.compile(r"[A-Z][A-Z0-9.]{0,15}")
+# The reference's `normalize_symbol` (services/torghut/app/trading/clickhouse.py) accepts
+# `^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$`, `/` (crypto pairs) only with TRADING_UNIVERSE_CRYPTO_ENABLED.
+# Here symbols are upper-cased first (Jangar stores them upper-cased), `/` is never accepted (no crypto
+# lanes) and the length stops at 16, the width of the ledger's `symbol` columns. So `BRK-B`, `BF.B` and
+# `1ABC` are symbols; `BTC/USD`, `AAPL;DROP` and 17-character strings are not.
+SYMBOL_MAX_LENGTH = 16
+SYMBOL_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9._-]{{0,{SYMBOL_MAX_LENGTH - 1}}}")
 
 
 def using_stale_cache(cause: str) -> str:
@@ -80,6 +93,8 @@ def _status_for_reason(reason: str) -> tuple[str, str] | None:
         return STATUS_OK, SOURCE_JANGAR
     if reason == STATIC_LIST:
         return STATUS_OK, SOURCE_STATIC
+    if reason in FAILURE_CAUSES:  # a failure with no good list to fall back on
+        return STATUS_ERROR, SOURCE_JANGAR
     for cause in FAILURE_CAUSES:
         if reason == using_stale_cache(cause):
             return STATUS_DEGRADED, SOURCE_JANGAR
@@ -91,9 +106,9 @@ def _status_for_reason(reason: str) -> tuple[str, str] | None:
 def normalize_symbols(raw: Iterable[object]) -> tuple[tuple[str, ...], int]:
     """(sorted unique upper-case valid symbols, number of invalid entries dropped).
 
-    Entries are stripped and upper-cased, then must match `^[A-Z][A-Z0-9.]{0,15}$`; anything else
-    (non-strings, blanks, `BRK/B`, 17+ characters) is dropped and counted. Duplicates are merged, not
-    counted as rejected.
+    Entries are stripped and upper-cased, then must match `SYMBOL_PATTERN` (`^[A-Z0-9][A-Z0-9._-]{0,15}$`:
+    `BRK-B`, `BF.B` pass); anything else (non-strings, blanks, `BRK/B`, 17+ characters) is dropped and
+    counted. Duplicates are merged, not counted as rejected.
     """
     valid: set[str] = set()
     rejected = 0
@@ -120,7 +135,8 @@ class UniverseSnapshot:
     `fetched_at` is when the list was obtained from its source (for a stale reuse: the original fetch;
     for `error`: the last good fetch, or None if there never was one); `age_seconds` is its age at
     resolution time (None without `fetched_at`). `status`/`source` must agree with `reason`, and an
-    `error` snapshot never carries symbols.
+    `error` snapshot never carries symbols. `payload_hash` is the sha256 of the Jangar response body the
+    symbols came from (None for a static list).
     """
 
     symbols: tuple[str, ...]
@@ -131,6 +147,7 @@ class UniverseSnapshot:
     age_seconds: float | None = None
     rejected_symbols: int = 0
     detail: str = ""
+    payload_hash: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.symbols, str):
@@ -219,7 +236,8 @@ def resolve_with_cache(
     2. The fetch returned a non-empty list → `ok`/`jangar_fetch_ok` (this is the new cache).
     3. The fetch failed, or returned no valid symbol (`jangar_payload_empty`), and the cache is at most
        `stale_max_seconds` old → `degraded`/`<cause>_using_stale_cache` with the cached symbols.
-    4. Otherwise (no cache, or older) → `error`/`<cause>_cache_stale`, no symbols.
+    4. A cache older than that → `error`/`<cause>_cache_stale`, no symbols.
+    5. No cache at all → `error`/`<cause>` (the bare cause, as the reference's `_fallback_from_cache`).
 
     A failed fetch therefore never yields `ok`.
     """
@@ -265,7 +283,7 @@ def resolve_with_cache(
         symbols=(),
         source=SOURCE_JANGAR,
         status=STATUS_ERROR,
-        reason=cache_stale(failure.cause),
+        reason=failure.cause if cache is None else cache_stale(failure.cause),
         fetched_at=cache.fetched_at if cache is not None else None,
         age_seconds=cache_age,
         detail=failure.detail,
@@ -367,3 +385,12 @@ def blocks_decisions(snapshot: UniverseSnapshot, require_non_empty: bool = True)
     if require_non_empty and not snapshot.symbols:
         return UNIVERSE_SOURCE_UNAVAILABLE
     return None
+
+
+def unavailable_reason(snapshot: UniverseSnapshot) -> str:
+    """The halt reason that keeps the universe's own cause: `universe_source_unavailable:<status>:<reason>`.
+
+    The reference's emergency-stop reason format (scheduler.py), e.g.
+    `universe_source_unavailable:error:jangar_http_error_cache_stale`. At most 34 + 47 characters.
+    """
+    return f"{UNIVERSE_SOURCE_UNAVAILABLE}:{snapshot.status}:{snapshot.reason}"

@@ -110,6 +110,7 @@ def observations_since(
             no_signal_reason=row["no_signal_reason"],
             market_session_open=bool(row["market_session_open"]),
             signal_lag_seconds=row["signal_lag_seconds"],
+            no_signal_detail=row["no_signal_detail"],
         )
     return found
 

@@ -17,12 +17,15 @@ from torghut_assets.domain.llm_advisory import (
     ACTION_VETO,
     BUDGET_ERROR_KINDS,
     LLM_REJECT_CODES,
+    OUTCOME_REFUSAL,
     AdvisoryPolicy,
     BudgetStatus,
     Resolution,
     ReviewCounts,
     ReviewError,
     ReviewOutcome,
+    ReviewRefusal,
+    ReviewResponse,
     evaluate_error_budget,
     total,
 )
@@ -55,10 +58,16 @@ class Review:
     tokens_prompt: int | None = None
     tokens_completion: int | None = None
     latency_ms: float | None = None
+    finish_reason: str | None = None
 
     @property
     def error(self) -> ReviewError | None:
         return self.outcome if isinstance(self.outcome, ReviewError) else None
+
+    @property
+    def unanswered(self) -> ReviewError | ReviewRefusal | None:
+        """Why there is no usable answer: an error, or the model's refusal (kind `refusal`)."""
+        return None if isinstance(self.outcome, ReviewResponse) else self.outcome
 
 
 def review_id(trade_decision_id: str) -> str:
@@ -66,8 +75,8 @@ def review_id(trade_decision_id: str) -> str:
 
 
 def review_row(lane: str, window_start: dt.datetime, review: Review) -> dict[str, Any]:
-    error = review.error
-    answer = None if error is not None else review.outcome
+    error = review.unanswered
+    answer = review.outcome if isinstance(review.outcome, ReviewResponse) else None
     resolution = review.resolution
     return {
         "id": review_id(review.trade_decision_id),
@@ -85,6 +94,8 @@ def review_row(lane: str, window_start: dt.datetime, review: Review) -> dict[str
             "advisory_only": not resolution.applied,
             "shadow_reasons": list(review.shadow_reasons),
             "problems": [] if error is None else list(error.problems),
+            "finish_reason": review.finish_reason,
+            "refusal": isinstance(review.outcome, ReviewRefusal),
         },
         "verdict": resolution.verdict,
         "confidence": None if answer is None else answer.confidence,
@@ -187,10 +198,13 @@ def circuit_events(
     query = sa.select(reviews.c.reviewed_at, reviews.c.error_kind).where(
         reviews.c.reviewed_at >= to_native(since),
         sa.not_(sa.and_(reviews.c.lane == exclude_lane, reviews.c.window_start == to_native(exclude_window))),
-        sa.or_(reviews.c.error_kind.is_(None), reviews.c.error_kind.in_(sorted(BUDGET_ERROR_KINDS))),
+        sa.or_(
+            reviews.c.error_kind.is_(None),
+            reviews.c.error_kind.in_(sorted(BUDGET_ERROR_KINDS | {OUTCOME_REFUSAL})),
+        ),
     )
     return [
-        (queries.as_utc(at).timestamp(), kind is not None)  # type: ignore[union-attr]
+        (queries.as_utc(at).timestamp(), kind in BUDGET_ERROR_KINDS)  # type: ignore[union-attr]
         for at, kind in conn.execute(query)
     ]
 
@@ -281,7 +295,7 @@ def llm_error_budget_spent(
 
 def window_counts(items: Sequence[Review]) -> ReviewCounts:
     return total(
-        ReviewCounts.of(None if r.error is None else r.error.kind, bool(r.resolution.mismatches))
+        ReviewCounts.of(None if r.unanswered is None else r.unanswered.kind, bool(r.resolution.mismatches))
         for r in items
     )
 

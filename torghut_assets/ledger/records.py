@@ -98,7 +98,8 @@ def execution_rows(
         execution_id = row_id("executions", decision.account_label, digest)
         report = order.report
         route = order.route
-        submitted_at = decision.event_ts
+        submitted_at = order.request.submitted_at
+        arrival = order.request.arrival_price
         filled = float(report.filled_qty) if report else 0.0
         avg_price = report.avg_fill_price if report else None
         raw = dict(report.raw) if report else {}
@@ -129,7 +130,12 @@ def execution_rows(
                     "failure_reason": order.failure_reason,
                     "decision_hash": digest,
                 },
-                "raw_order": {**raw, "route": order.raw_route_payload(), "arrival_price": decision.price},
+                "raw_order": {
+                    **raw,
+                    "route": order.raw_route_payload(),
+                    "arrival_price": arrival,
+                    "submitted_at": submitted_at.isoformat(),
+                },
                 "last_update_at": (report.filled_at if report else None) or submitted_at,
                 "lane": window.lane,
                 "window_start": window.start,
@@ -140,7 +146,7 @@ def execution_rows(
         tca = compute_tca(
             TcaInput(
                 side=decision.action,
-                arrival_price=decision.price,
+                arrival_price=arrival,
                 avg_fill_price=avg_price,
                 submitted_qty=float(order.request.qty),
                 filled_qty=filled,
@@ -162,7 +168,7 @@ def execution_rows(
                 "alpaca_account_label": decision.account_label,
                 "symbol": decision.symbol,
                 "side": decision.action,
-                "arrival_price": decision.price,
+                "arrival_price": arrival,
                 "avg_fill_price": avg_price,
                 "submitted_qty": order.request.qty,
                 "filled_qty": filled,
@@ -178,7 +184,7 @@ def execution_rows(
                 "churn_qty": tca.churn_qty,
                 "churn_ratio": tca.churn_ratio,
                 "decision_price": decision.price,
-                "market_arrival_price": raw.get("market_arrival_price") or decision.price,
+                "market_arrival_price": raw.get("market_arrival_price") or arrival,
                 "delay_cost_notional": tca.delay_cost_notional,
                 "impact_cost_notional": tca.impact_cost_notional,
                 "fees_notional": tca.fees_notional,

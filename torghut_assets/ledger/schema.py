@@ -109,6 +109,8 @@ signal_ingest_windows = sa.Table(
     sa.Column("rejected_by_reason", JSON),
     sa.Column("symbols_covered", sa.Integer, nullable=False, server_default="0"),
     sa.Column("no_signal_reason", sa.String(64)),
+    # The cause behind the reason, e.g. universe_source_unavailable:error:jangar_http_error_cache_stale
+    sa.Column("no_signal_detail", sa.String(128)),
     sa.Column("signal_lag_seconds", sa.Float),
     sa.Column("market_session_open", sa.Boolean, nullable=False),
     sa.Column("newest_signal_ts", TS),
@@ -624,6 +626,31 @@ alert_deliveries = sa.Table(
     sa.Column("sent_at", TS),
     _created_at(),
     sa.Index(None, "status", "first_seen_at"),
+)
+
+# One row per Jangar fetch attempt (cache hits make none): the newest `ok` row of a URL is the last good
+# universe, reused across runs within the cache TTL and max-stale age (ledger/universe_store.py).
+universe_snapshots = sa.Table(
+    "universe_snapshots",
+    metadata,
+    _id(),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("source_key", sa.String(64), nullable=False),  # sha256 of the exact URL
+    sa.Column("source_url", sa.String(500), nullable=False),  # the URL as shown (password redacted)
+    sa.Column("status", sa.String(16), nullable=False),  # ok | error
+    sa.Column("reason", sa.String(64), nullable=False),  # jangar_fetch_ok | the failure cause
+    sa.Column("symbols", JSON, nullable=False),
+    sa.Column("symbols_count", sa.Integer, nullable=False),
+    sa.Column("rejected_symbols", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("payload_hash", sa.String(64)),
+    sa.Column("detail", sa.String(300)),
+    sa.Column("fetched_at", TS, nullable=False),
+    _created_at(),
+    sa.CheckConstraint(
+        "(status = 'ok' AND symbols_count > 0) OR (status = 'error' AND symbols_count = 0)",
+        name="status_matches_symbols",
+    ),
+    sa.Index(None, "source_key", "status", "fetched_at"),
 )
 
 LANE_WINDOW_TABLES: dict[str, str] = {

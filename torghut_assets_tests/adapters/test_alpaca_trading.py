@@ -10,13 +10,20 @@ import pandas as pd
 import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
-from alpaca.trading.models import Clock, Order
-from alpaca.trading.requests import LimitOrderRequest
+from alpaca.trading.models import Clock, Order, Position, TradeAccount
+from alpaca.trading.requests import CancelOrderResponse, LimitOrderRequest
 
 from torghut_assets.adapters import alpaca_trading
 from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
-from torghut_assets.adapters.execution_venue import ExecutionVenue, OrderRequest, VenueError
-from torghut_assets_tests.adapters.alpaca_trading_stub import KEY_ID, SECRET_KEY, AlpacaTradingStub
+from torghut_assets.adapters.execution_venue import (
+    AccountVenue,
+    CancellingVenue,
+    ExecutionVenue,
+    OrderLookupVenue,
+    OrderRequest,
+    VenueError,
+)
+from torghut_assets_tests.adapters.alpaca_trading_stub import KEY_ID, SECRET_KEY, AlpacaTradingStub, FakeClock
 
 TIMEOUT = 0.3
 
@@ -76,8 +83,11 @@ def failure_of(venue: AlpacaPaperVenue, order: OrderRequest) -> VenueError:
 # --- placing ----------------------------------------------------------------------------------------------
 
 
-def test_the_venue_implements_the_execution_venue_protocol(venue: AlpacaPaperVenue) -> None:
-    assert isinstance(venue, ExecutionVenue)
+def test_the_venue_implements_the_execution_lookup_cancelling_and_account_protocols(
+    venue: AlpacaPaperVenue,
+) -> None:
+    for protocol in (ExecutionVenue, OrderLookupVenue, CancellingVenue, AccountVenue):
+        assert isinstance(venue, protocol)
     assert venue.name == "alpaca"
 
 
@@ -140,20 +150,28 @@ def test_fills_come_from_the_activities_feed_qty_weighted_over_partial_fill_acti
     assert activity_reads[-1].query["direction"] == "asc"
 
 
-def test_fills_are_read_across_pages_of_the_activities_feed(
+def test_fills_are_read_across_pages_of_the_activities_feed_and_no_further_than_the_orders_own(
     venue: AlpacaPaperVenue, stub: AlpacaTradingStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(alpaca_trading, "ACTIVITY_PAGE_SIZE", 2)
     for n in range(2):
         venue.submit(make_order(cid=f"earlier-{n}"))
+    for _ in range(5):  # later fills of other orders on the account: never read
+        stub.book_fill("MSFT", "buy", 1, 400.0)
+    placed = venue.submit(make_order())
+    for _ in range(5):
+        stub.book_fill("MSFT", "buy", 1, 400.0)
+    stub.requests.clear()
 
-    report = venue.submit(make_order())
+    report = venue.find_order(make_order())
 
-    assert report.filled_qty == 10
-    last_post = max(i for i, r in enumerate(stub.requests) if r.method == "POST")
-    reads = [r for r in stub.requests[last_post:] if r.path == "/v2/account/activities/FILL"]
-    # 6 fills since the orders' creation: three full pages, then an empty one ends the walk
-    assert [r.query.get("page_token") is not None for r in reads] == [False, True, True, True]
+    assert report is not None and (report.filled_qty, report.raw["fills_complete"]) == (10, True)
+    assert report.avg_fill_price == placed.avg_fill_price
+    reads = stub.requests_to("/v2/account/activities/FILL")
+    # from a second before the order's creation: 4 earlier fills, 5 other ones, then the order's 2;
+    # the walk stops on the page that completes the order's filled_qty
+    assert [r.query.get("page_token") is not None for r in reads] == [False, True, True, True, True, True]
+    assert {"after", "until"} <= reads[0].query.keys()  # the order is final: bounded on both sides
 
 
 def test_a_partial_fill_reports_60_percent_after_polling_every_attempt(
@@ -165,7 +183,34 @@ def test_a_partial_fill_reports_60_percent_after_polling_every_attempt(
 
     assert (report.filled_qty, report.submitted_qty, report.status) == (6, 10, "partially_filled")
     assert len(stub.requests_to("/v2/account/activities/FILL")) == 3
+    assert len([r for r in stub.requests_to("/v2/orders/", "GET")]) == 3  # the order, each attempt
     assert sleep.calls == [0.5, 0.5]
+
+
+def test_an_order_still_open_with_nothing_filled_reads_no_fills(
+    venue: AlpacaPaperVenue, stub: AlpacaTradingStub, sleep: RecordingSleep
+) -> None:
+    stub.mode = "accept"
+
+    report = venue.submit(make_order())
+
+    assert (report.filled_qty, report.avg_fill_price, report.status) == (0, None, "accepted")
+    assert stub.requests_to("/v2/account/activities/FILL") == []
+    assert sleep.calls == [0.5, 0.5]
+
+
+def test_fills_the_feed_never_shows_fall_back_to_the_orders_own_aggregate(
+    venue: AlpacaPaperVenue, stub: AlpacaTradingStub
+) -> None:
+    stub.activity_lag_polls = 3  # longer than the venue polls
+
+    report = venue.submit(make_order())
+
+    order = stub.order_for("a" * 64)
+    assert order is not None
+    assert (report.filled_qty, report.raw["fills_complete"], report.raw["fills"]) == (10, False, [])
+    assert report.avg_fill_price == pytest.approx(float(order["filled_avg_price"]))
+    assert report.filled_at == pd.Timestamp(order["filled_at"])
 
 
 def test_fills_lagging_the_order_are_picked_up_by_a_later_poll(
@@ -182,7 +227,7 @@ def test_fills_lagging_the_order_are_picked_up_by_a_later_poll(
 def test_a_failure_reading_fills_names_the_list_fills_operation(
     venue: AlpacaPaperVenue, stub: AlpacaTradingStub
 ) -> None:
-    stub.script("fill", "http_500")
+    stub.script("fill", "fill", "http_500")  # the POST, the order read, then the fills
 
     error = failure_of(venue, make_order())
 
@@ -211,44 +256,57 @@ def test_a_duplicate_client_order_id_reports_the_existing_order_and_places_nothi
     assert again.raw["idempotent_replay"] is True
 
 
-def test_http_429_twice_is_retried_with_doubling_backoff(
-    venue: AlpacaPaperVenue, stub: AlpacaTradingStub, sleep: RecordingSleep
-) -> None:
+def clocked_venue(stub: AlpacaTradingStub, clock: FakeClock, **kwargs: object) -> AlpacaPaperVenue:
+    stub.clock = clock
+    return AlpacaPaperVenue(
+        api_key=KEY_ID,
+        secret_key=SECRET_KEY,
+        url_override=stub.url,
+        timeout_seconds=TIMEOUT,
+        sleep=clock.sleep,
+        clock=clock,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_http_429_twice_is_retried_each_time_the_window_resets(stub: AlpacaTradingStub) -> None:
+    clock = FakeClock()
+    venue = clocked_venue(stub, clock)
+    stub.rate_limit_reset_seconds = 1.0
     stub.script("http_429", "http_429")
 
+    started = time.monotonic()
     report = venue.submit(make_order())
 
     assert report.filled_qty == 10
     assert len(stub.requests_to("/v2/orders", "POST")) == 3
     assert stub.submissions == 1
-    assert sleep.calls == [0.25, 0.5]
+    assert clock.sleeps == [1.0, 1.0]  # X-RateLimit-Reset, one second ahead each time
+    assert time.monotonic() - started < 1.0  # and alpaca-py's own 3 s sleeps are off
 
 
-def test_http_429_forever_fails_after_max_retries_without_alpacas_own_sleeps(
-    venue: AlpacaPaperVenue, stub: AlpacaTradingStub, sleep: RecordingSleep
-) -> None:
+def test_a_reset_sooner_than_the_backoff_still_waits_the_backoff(stub: AlpacaTradingStub) -> None:
+    clock = FakeClock()
+    venue = clocked_venue(stub, clock)
+    stub.rate_limit_reset_seconds = 0.0  # a reset "now": retrying at once would only hammer
+    stub.script("http_429", "http_429")
+
+    venue.submit(make_order())
+
+    # the first reset is "now" (the 0.25 s backoff); after it the window resets at the next whole second
+    assert clock.sleeps == [0.25, 0.75]
+
+
+def test_http_429_forever_fails_after_max_retries(stub: AlpacaTradingStub) -> None:
+    clock = FakeClock()
+    venue = clocked_venue(stub, clock, max_rate_limit_retries=2)
     stub.mode = "http_429"
 
-    started = time.monotonic()
     error = failure_of(venue, make_order())
 
     assert error.reason_code == "alpaca_submit_order_http_429"
-    assert len(stub.requests_to("/v2/orders", "POST")) == 4
-    assert sleep.calls == [0.25, 0.5, 1.0]
-    assert time.monotonic() - started < 1.0
-
-
-def test_the_rate_limit_backoff_is_capped_at_two_seconds(
-    stub: AlpacaTradingStub, sleep: RecordingSleep
-) -> None:
-    venue = AlpacaPaperVenue(
-        api_key=KEY_ID, secret_key=SECRET_KEY, url_override=stub.url, max_rate_limit_retries=5, sleep=sleep
-    )
-    stub.mode = "http_429"
-
-    failure_of(venue, make_order())
-
-    assert sleep.calls == [0.25, 0.5, 1.0, 2.0, 2.0]
+    assert len(stub.requests_to("/v2/orders", "POST")) == 3
+    assert clock.sleeps == [1.0, 1.0]
 
 
 # --- failure taxonomy -------------------------------------------------------------------------------------
@@ -360,3 +418,21 @@ def test_stub_answers_parse_with_alpaca_py_models(stub: AlpacaTradingStub) -> No
     assert isinstance(fetched, Order) and fetched.status == OrderStatus.FILLED
     assert client.get_order_by_client_id(placed.client_order_id).id == placed.id
     assert isinstance(client.get_clock(), Clock)
+    assert isinstance(client.get_account(), TradeAccount)
+    positions = client.get_all_positions()
+    assert [(p.symbol, p.qty, p.side) for p in positions if isinstance(p, Position)] == [
+        ("MSFT", "-3", "short")
+    ]
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
+        )
+    )
+    stub.mode = "accept"
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
+        )
+    )
+    cancelled = client.cancel_orders()
+    assert [type(c) for c in cancelled] == [CancelOrderResponse] and cancelled[0].status == 200

@@ -20,6 +20,8 @@ from torghut_assets.domain.universe_policy import (
     JANGAR_HTTP_ERROR,
     JANGAR_PAYLOAD_DECODE_FAILED,
     JANGAR_PAYLOAD_EMPTY,
+    JANGAR_URL_INVALID_HOST,
+    JANGAR_URL_INVALID_SCHEME,
     JANGAR_URL_MISSING,
     STATUS_DEGRADED,
     STATUS_ERROR,
@@ -202,7 +204,7 @@ def test_each_bad_response_maps_to_its_cause(
 ) -> None:
     stub.mode = mode
     snapshot = client_for(stub.url, clock).get()
-    assert (snapshot.status, snapshot.reason, snapshot.symbols) == (STATUS_ERROR, cache_stale(cause), ())
+    assert (snapshot.status, snapshot.reason, snapshot.symbols) == (STATUS_ERROR, cause, ())
 
 
 @pytest.mark.parametrize("mode", ["slow", "trickle"])
@@ -211,7 +213,7 @@ def test_slow_server_times_out_within_bounded_time(stub: StubJangar, clock: Fake
     started = time.monotonic()
     snapshot = client_for(stub.url, clock).get()
     elapsed = time.monotonic() - started
-    assert snapshot.reason == cache_stale(JANGAR_FETCH_FAILED)
+    assert snapshot.reason == JANGAR_FETCH_FAILED
     assert elapsed < 5 * TIMEOUT
 
 
@@ -220,7 +222,7 @@ def test_connection_refused_is_fetch_failed(clock: FakeClock) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     snapshot = client_for(f"http://127.0.0.1:{port}/api/symbols", clock).get()
-    assert snapshot.reason == cache_stale(JANGAR_FETCH_FAILED)
+    assert snapshot.reason == JANGAR_FETCH_FAILED
 
 
 @pytest.mark.parametrize("url", [None, "", "   "])
@@ -228,7 +230,7 @@ def test_missing_url_is_jangar_url_missing_without_any_request(clock: FakeClock,
     session = CountingSession()
     client = JangarUniverseClient(url, timeout_seconds=TIMEOUT, clock=clock, session=session)
     snapshot = client.get()
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, cache_stale(JANGAR_URL_MISSING))
+    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, JANGAR_URL_MISSING)
     assert session.calls == 0
 
 
@@ -236,4 +238,21 @@ def test_payload_over_the_size_cap_is_decode_failed(stub: StubJangar, clock: Fak
     client = JangarUniverseClient(
         stub.url, timeout_seconds=TIMEOUT, clock=clock, session=CountingSession(), max_payload_bytes=16
     )
-    assert client.get().reason == cache_stale(JANGAR_PAYLOAD_DECODE_FAILED)
+    assert client.get().reason == JANGAR_PAYLOAD_DECODE_FAILED
+
+
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        ("ftp://jangar.example/api/torghut/symbols", JANGAR_URL_INVALID_SCHEME),
+        ("jangar.example/api/torghut/symbols", JANGAR_URL_INVALID_SCHEME),
+        ("http:///api/torghut/symbols", JANGAR_URL_INVALID_HOST),
+    ],
+)
+def test_an_unusable_url_is_refused_with_the_reference_reason_without_any_request(
+    clock: FakeClock, url: str, cause: str
+) -> None:
+    session = CountingSession()
+    snapshot = JangarUniverseClient(url, timeout_seconds=TIMEOUT, clock=clock, session=session).get()
+    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, cause)
+    assert session.calls == 0

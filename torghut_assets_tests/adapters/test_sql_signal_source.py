@@ -19,11 +19,13 @@ from sqlalchemy.engine import make_url
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, MarketSimulator
 from torghut_assets.adapters.signal_source import BAR_COLUMNS, SignalSource, SignalSourceUnavailable
 from torghut_assets.adapters.sql_signal_source import (
+    TA_SIGNALS_COLUMNS,
+    TA_SIGNALS_DDL_COLUMNS,
     SqlSignalSource,
     create_ta_signals_table,
     write_ta_signals,
 )
-from torghut_assets.domain.signal_frame import KEY_COLUMNS, SIGNAL_COLUMNS
+from torghut_assets.domain.signal_frame import KEY_COLUMNS, SIGNAL_COLUMNS, SUPERSEDED_VERSIONS_ATTR
 from torghut_assets.domain.signal_quality import admit_signals
 
 MINUTE = pd.Timedelta(minutes=1)
@@ -32,6 +34,15 @@ ORDER = ["event_ts", "symbol", "seq"]
 START = pd.Timestamp("2026-02-24 15:00", tz="UTC")
 END = pd.Timestamp("2026-02-24 15:30", tz="UTC")
 UNREACHABLE = "postgresql+psycopg2://postgres:{password}@127.0.0.1:1/x"
+NO_PRICE_AT_ALL = [
+    "price",
+    "close",
+    "vwap",
+    "vwap_session",
+    "vwap_w5m",
+    "imbalance_bid_px",
+    "imbalance_ask_px",
+]
 
 
 @lru_cache(maxsize=1)
@@ -153,20 +164,49 @@ def test_password_never_appears_in_error_text(empty_ledger_url: str) -> None:
 
 
 @pytest.mark.parametrize("batch_size", [1, 500])
-def test_bad_rows_come_back_unfiltered_for_admission_to_count(empty_ledger_url: str, batch_size: int) -> None:
+def test_the_latest_version_of_each_key_is_read_and_older_versions_are_counted(
+    empty_ledger_url: str, batch_size: int
+) -> None:
     window = in_window(stored())
     bad = window.copy()
-    bad.loc[3, ["price", "close", "vwap"]] = np.nan  # no price to fall back to
+    bad.loc[3, NO_PRICE_AT_ALL] = np.nan
     bad.loc[5, "price"] = -1.0
     redelivered = bad.iloc[[10]].assign(ingest_ts=bad.loc[10, "ingest_ts"] + pd.Timedelta(seconds=2))
-    rows = pd.concat([bad, redelivered.assign(price=redelivered["price"] + 0.5)], ignore_index=True)
-    write(empty_ledger_url, rows)
+    corrected = redelivered.assign(price=redelivered["price"] + 0.5)
+    write(empty_ledger_url, pd.concat([bad.iloc[[10]], bad, corrected], ignore_index=True))
     with closing(SqlSignalSource(empty_ledger_url, batch_size=batch_size)) as source:
         got = source.fetch_window(START, END)
-    pd.testing.assert_frame_equal(got, in_window(rows))  # batch 1: the duplicate pair spans two pages
+    # one row per key, the latest ingest_ts: what ClickHouse returns after a merge (or with FINAL)
+    latest = pd.concat([bad.drop(index=10), corrected], ignore_index=True)
+    pd.testing.assert_frame_equal(got, in_window(latest))
+    assert got.attrs[SUPERSEDED_VERSIONS_ATTR] == 2  # the original stored twice, read past twice
     admitted = admit_signals(got, window_start=START, window_end=END, universe=DEFAULT_UNIVERSE)
-    assert admitted.rejected == {"invalid_price": 2, "duplicate_signal": 1}
+    assert admitted.rejected == {"invalid_price": 2, "duplicate_signal": 2}
     assert len(admitted.frame) == len(window) - 2
+    assert len(admitted.frame) + admitted.rejected_total == admitted.source_rows == len(window) + 2
+    key = (admitted.frame["symbol"] == bad.loc[10, "symbol"]) & (
+        admitted.frame["event_ts"] == bad.loc[10, "event_ts"]
+    )
+    assert admitted.frame.loc[key, "price"].tolist() == corrected["price"].tolist()
+
+
+def test_a_corrupt_latest_version_does_not_resurrect_the_older_one(empty_ledger_url: str) -> None:
+    """ReplacingMergeTree semantics: after a merge only the latest version exists, so admission must not
+    fall back to an older, superseded row when the latest is bad."""
+    window = in_window(stored())
+    later = window.iloc[[0]].assign(
+        ingest_ts=window["ingest_ts"].iloc[0] + pd.Timedelta(seconds=1), price=-1.0
+    )
+    write(empty_ledger_url, pd.concat([window, later], ignore_index=True))
+    with closing(SqlSignalSource(empty_ledger_url)) as source:
+        got = source.fetch_window(START, END)
+    admitted = admit_signals(got, window_start=START, window_end=END, universe=DEFAULT_UNIVERSE)
+    assert admitted.rejected == {"invalid_price": 1, "duplicate_signal": 1}
+    first = window.iloc[0]
+    kept = admitted.frame[
+        (admitted.frame["symbol"] == first["symbol"]) & (admitted.frame["event_ts"] == first["event_ts"])
+    ]
+    assert kept.empty
 
 
 def test_bars_derived_from_signals_are_consistent_ohlc(signals_url: str) -> None:
@@ -183,34 +223,91 @@ def test_bars_derived_from_signals_are_consistent_ohlc(signals_url: str) -> None
     np.testing.assert_allclose(bars["spread_bps"], simulated["spread_bps"], rtol=1e-9)
 
 
-def test_missing_columns_are_null_and_price_falls_back_to_close(empty_ledger_url: str) -> None:
-    narrow = [c for c in SIGNAL_COLUMNS if c not in ("price", "vwap", "rsi14", "imbalance_bid_sz")]
+def test_the_real_table_shape_reads_no_price_and_zero_volume_and_admission_derives_the_price(
+    empty_ledger_url: str,
+) -> None:
+    write(empty_ledger_url, stored(), columns=[name for name, *_ in TA_SIGNALS_COLUMNS])
+    with closing(SqlSignalSource(empty_ledger_url)) as source:
+        got = source.fetch_window(START, END)
+    expected = in_window(stored()).assign(price=np.nan, close=np.nan, vwap=np.nan, volume=0)
+    pd.testing.assert_frame_equal(got, expected)
+    admitted = admit_signals(got, window_start=START, window_end=END, universe=DEFAULT_UNIVERSE)
+    assert admitted.rejected == {}
+    np.testing.assert_array_equal(admitted.frame["price"], expected["vwap_session"])  # the reference's price
+    np.testing.assert_array_equal(admitted.frame["close"], expected["vwap_session"])
+
+
+def test_missing_optional_columns_are_null_and_price_falls_back_in_the_reference_order(
+    empty_ledger_url: str,
+) -> None:
+    dropped = ("price", "vwap_session", "vwap_w5m", "vwap", "rsi14", "imbalance_bid_sz")
+    narrow = [c for c in SIGNAL_COLUMNS if c not in dropped]
     write(empty_ledger_url, stored(), columns=narrow)
     with closing(SqlSignalSource(empty_ledger_url)) as source:
         got = source.fetch_window(START, END)
     expected = in_window(stored()).assign(
-        price=lambda f: f["close"], vwap=np.nan, rsi14=np.nan, imbalance_bid_sz=pd.NA
+        price=np.nan, vwap_session=np.nan, vwap_w5m=np.nan, vwap=np.nan, rsi14=np.nan, imbalance_bid_sz=pd.NA
     )
     pd.testing.assert_frame_equal(got, expected.astype({"imbalance_bid_sz": "Int64"}))
+    admitted = admit_signals(got, window_start=START, window_end=END, universe=DEFAULT_UNIVERSE)
+    midpoint = (expected["imbalance_bid_px"] + expected["imbalance_ask_px"]) / 2  # before close
+    np.testing.assert_allclose(admitted.frame["price"], midpoint, rtol=1e-12)
 
 
-def test_column_that_cannot_be_converted_is_source_payload_invalid(empty_ledger_url: str) -> None:
+def test_a_table_lacking_a_required_column_is_source_payload_invalid(empty_ledger_url: str) -> None:
+    write(empty_ledger_url, stored(), columns=[c for c in SIGNAL_COLUMNS if c != "ingest_ts"])
+    error = unavailable(SqlSignalSource(empty_ledger_url))
+    assert error.reason == "source_payload_invalid"
+    assert "ingest_ts" in error.detail
+
+
+def test_a_cell_that_cannot_be_read_rejects_its_row_not_the_window(empty_ledger_url: str) -> None:
+    """Text where a number or a timestamp belongs (columns declared TEXT, as a hand-made copy might):
+    each bad cell costs its own row, counted by reason, and every other row is admitted."""
     engine = sa.create_engine(empty_ledger_url)
-    columns = [sa.Column(c, sa.Text if c == "volume" else sa.Double) for c in ("price", "volume")]
+    loose = {"rsi14", "volume", "imbalance_ask_sz", "ingest_ts"}
     sa.Table(
         "ta_signals",
         sa.MetaData(),
-        sa.Column("symbol", sa.Text),
-        sa.Column("event_ts", sa.DateTime(timezone=True)),
-        sa.Column("seq", sa.BigInteger),
-        *columns,
+        *(sa.Column(c, sa.Text if c in loose else t) for c, t, _ in TA_SIGNALS_DDL_COLUMNS),
     ).create(engine)
-    rows = in_window(stored()).head(4).assign(volume=["10", "11", "lots", "12"])
+    rows = in_window(stored()).head(12)
     write_ta_signals(engine, rows)
+    bad = {
+        0: ("rsi14", "lots"),
+        1: ("volume", "12abc"),
+        2: ("imbalance_ask_sz", "many"),
+        3: ("ingest_ts", "garbage"),
+    }
+    with engine.begin() as conn:
+        for i, (column, value) in bad.items():
+            key = rows.iloc[i]
+            conn.execute(
+                sa.text(f"update ta_signals set {column} = :value where symbol = :symbol and seq = :seq"),
+                {"value": value, "symbol": key["symbol"], "seq": int(key["seq"])},
+            )
     engine.dispose()
-    error = unavailable(SqlSignalSource(empty_ledger_url))
-    assert error.reason == "source_payload_invalid"
-    assert "volume" in error.detail
+    with closing(SqlSignalSource(empty_ledger_url)) as source:
+        got = source.fetch_window(START, END)
+    assert len(got) == len(rows)
+    admitted = admit_signals(got, window_start=START, window_end=END, universe=DEFAULT_UNIVERSE)
+    assert admitted.rejected == {"invalid_field": 3, "invalid_timestamp": 1}
+    assert len(admitted.frame) == len(rows) - 4
+    assert admitted.accounted
+
+
+def test_sqlite_timestamps_that_do_not_parse_are_rejected_rows_not_a_crash(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ta.sqlite'}"
+    write(url, in_window(stored()).head(8))
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("update ta_signals set event_ts = '2026-02-24 15:0x:00' where rowid = 1"))
+        conn.execute(sa.text("update ta_signals set ingest_ts = 'garbage' where rowid = 2"))
+        conn.execute(sa.text("update ta_signals set ingest_ts = NULL where rowid = 3"))
+    with closing(SqlSignalSource(url, batch_size=3)) as source:
+        got = source.fetch_window(START, END)
+    admitted = admit_signals(got, window_start=START, window_end=END, universe=DEFAULT_UNIVERSE)
+    assert admitted.rejected == {"invalid_timestamp": 3}
+    assert len(admitted.frame) + admitted.rejected_total == len(got) == 8
 
 
 def test_locked_table_times_out_as_source_timeout(signals_url: str) -> None:

@@ -15,6 +15,7 @@ from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 
@@ -38,10 +39,23 @@ def resources(ledger_url: str, artifact_root: Path) -> dict[str, Any]:
         "ledger": LedgerResource(database_url=ledger_url, artifact_root=str(artifact_root)),
         "market_data": MarketDataResource(),
         "broker": BrokerResource(),
+        "trading_session": TradingSessionResource(),
         "research_settings": ResearchResource(),
         "llm": LLMAdvisoryResource(),
         "alerts": AlertsResource(),  # no webhook: alerts are recorded, never posted
     }
+
+
+def trading_as_open_window(
+    window_start: pd.Timestamp, lanes: tuple[str, ...] = ("macd_rsi", "ema_trend")
+) -> TradingSessionResource:
+    """Paper lanes with the clock pinned in the window's last second and expiry off: one run then sends
+    every decision of the window to the real (stub) venues, as a burst of open-window ticks would."""
+    return TradingSessionResource(
+        lane_modes=",".join(f"{lane}=paper" for lane in lanes),
+        planned_decision_timeout_seconds=0,
+        fixed_now=(window_start + pd.Timedelta(hours=1) - pd.Timedelta(seconds=1)).isoformat(),
+    )
 
 
 def materialize_window(

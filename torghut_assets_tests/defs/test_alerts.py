@@ -30,6 +30,7 @@ from torghut_assets.defs.reconciliation import ReconciliationResource, reconcili
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.rollback import rollback_job
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.alerts import Alert, reconciliation_alert
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
@@ -234,6 +235,7 @@ def _reconcile(url: str, root: Path, alerts: AlertsResource) -> dg.ExecuteInProc
             "market_data": MarketDataResource(),
             "research_settings": ResearchResource(),
             "broker": BrokerResource(),
+            "trading_session": TradingSessionResource(),
             "reconciliation": ReconciliationResource(
                 lookback_hours=2, replay_sample=0, as_of="2026-03-04T07:30:00Z"
             ),

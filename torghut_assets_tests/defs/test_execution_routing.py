@@ -3,6 +3,7 @@ idempotent re-materialization. The simulated paper broker stands in as the fallb
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.route_controls import set_route_control
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.adapters.lean_stub import LeanStub
@@ -36,6 +38,7 @@ def _resources(url: str, tmp_path: Path, stub: LeanStub | None) -> dict[str, Any
         "ledger": LedgerResource(database_url=url, artifact_root=str(tmp_path)),
         "market_data": MarketDataResource(),
         "broker": BrokerResource(lean_runner_url=stub.url if stub else None, lean_timeout_seconds=0.3),
+        "trading_session": TradingSessionResource(),
     }
 
 
@@ -85,6 +88,44 @@ def test_healthy_lean_places_every_order(ledger_url: str, tmp_path: Path, stub: 
     assert stub.submissions == len(rows)
 
 
+def test_an_open_paper_window_routes_lean_to_lean_through_the_runners_contract(
+    ledger_url: str, tmp_path: Path, stub: LeanStub
+) -> None:
+    """Issue 18: the contract stub answers as the reference runner (422 for any body it would refuse, only
+    its routes), so a lean→lean row here means the client speaks the runner's API."""
+    from torghut_assets_tests.contracts.lean_runner_models import ROUTES, SubmitOrderBody
+
+    _planned(ledger_url, tmp_path)
+    session = TradingSessionResource(
+        lane_modes="macd_rsi=paper",
+        fixed_now=(TEN_AM + pd.Timedelta(minutes=59)).isoformat(),
+        planned_decision_timeout_seconds=0,  # every planned decision of the window is still fresh
+    )
+    dg.materialize(
+        [executions],
+        partition_key=lane_window_key("macd_rsi", TEN_AM),
+        resources={**_resources(ledger_url, tmp_path, stub), "trading_session": session},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    rows = _executions(ledger_url)
+    assert _routes(rows) == {("lean", "lean", 0, None)}
+    assert all(r["raw_order"]["route"]["fallback"] is False for r in rows)
+    assert stub.submissions == len(rows)
+    submits = stub.requests_to("/v1/orders/submit")
+    assert len(submits) == len(rows)
+    for sent in submits:
+        body = SubmitOrderBody.model_validate(sent.body)  # extra="forbid", order_type required
+        assert sent.headers["Idempotency-Key"] == body.extra_params["client_order_id"]
+    by_cid = {o["client_order_id"]: o for o in stub.orders.values()}
+    for row in rows:
+        placed = by_cid[row["client_order_id"]]
+        assert (row["alpaca_order_id"], row["filled_qty"]) == (placed["id"], float(placed["filled_qty"]))
+        assert row["raw_order"]["_execution_adapter"] == "lean"
+        assert row["raw_order"]["_lean_audit"]["idempotency_key"] == row["client_order_id"]
+    reference = [(m, re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", p) + "$")) for m, p, _ in ROUTES]
+    assert all(any(m == r.method and p.match(r.path) for m, p in reference) for r in stub.requests)
+
+
 @pytest.mark.parametrize(
     ("mode", "reason"),
     [
@@ -110,6 +151,7 @@ def test_a_timed_out_order_that_lean_placed_is_not_doubled(
 ) -> None:
     _planned(ledger_url, tmp_path)
     stub.mode = "fill"
+    stub.mode_ops = frozenset({"submit_order", "get_order_by_client_order_id"})  # not the open-orders read
     stub.script("timeout")
     stub.delay_seconds = 1.0
     _run([executions], ledger_url, tmp_path, stub, TEN_AM)

@@ -24,6 +24,7 @@ from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.llm_reviews import BUDGET_ALERT_KIND, llm_error_budget_spent
@@ -73,6 +74,7 @@ def _materialize(
             "ledger": LedgerResource(database_url=url, artifact_root=str(tmp_path)),
             "market_data": MarketDataResource(),
             "broker": BrokerResource(),
+            "trading_session": TradingSessionResource(),
             "llm": llm or LLMAdvisoryResource(),
             "alerts": AlertsResource(),
         },
@@ -244,3 +246,65 @@ def test_reviewing_a_routed_window_again_keeps_the_reviews_its_orders_went_out_o
     before = _reviews(ledger_url)
     _materialize(ledger_url, tmp_path, FOUR_DECISIONS, [llm_decision_reviews], _llm(stub))
     assert stub.completions == 4 and _reviews(ledger_url) == before
+
+
+def test_a_refusal_is_counted_as_a_refusal_not_an_error_and_changes_no_decision(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    with LlmStub(gateway="openai") as stub:
+        stub.script("refusal", "content_filter")
+        metadata = _review_window(
+            ledger_url, tmp_path, FOUR_DECISIONS, _llm(stub, gateway="openai", **ACTING)
+        )
+    telemetry = metadata["llm_telemetry"]
+    assert telemetry["refusals"] == 2
+    assert telemetry["refusals_by_code"] == {"content_filter": 1, "model_refusal": 1}
+    assert telemetry["errors_by_kind"] == {} and telemetry["counts"]["errors"] == 0
+    assert telemetry["counts"]["refusals"] == 2 and telemetry["counts"]["attempted"] == 4
+    assert not metadata["error_budget"]["spent"] and metadata["circuit"]["recent_error_count"] == 0
+    refused, filtered, *_ = _reviews(ledger_url)
+    assert (refused["verdict"], refused["effective_verdict"], refused["action"], refused["applied"]) == (
+        "refusal",
+        "pass_through",
+        "none",
+        False,
+    )
+    assert (refused["error_kind"], refused["error_code"]) == ("refusal", "model_refusal")
+    assert "can't help" in refused["error_detail"] and refused["response_json"]["refusal"] is True
+    assert (filtered["error_code"], filtered["response_json"]["finish_reason"]) == (
+        "content_filter",
+        "content_filter",
+    )
+    _assert_no_decision_changed(ledger_url)
+
+
+def test_an_answer_cut_at_the_token_limit_is_a_parse_error_of_its_own(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    with LlmStub(gateway="openai") as stub:
+        stub.script("length")
+        metadata = _review_window(ledger_url, tmp_path, FOUR_DECISIONS, _llm(stub, gateway="openai"))
+    telemetry = metadata["llm_telemetry"]
+    assert telemetry["errors_by_kind"] == {"parse": 1} and telemetry["errors_by_code"] == {"truncated": 1}
+    cut = _reviews(ledger_url)[0]
+    assert cut["response_json"]["finish_reason"] == "length" and cut["verdict"] == "error"
+
+
+def test_gateway_faults_leave_whole_error_rows_never_a_partial_answer(
+    ledger_url: str, tmp_path: Path, stub: LlmStub
+) -> None:
+    stub.script("garbage_stream", "error_frame", "cut_stream", "trickle")
+    metadata = _review_window(ledger_url, tmp_path, FOUR_DECISIONS, _llm(stub, circuit_max_errors=10))
+    assert metadata["llm_telemetry"]["errors_by_code"] == {
+        "gateway_error": 1,
+        "invalid_stream": 1,
+        "stream_incomplete": 1,
+        "timeout": 1,
+    }
+    rows = _reviews(ledger_url)
+    assert len(rows) == 4
+    for row in rows:
+        assert (row["verdict"], row["error_kind"]) == ("error", "transport")
+        assert row["confidence"] is row["rationale"] is row["risk_flags"] is row["tokens_prompt"] is None
+        assert row["response_json"]["raw_excerpt"] is None and row["response_json"]["response_hash"] is None
+    _assert_no_decision_changed(ledger_url)

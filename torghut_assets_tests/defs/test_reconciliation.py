@@ -15,6 +15,7 @@ from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.reconciliation import ReconciliationResource, run_reconciliation
 from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
@@ -204,6 +205,7 @@ def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_
             "market_data": MarketDataResource(),
             "research_settings": ResearchResource(),
             "broker": BrokerResource(),
+            "trading_session": TradingSessionResource(),
             "reconciliation": ReconciliationResource(
                 lookback_hours=2, replay_sample=0, as_of=NOW.isoformat()
             ),
@@ -242,7 +244,12 @@ def test_lean_orders_are_reconciled_against_the_runner_record(ledger_url: str, t
         dg.materialize(
             [signals, trade_decisions, executions],
             partition_key=lane_window_key("macd_rsi", WINDOWS[0]),
-            resources={"ledger": ledger, "market_data": MarketDataResource(), "broker": broker},
+            resources={
+                "ledger": ledger,
+                "market_data": MarketDataResource(),
+                "broker": broker,
+                "trading_session": TradingSessionResource(),
+            },
             instance=dg.DagsterInstance.ephemeral(),
         )
         assert _broker_finding(ledger, MarketDataResource(), broker, since, until).passed

@@ -43,7 +43,12 @@ from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.adapters.lean_stub import LeanStub
 from torghut_assets_tests.adapters.llm_stub import LlmStub
-from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, materialize_window, resources
+from torghut_assets_tests.defs.lane_window_harness import (
+    OPEN_WINDOW,
+    materialize_window,
+    resources,
+    trading_as_open_window,
+)
 
 FALLBACK_WINDOW = OPEN_WINDOW + pd.Timedelta(hours=1)
 REVIEWED_AT = (
@@ -96,7 +101,11 @@ def metered(module_ledger_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         dg.materialize(
             [signals, trade_decisions, executions],
             partition_key=lane_window_key("macd_rsi", FALLBACK_WINDOW),
-            resources={**resources(module_ledger_url, artifacts), "broker": broker},
+            resources={
+                **resources(module_ledger_url, artifacts),
+                "broker": broker,
+                "trading_session": trading_as_open_window(FALLBACK_WINDOW),
+            },
             instance=dg.DagsterInstance.ephemeral(),
         )
     return Metered(module_ledger_url, root)

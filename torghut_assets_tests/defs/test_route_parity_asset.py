@@ -15,6 +15,7 @@ from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.route_parity import route_parity
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.engine import create_ledger_engine
@@ -48,6 +49,7 @@ def _resources(url: str, root: Path) -> dict[str, Any]:
         "ledger": LedgerResource(database_url=url, artifact_root=str(root / "artifacts")),
         "market_data": MarketDataResource(),
         "broker": BrokerResource(),
+        "trading_session": TradingSessionResource(),
     }
 
 

@@ -15,6 +15,7 @@ from torghut_assets.defs.assets.signals import signals
 from torghut_assets.defs.continuity import evaluate_lane
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.continuity import ContinuityConfig, ContinuityState, live_promotion_block
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.continuity_store import load_state, save_state
@@ -45,6 +46,7 @@ def _materialize_signals(url: str, tmp_path: Path, market_data: MarketDataResour
             "ledger": LedgerResource(database_url=url, artifact_root=str(tmp_path)),
             "market_data": market_data,
             "broker": BrokerResource(),
+            "trading_session": TradingSessionResource(),
         },
         instance=dg.DagsterInstance.ephemeral(),
         selection=[signals],
@@ -93,6 +95,10 @@ def test_corrupt_source_rows_are_counted_and_never_stored(ledger_url: str, tmp_p
     assert verdict["rejected_by_reason"] == {"invalid_price": 3, "unknown_symbol": 1, "duplicate_signal": 1}
     assert verdict["signals_total"] == len(rows) - 4
     assert metadata["rejected_total"].value == 5
+    # every row stored for the window is accounted for: the duplicate is a second stored version
+    assert metadata["source_rows"].value == len(rows) + 1 == verdict["signals_total"] + 5
+    assert metadata["source_superseded_versions"].value == 1
+    assert f"{len(rows) + 1} rows read = {len(rows) - 4} admitted + 5 rejected" in metadata["summary"].value
 
 
 def test_a_failing_source_latches_the_alert_and_blocks_live_promotion(

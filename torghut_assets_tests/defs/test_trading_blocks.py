@@ -12,6 +12,7 @@ from torghut_assets.defs.assets.signals import signals
 from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.continuity import ContinuityState
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.continuity_store import save_state
@@ -26,7 +27,8 @@ def _decide(url: str, tmp_path: Path) -> list[dict[str, object]]:
     dg.materialize(
         [signals, trade_decisions],
         partition_key=lane_window_key("macd_rsi", WINDOW),
-        resources={"ledger": ledger, "market_data": MarketDataResource(), "broker": BrokerResource()},
+        resources={"ledger": ledger, "market_data": MarketDataResource(), "broker": BrokerResource(),
+                   "trading_session": TradingSessionResource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     table = schema.trade_decisions

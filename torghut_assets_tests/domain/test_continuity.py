@@ -211,3 +211,22 @@ def test_alert_never_clears_without_the_required_healthy_streak(kinds, opens, re
             healthy_run = 0
         if was_active and not state.alert_active:
             assert kind == "healthy" and healthy_run >= recovery
+
+
+def test_a_universe_halt_keeps_jangars_status_and_reason() -> None:
+    halt = "universe_source_unavailable:error:jangar_http_error_cache_stale"
+    blocked = WindowObservation(
+        _window(0), 0, "universe_source_unavailable", True, None, no_signal_detail=halt
+    )
+    state, events = step(ContinuityState(lane="macd_rsi"), blocked, CONFIG)
+    assert state.emergency_reasons == (halt,)
+    assert state.alert_reason == "universe_source_unavailable"  # the category drives streaks as before
+    assert {e.transition: e.detail for e in events} == {LATCHED: (halt,), EMERGENCY_TRIGGERED: (halt,)}
+    again = WindowObservation(_window(1), 0, "universe_source_unavailable", True, None, no_signal_detail=halt)
+    state, events = step(state, again, CONFIG)
+    assert [(e.transition, e.detail) for e in events] == [(REFRESHED, (halt,))]
+
+
+def test_a_universe_halt_recorded_without_its_cause_reads_as_unknown() -> None:
+    state, _ = run([silent(0, "universe_source_unavailable")])
+    assert state.emergency_reasons == ("universe_source_unavailable:error:unknown",)

@@ -60,8 +60,37 @@ def test_missing_runner_url_routes_to_alpaca() -> None:
     assert choose(available=frozenset({"alpaca"})).bypass_reason == "lean_runner_url_missing"
 
 
-def test_unhealthy_runner_routes_to_alpaca() -> None:
-    assert choose(lean_healthy=False).bypass_reason == "lean_runner_unhealthy"
+def test_an_unhealthy_runner_is_a_lean_attempt_that_falls_back_with_its_reason() -> None:
+    choice = choose(lean_healthy=False)
+    assert (choice.expected_adapter, choice.fallback_adapter, choice.primary_unavailable) == (
+        "lean",
+        "alpaca",
+        "lean_runner_unhealthy",
+    )
+
+
+def test_fallback_none_never_names_a_second_venue() -> None:
+    choice = choose(policy=RoutingPolicy(fallback_adapter=None))
+    assert (choice.expected_adapter, choice.fallback_adapter) == ("lean", None)
+    unhealthy = choose(policy=RoutingPolicy(fallback_adapter=None), lean_healthy=False)
+    assert (unhealthy.expected_adapter, unhealthy.fallback_adapter) == ("lean", None)
+
+
+def test_fallback_none_does_not_fall_back_to_the_simulator_either() -> None:
+    choice = choose(policy=RoutingPolicy(fallback_adapter=None), available=frozenset({"lean", "simulator"}))
+    assert choice.fallback_adapter is None
+
+
+def test_live_mode_without_a_fallback_does_not_use_lean_as_in_the_reference() -> None:
+    choice = choose(policy=RoutingPolicy(fallback_adapter=None), live=True)
+    assert (choice.expected_adapter, choice.bypass_reason) == (
+        "alpaca",
+        "lean_disabled_live_without_fallback",
+    )
+
+
+def test_live_mode_with_a_fallback_keeps_lean_first() -> None:
+    assert choose(live=True).expected_adapter == "lean"
 
 
 def test_symbol_in_manual_review_skips_lean() -> None:

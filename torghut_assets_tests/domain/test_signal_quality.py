@@ -12,14 +12,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from torghut_assets.domain.signal_frame import KEY_COLUMNS, SIGNAL_COLUMNS, SIGNAL_SCHEMA
+from torghut_assets.domain.signal_frame import (
+    KEY_COLUMNS,
+    SIGNAL_COLUMNS,
+    SIGNAL_SCHEMA,
+    SUPERSEDED_VERSIONS_ATTR,
+)
 from torghut_assets.domain.signal_quality import (
     ALL_ROWS_REJECTED,
     CURSOR_AHEAD_OF_STREAM,
     MARKET_CLOSED,
     NO_SIGNALS_IN_WINDOW,
     REJECT_DUPLICATE,
+    REJECT_INVALID_FIELD,
     REJECT_INVALID_PRICE,
+    REJECT_INVALID_SYMBOL,
     REJECT_INVALID_TIMESTAMP,
     REJECT_OUTSIDE_WINDOW,
     REJECT_UNKNOWN_SYMBOL,
@@ -117,20 +124,63 @@ def test_a_bad_fallback_price_column_is_also_an_invalid_price(raw: pd.DataFrame,
     assert admit(raw).rejected == {REJECT_INVALID_PRICE: 2}
 
 
-def test_a_missing_price_falls_back_to_close_then_vwap(raw: pd.DataFrame) -> None:
+# The reference's flat-row price (ingest.py `_payload_from_flat_row`): price, then the session and 5-minute
+# VWAPs, then `vwap`, then the quote midpoint, and `close` only when none of those is present.
+FALLBACKS = ["price", "vwap_session", "vwap_w5m", "vwap", "midpoint", "close"]
+
+
+@pytest.mark.parametrize("missing", range(1, len(FALLBACKS)), ids=FALLBACKS[1:])
+def test_a_missing_price_falls_back_in_the_reference_order(raw: pd.DataFrame, missing: int) -> None:
     row = row_of(raw, "AAPL", "15:20")
-    close = float(raw.loc[row, "close"])
-    raw.loc[row, "price"] = np.nan
+    original = raw.loc[row].copy()
+    for source in FALLBACKS[:missing]:
+        columns = ["imbalance_bid_px", "imbalance_ask_px"] if source == "midpoint" else [source]
+        raw.loc[row, columns] = np.nan
     admitted = admit(raw)
     kept = admitted.frame[
         (admitted.frame["symbol"] == "AAPL") & (admitted.frame["event_ts"] == utc("2026-03-03 15:20"))
     ]
+    source = FALLBACKS[missing]
+    expected = (
+        (original["imbalance_bid_px"] + original["imbalance_ask_px"]) / 2
+        if source == "midpoint"
+        else original[source]
+    )
     assert admitted.rejected == {}
-    assert float(kept["price"].iloc[0]) == close
+    assert float(kept["price"].iloc[0]) == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_the_midpoint_needs_both_sides_of_the_quote(raw: pd.DataFrame) -> None:
+    row = row_of(raw, "AAPL", "15:20")
+    raw.loc[row, ["price", "vwap_session", "vwap_w5m", "vwap", "imbalance_ask_px"]] = np.nan
+    kept = admit(raw).frame
+    kept = kept[(kept["symbol"] == "AAPL") & (kept["event_ts"] == utc("2026-03-03 15:20"))]
+    assert float(kept["price"].iloc[0]) == float(raw.loc[row, "close"])
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, np.nan], ids=["inf", "-inf", "nan"])
+def test_a_non_finite_vwap_is_absent_as_in_the_reference_json(raw: pd.DataFrame, value: float) -> None:
+    # ClickHouse's JSON output (the reference's wire format) writes NaN and ±inf as null.
+    row = row_of(raw, "AAPL", "15:20")
+    raw.loc[row, "price"] = np.nan
+    raw.loc[row, "vwap_session"] = value
+    kept = admit(raw).frame
+    kept = kept[(kept["symbol"] == "AAPL") & (kept["event_ts"] == utc("2026-03-03 15:20"))]
+    assert float(kept["price"].iloc[0]) == float(raw.loc[row, "vwap_w5m"])
+
+
+@pytest.mark.parametrize("bad", [0.0, -3.5], ids=["zero", "negative"])
+def test_a_present_but_impossible_derived_price_rejects_the_row(raw: pd.DataFrame, bad: float) -> None:
+    # The first present source is the price, as in the reference; an impossible one is not skipped.
+    row = row_of(raw, "AAPL", "15:20")
+    raw.loc[row, "price"] = np.nan
+    raw.loc[row, "vwap_session"] = bad
+    assert admit(raw).rejected == {REJECT_INVALID_PRICE: 1}
 
 
 def test_a_row_with_no_usable_price_at_all_is_an_invalid_price(raw: pd.DataFrame) -> None:
-    raw.loc[row_of(raw, "AAPL", "15:20"), ["price", "close", "vwap"]] = np.nan
+    columns = ["price", "close", "vwap", "vwap_session", "vwap_w5m", "imbalance_bid_px", "imbalance_ask_px"]
+    raw.loc[row_of(raw, "AAPL", "15:20"), columns] = np.nan
     assert admit(raw).rejected == {REJECT_INVALID_PRICE: 1}
 
 
@@ -269,6 +319,92 @@ def test_mixed_corruption_is_counted_by_reason(raw: pd.DataFrame, session: Simul
     }
     assert admitted.rejected_total == 4
     assert len(admitted.frame) == len(raw) - 2
+
+
+@pytest.mark.parametrize(
+    "symbol",
+    [None, np.nan, 5, "", "aapl", " AAPL", "AAPL\n", "BRK/B", "A" * 17, "AAPL;DROP", "\x00"],
+    ids=["none", "nan", "int", "empty", "lower", "blank", "newline", "slash", "17-long", "sql", "nul"],
+)
+def test_a_malformed_symbol_is_invalid_symbol_not_unknown_symbol(
+    raw: pd.DataFrame, session: SimulatedSession, symbol: object
+) -> None:
+    raw = raw.assign(symbol=raw["symbol"].astype(object))
+    raw.at[row_of(raw, "AAPL", "15:10"), "symbol"] = symbol
+    raw.at[row_of(raw, "MSFT", "15:10"), "symbol"] = "ZZZZ"  # well formed, just not traded here
+    admitted = admit(raw, session.universe)
+    assert admitted.rejected == {REJECT_INVALID_SYMBOL: 1, REJECT_UNKNOWN_SYMBOL: 1}
+    assert len(admitted.frame) == len(raw) - 2
+
+
+def test_every_well_formed_universe_symbol_is_admitted_not_a_schema_failure(raw: pd.DataFrame) -> None:
+    # BRK-B and 1ABC are symbols (universe_policy.SYMBOL_PATTERN); the frame schema used to refuse them,
+    # which failed the whole window instead of admitting the rows.
+    renamed = raw.assign(symbol=raw["symbol"].replace({"AAPL": "BRK-B", "MSFT": "1ABC"}))
+    admitted = admit(renamed)
+    assert admitted.rejected == {}
+    assert {"BRK-B", "1ABC"} <= set(admitted.frame["symbol"])
+
+
+@pytest.mark.parametrize("column", ["rsi14", "vwap_session", "imbalance_bid_sz"])
+@pytest.mark.parametrize(
+    "junk", ["n/a", b"\x00", [1.0], complex(1, 1)], ids=["text", "bytes", "list", "complex"]
+)
+def test_a_cell_that_is_not_a_number_rejects_its_row_as_invalid_field(
+    raw: pd.DataFrame, column: str, junk: object
+) -> None:
+    cells = raw[column].astype(object).tolist()
+    cells[row_of(raw, "NVDA", "15:40")] = junk
+    admitted = admit(raw.assign(**{column: pd.Series(cells, index=raw.index, dtype=object)}))
+    assert admitted.rejected == {REJECT_INVALID_FIELD: 1}
+    assert len(admitted.frame) == len(raw) - 1
+
+
+@pytest.mark.parametrize("value", [None, np.nan, "nan", math.inf, "-inf"])
+def test_a_missing_or_non_finite_optional_value_is_null_and_the_row_stays(
+    raw: pd.DataFrame, value: object
+) -> None:
+    cells = raw["rsi14"].astype(object).tolist()
+    target = row_of(raw, "NVDA", "15:40")
+    cells[target] = value
+    admitted = admit(raw.assign(rsi14=pd.Series(cells, index=raw.index, dtype=object)))
+    assert admitted.rejected == {}
+    kept = admitted.frame[
+        (admitted.frame["symbol"] == "NVDA") & (admitted.frame["event_ts"] == utc("2026-03-03 15:40"))
+    ]
+    assert kept["rsi14"].isna().all()
+
+
+def test_admitted_plus_rejected_is_every_row_the_source_read(
+    raw: pd.DataFrame, session: SimulatedSession
+) -> None:
+    text = ("symbol", "event_ts", "rsi14")
+    raw = raw.assign(**{c: raw[c].astype(object) for c in text})
+    raw.at[row_of(raw, "AAPL", "15:10"), "price"] = -1.0
+    raw.at[row_of(raw, "MSFT", "15:11"), "symbol"] = "msft"
+    raw.at[row_of(raw, "NVDA", "15:12"), "symbol"] = "ZZZZ"
+    raw.at[row_of(raw, "META", "15:13"), "event_ts"] = "not a time"
+    raw.at[row_of(raw, "TSLA", "15:14"), "rsi14"] = "oops"
+    raw.attrs[SUPERSEDED_VERSIONS_ATTR] = 3  # older versions of three keys, read past by the source
+    admitted = admit(raw, session.universe)
+    assert admitted.rejected == {
+        REJECT_INVALID_PRICE: 1,
+        REJECT_INVALID_SYMBOL: 1,
+        REJECT_UNKNOWN_SYMBOL: 1,
+        REJECT_INVALID_TIMESTAMP: 1,
+        REJECT_INVALID_FIELD: 1,
+        REJECT_DUPLICATE: 3,
+    }
+    assert (admitted.source_rows, admitted.superseded_versions) == (len(raw) + 3, 3)
+    assert len(admitted.frame) + admitted.rejected_total == admitted.source_rows
+    assert admitted.accounted
+
+
+@pytest.mark.parametrize("count", [-1, 1.5, "2", True])
+def test_a_malformed_superseded_count_is_a_contract_error(raw: pd.DataFrame, count: object) -> None:
+    raw.attrs[SUPERSEDED_VERSIONS_ATTR] = count
+    with pytest.raises(SignalContractError, match=SUPERSEDED_VERSIONS_ATTR):
+        admit(raw)
 
 
 def test_admission_does_not_modify_the_source_frame(raw: pd.DataFrame) -> None:

@@ -30,6 +30,7 @@ from torghut_assets.domain.universe_policy import (
     require_universe_policy,
     resolve_with_cache,
     static_snapshot,
+    unavailable_reason,
     using_stale_cache,
 )
 
@@ -99,9 +100,10 @@ def test_failure_with_cache_older_than_900_s_is_error_cache_stale_without_symbol
     assert snapshot.age_seconds == 901
 
 
-def test_failure_without_any_cache_is_error_cache_stale() -> None:
+def test_failure_without_any_cache_is_error_with_the_bare_cause() -> None:
+    # reference universe.py `_fallback_from_cache`: no cache -> status error, reason = the cause itself
     snapshot = resolve_with_cache(FetchFailure(JANGAR_FETCH_FAILED), None, NOW)
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, cache_stale(JANGAR_FETCH_FAILED))
+    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, JANGAR_FETCH_FAILED)
     assert (snapshot.fetched_at, snapshot.age_seconds) == (None, None)
 
 
@@ -114,7 +116,7 @@ def test_stale_reuse_ages_from_the_original_fetch_not_from_the_reuse() -> None:
 
 def test_empty_payload_is_the_jangar_payload_empty_cause() -> None:
     no_cache = resolve_with_cache(jangar(()), None, NOW)
-    assert (no_cache.status, no_cache.reason) == (STATUS_ERROR, cache_stale(JANGAR_PAYLOAD_EMPTY))
+    assert (no_cache.status, no_cache.reason) == (STATUS_ERROR, JANGAR_PAYLOAD_EMPTY)
     with_cache = resolve_with_cache(jangar(("??", "")), jangar(("AAPL",), seconds_ago(400)), NOW)
     assert (with_cache.status, with_cache.reason) == (
         STATUS_DEGRADED,
@@ -132,10 +134,11 @@ def test_resolve_rejects_a_naive_now() -> None:
 
 
 def test_symbols_are_upper_cased_deduplicated_sorted_and_invalid_ones_counted() -> None:
-    raw = (" msft", "AAPL", "aapl", "brk.b", "BRK/B", "", "1ABC", "A" * 17, "A" * 16)
+    raw = (" msft", "AAPL", "aapl", "brk.b", "BRK/B", "", "1ABC", "A" * 17, "A" * 16, "brk-b", "-X", ".X")
     snapshot = UniverseSnapshot(symbols=raw, source="jangar", status="ok", reason=JANGAR_FETCH_OK)
-    assert snapshot.symbols == ("A" * 16, "AAPL", "BRK.B", "MSFT")
-    assert snapshot.rejected_symbols == 4
+    # the reference's normalize_symbol: alphanumeric first, then [A-Za-z0-9._-]; `/` (crypto) refused here
+    assert snapshot.symbols == ("1ABC", "A" * 16, "AAPL", "BRK-B", "BRK.B", "MSFT")
+    assert snapshot.rejected_symbols == 5
 
 
 def test_non_string_symbols_are_rejected_not_crashing() -> None:
@@ -261,7 +264,7 @@ cached_snapshots = st.none() | st.builds(
     st.floats(min_value=-60, max_value=5000, allow_nan=False),
 )
 failures = st.builds(FetchFailure, st.sampled_from(FAILURE_CAUSES), st.text(max_size=10))
-empty_payloads = st.builds(lambda junk: jangar(tuple(junk)), st.lists(st.sampled_from(["", "x/y", "9"])))
+empty_payloads = st.builds(lambda junk: jangar(tuple(junk)), st.lists(st.sampled_from(["", "x/y", "-9"])))
 
 
 @settings(max_examples=300, deadline=None)
@@ -282,7 +285,27 @@ def test_resolved_snapshot_is_never_ok_when_the_fresh_fetch_failed(
     if fetched:
         assert snapshot.status != STATUS_OK
         cause = failure.cause if isinstance(failure, FetchFailure) else JANGAR_PAYLOAD_EMPTY
-        assert snapshot.reason in (using_stale_cache(cause), cache_stale(cause))
+        assert snapshot.reason in (using_stale_cache(cause), cache_stale(cause), cause)
         assert (snapshot.status == STATUS_ERROR) == (snapshot.symbols == ())
+        assert (snapshot.reason == cause) == (cached is None or not cached.symbols)
     else:
         assert snapshot.reason == JANGAR_CACHE_HIT
+
+
+def test_the_halt_reason_keeps_the_universe_status_and_reason() -> None:
+    stale = resolve_with_cache(FetchFailure(JANGAR_HTTP_ERROR), jangar(("AAPL",), seconds_ago(901)), NOW)
+    cold = resolve_with_cache(FetchFailure(JANGAR_HTTP_ERROR), None, NOW)
+    assert unavailable_reason(stale) == "universe_source_unavailable:error:jangar_http_error_cache_stale"
+    assert unavailable_reason(cold) == "universe_source_unavailable:error:jangar_http_error"
+    longest = max((cache_stale(c) for c in FAILURE_CAUSES), key=len)
+    # fits signal_ingest_windows.no_signal_detail
+    assert len(f"universe_source_unavailable:error:{longest}") <= 128
+
+
+def test_a_bare_cause_is_an_error_reason_and_never_carries_symbols() -> None:
+    for cause in FAILURE_CAUSES:
+        assert UniverseSnapshot((), "jangar", STATUS_ERROR, cause).reason == cause
+        with pytest.raises(ValueError):
+            UniverseSnapshot(("AAPL",), "jangar", STATUS_ERROR, cause)
+        with pytest.raises(ValueError):
+            UniverseSnapshot(("AAPL",), "jangar", STATUS_DEGRADED, cause)

@@ -46,6 +46,7 @@ from torghut_assets.defs.promotion import PromotionConfig, promotion_job
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.rollback import RollbackConfig, rollback_job
 from torghut_assets.defs.route_controls import RouteControlConfig, set_route_control
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.gates import GatePolicy
 from torghut_assets.domain.signal_frame import (
     INDICATOR_COLUMNS,
@@ -64,6 +65,7 @@ from torghut_assets.domain.signal_quality import (
     REJECT_DUPLICATE,
     REJECT_INVALID_FIELD,
     REJECT_INVALID_PRICE,
+    REJECT_INVALID_SYMBOL,
     REJECT_INVALID_TIMESTAMP,
     REJECT_OUTSIDE_WINDOW,
     REJECT_UNKNOWN_SYMBOL,
@@ -83,6 +85,7 @@ CLEAN_WINDOW = SIMULATOR.signals(WINDOW_START, WINDOW_END)
 REASONS = frozenset(
     {
         REJECT_INVALID_TIMESTAMP,
+        REJECT_INVALID_SYMBOL,
         REJECT_UNKNOWN_SYMBOL,
         REJECT_INVALID_FIELD,
         REJECT_INVALID_PRICE,
@@ -399,7 +402,10 @@ def _corrupt(frame: pd.DataFrame, cells: list[tuple[int, str, object]]) -> pd.Da
 
 def _prices_case() -> LedgerCase:
     start = _window(15)
-    no_price_at_all = [(0, "price", NAN), (0, "close", None), (0, "vwap", NAN)]
+    no_price_at_all = [
+        (0, column, value)
+        for column, value in (("price", NAN), ("close", None), ("vwap", NAN), ("vwap_session", None))
+    ] + [(0, "vwap_w5m", INF), (0, "imbalance_bid_px", NAN)]
     cells = [
         *no_price_at_all,
         (1, "price", INF),
@@ -449,7 +455,12 @@ def _identity_case() -> LedgerCase:
     frame = _corrupt(clean, cells)
     later = clean.iloc[[20]].assign(ingest_ts=clean["ingest_ts"].iloc[20] + pd.Timedelta(seconds=5))
     frame = pd.concat([frame, clean.iloc[[10, 11]], later], ignore_index=True)
-    rejected = {REJECT_UNKNOWN_SYMBOL: 5, REJECT_OUTSIDE_WINDOW: 3, REJECT_DUPLICATE: 3}
+    rejected = {
+        REJECT_INVALID_SYMBOL: 4,  # emoji, 40 characters, lower case, trailing newline
+        REJECT_UNKNOWN_SYMBOL: 1,  # ZZZZ: well formed, not in the universe
+        REJECT_OUTSIDE_WINDOW: 3,
+        REJECT_DUPLICATE: 3,
+    }
     return LedgerCase(start, frame, rejected)
 
 
@@ -491,7 +502,7 @@ def _sql_case() -> LedgerCase:
     frame = pd.concat([_corrupt(clean, cells), clean.iloc[[30]]], ignore_index=True)
     rejected = {
         REJECT_INVALID_PRICE: 4,
-        REJECT_UNKNOWN_SYMBOL: 2,
+        REJECT_INVALID_SYMBOL: 2,
         REJECT_INVALID_FIELD: 1,
         REJECT_DUPLICATE: 1,
     }
@@ -570,6 +581,7 @@ def materialized(module_ledger_url: str, tmp_path_factory: pytest.TempPathFactor
                 "ledger": LedgerResource(database_url=module_ledger_url, artifact_root=str(root)),
                 "market_data": market_data,
                 "broker": BrokerResource(),
+                "trading_session": TradingSessionResource(),
             },
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
@@ -634,9 +646,11 @@ def test_a_batch_without_one_admissible_row_is_an_all_rows_rejected_window(
     assert (verdict["signals_total"], verdict["no_signal_reason"]) == (0, ALL_ROWS_REJECTED)
 
 
-def test_text_in_a_numeric_sql_source_column_fails_the_window_closed(ledger_url: str, tmp_path: Path) -> None:
-    """A typed database cannot hold this; a lenient one (SQLite) can, and the whole window is refused
-    as `source_payload_invalid` rather than guessed at row by row."""
+def test_text_in_a_numeric_sql_source_column_rejects_its_row_not_the_window(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """A typed database cannot hold this; a lenient one (SQLite) can. The bad cell costs its own row
+    (`invalid_price`, as unparseable prices from any source are) and the other nine are admitted."""
     start = _window(15)
     source_url = f"sqlite:///{tmp_path / 'ta.sqlite'}"
     engine = create_ledger_engine(source_url)
@@ -652,13 +666,15 @@ def test_text_in_a_numeric_sql_source_column_fails_the_window_closed(ledger_url:
             "ledger": LedgerResource(database_url=ledger_url, artifact_root=str(tmp_path)),
             "market_data": MarketDataResource(source="sql", sql_url=source_url),
             "broker": BrokerResource(),
+            "trading_session": TradingSessionResource(),
         },
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     (verdict,) = _stored(ledger_url, schema.signal_ingest_windows, "window_start", start)
-    assert (verdict["signals_total"], verdict["no_signal_reason"]) == (0, "source_payload_invalid")
-    assert _stored(ledger_url, schema.signals, "lane_window_start", start) == []
+    assert (verdict["signals_total"], verdict["no_signal_reason"]) == (9, None)
+    assert verdict["rejected_by_reason"] == {REJECT_INVALID_PRICE: 1}
+    assert len(_stored(ledger_url, schema.signals, "lane_window_start", start)) == 9
 
 
 # --- malformed environments -------------------------------------------------------------------------

@@ -7,25 +7,27 @@ shadow ones) act here, before routing: a veto rejects the decision (`llm_veto` /
 """
 
 from collections import Counter
+from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from torghut_assets.adapters.execution_venue import OrderRequest
-from torghut_assets.adapters.order_router import route_order
+from torghut_assets.adapters.execution_venue import ExecutionVenue
+from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.defs.assets.trading import session_bounds_for
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.domain.decisions import TradeDecision
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.evidence import canonical_value
-from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.lanes import LaneMode, LaneWindow
 from torghut_assets.domain.llm_advisory import ACTION_VETO
-from torghut_assets.domain.routing import LEAN, select_route, symbols_for_manual_review
+from torghut_assets.domain.order_timing import SubmissionOutcome
+from torghut_assets.domain.routing import LEAN, symbols_for_manual_review
 from torghut_assets.ledger import llm_reviews, queries, records, route_controls, schema
-from torghut_assets.ledger.llm_reviews import AppliedAction
 from torghut_assets.ledger.writes import replace_lane_window, to_native
+from torghut_assets.services.window_orders import RouteControls, arrival_prices_at, route_window_decisions
 
 
 @dg.asset(
@@ -33,17 +35,24 @@ from torghut_assets.ledger.writes import replace_lane_window, to_native
     group_name="lane_window",
     deps=["trade_decisions", "llm_decision_reviews"],
     kinds={"sql"},
-    code_version="3",
-    description="Orders for the planned decisions: LEAN first, fallback on failure, route and TCA per row.",
+    code_version="4",
+    description=(
+        "Orders for the planned decisions: replay lanes on the simulated venue; paper/live lanes only "
+        "from their open window (LEAN first, fallback on failure); stale or closed-window decisions expire."
+    ),
 )
 def executions(
     context: dg.AssetExecutionContext,
     ledger: LedgerResource,
     market_data: MarketDataResource,
     broker: BrokerResource,
+    trading_session: TradingSessionResource,
 ) -> dg.MaterializeResult:
     window = lane_window(context)
     session = session_bounds_for(window)
+    mode = trading_session.mode(window.lane)
+    now = trading_session.now()
+    phase = trading_session.phase(window)
     with ledger.read() as conn:
         decision_rows = queries.window_rows(conn, schema.trade_decisions, window.lane, window.start)
         existing = {
@@ -57,6 +66,9 @@ def executions(
         kill_switch = route_controls.lean_kill_switch_enabled(conn)
         manual_review = route_controls.symbols_in_manual_review(conn)
         advised = llm_reviews.applied_actions(conn, window.lane, window.start)
+        window_signals = (
+            queries.window_signals(conn, window.lane, window.start) if mode.reaches_real_venues else None
+        )
     routable = [r for r in decision_rows if llm_reviews.reviewable(r)]
     advice = {r["decision_hash"]: advised[str(r["id"])] for r in routable if str(r["id"]) in advised}
     decisions = sorted(
@@ -78,29 +90,43 @@ def executions(
         for r in execution_rows
         if r["id"] in existing_tca  # type: ignore[index]
     ]
-    venues = broker.venues(market_data.bars(window.start, session[1]) if session and pending else _no_bars())
     policy = broker.policy()
-    lean_healthy = bool(pending) and LEAN in venues and venues[LEAN].healthy()
-    routed = []
-    for decision in pending:
-        choice = select_route(
-            decision.symbol,
-            policy,
-            available=frozenset(venues),
+    bars = market_data.bars(window.start, session[1]) if session and pending else _no_bars()
+    real_venues = broker.venues(bars) if mode.reaches_real_venues and pending else {}
+    orders = route_window_decisions(
+        window,
+        pending,
+        advice=advice,
+        reaches_real_venues=mode.reaches_real_venues,
+        phase=phase,
+        now=now,
+        timeout_seconds=trading_session.planned_decision_timeout_seconds,
+        real_venues=real_venues,
+        simulated_venue=None if mode.reaches_real_venues else SimulatedVenue(bars),
+        controls=RouteControls(
+            policy=policy,
             lean_kill_switch=kill_switch,
-            lean_healthy=lean_healthy,
+            lean_healthy=_lean_healthy(real_venues, orders_possible=bool(pending)),
             manual_review=manual_review,
-        )
-        request = order_request(window, decision, advice.get(decision.decision_hash))
-        routed.append((decision, route_order(request, choice, venues)))
-    if routed and session is not None:
+            live=mode is LaneMode.LIVE,
+        ),
+        arrival_prices=arrival_prices_at(window_signals, now) if window_signals is not None else {},
+    )
+    if orders.routed and session is not None:
         with ledger.read() as conn:
             prior = queries.session_signed_position(
                 conn, window.lane, sorted({d.symbol for d in decisions}), session[0], window.start
             )
-        new_executions, new_tca = records.execution_rows(window, routed, prior)
+        for row in tca_rows:
+            symbol = str(row["symbol"])
+            prior[symbol] = prior.get(symbol, 0.0) + float(row["signed_qty"] or 0.0)  # type: ignore[arg-type]
+        new_executions, new_tca = records.execution_rows(window, orders.routed, prior)
         execution_rows += new_executions
         tca_rows += new_tca
+    unsent = {
+        **{h: SubmissionOutcome.expired(reason, now) for h, reason in orders.expired.items()},
+        **{h: SubmissionOutcome.refused(r.code, now, r.detail) for h, r in orders.refused.items()},
+    }
     fallbacks = Counter(str(r["symbol"]) for r in execution_rows if int(r["execution_fallback_count"]) > 0)  # type: ignore[call-overload]
     review = symbols_for_manual_review(fallbacks, policy.manual_review_fallback_threshold)
     with ledger.transaction() as conn:
@@ -108,13 +134,16 @@ def executions(
             marked = llm_reviews.with_advisory_rejection(
                 row["decision_json"], vetoed.get(row["decision_hash"])
             )
+            outcome = unsent.get(row["decision_hash"])
+            if outcome is not None:
+                marked = outcome.marked(marked)
             if marked != row["decision_json"]:
+                rejected = row["decision_hash"] in vetoed or outcome is not None
                 conn.execute(
                     sa.update(schema.trade_decisions)
                     .where(schema.trade_decisions.c.id == row["id"])
                     .values(
-                        decision_json=canonical_value(marked),
-                        status="rejected" if row["decision_hash"] in vetoed else "planned",
+                        decision_json=canonical_value(marked), status="rejected" if rejected else "planned"
                     )
                 )
         written = replace_lane_window(conn, schema.executions, window.lane, window.start, execution_rows)
@@ -136,45 +165,46 @@ def executions(
                 at=window.end.to_pydatetime(),
                 event_key=window.label(),
             )
+    venues_used: dict[str, object] = (
+        dict(real_venues) if mode.reaches_real_venues else {SIMULATOR_ADAPTER: "simulated"}
+    )
     return dg.MaterializeResult(
         metadata=execution_metadata(
             window,
             written,
             execution_rows,
             tca_rows,
-            broker.provenance(venues),
+            broker.provenance(venues_used) if mode.reaches_real_venues else replay_provenance(),
             review,
             llm_applied={
                 "vetoed": len(vetoed),
                 "adjusted": sum(1 for d in pending if d.decision_hash in advice),
             },
+            trading=trading_session.describe(window),
+            unsent=unsent,
+            sent_now=orders.sent_to_real_venues,
+            open_orders_unavailable=orders.open_orders_unavailable,
         )
     )
+
+
+def _lean_healthy(venues: Mapping[str, ExecutionVenue], *, orders_possible: bool) -> bool:
+    return orders_possible and LEAN in venues and venues[LEAN].healthy()
+
+
+def replay_provenance() -> dict[str, object]:
+    return {
+        "venues": [SIMULATOR_ADAPTER],
+        "policy": "replay",
+        "fallback_adapter": None,
+        "simulator_version": SIMULATOR_VERSION,
+        "note": "replay lane: simulated venue only, at each decision's own time; nothing reaches a broker",
+    }
 
 
 def _no_bars() -> pd.DataFrame:
     return pd.DataFrame(
         columns=["symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "spread_bps"]
-    )
-
-
-def order_request(
-    window: LaneWindow, decision: TradeDecision, advice: AppliedAction | None = None
-) -> OrderRequest:
-    """The decision's order; an applied LLM adjustment sets qty / order type (limit at the arrival price)."""
-    digest = decision.decision_hash
-    order_type = advice.order_type if advice is not None else "market"
-    return OrderRequest(
-        client_order_id=digest,
-        symbol=decision.symbol,
-        side=decision.action,
-        qty=advice.qty if advice is not None else decision.qty,
-        order_type=order_type,
-        time_in_force="day",
-        arrival_price=decision.price,
-        submitted_at=decision.event_ts,
-        correlation_id=f"{window.label()}:{digest[:16]}",
-        limit_price=decision.price if order_type == "limit" else None,
     )
 
 
@@ -186,6 +216,10 @@ def execution_metadata(
     provenance: dict[str, object],
     review: frozenset[str],
     llm_applied: dict[str, int] | None = None,
+    trading: dict[str, object] | None = None,
+    unsent: Mapping[str, SubmissionOutcome] | None = None,
+    sent_now: int = 0,
+    open_orders_unavailable: list[str] | None = None,
 ) -> dict[str, object]:
     statuses = Counter(str(r["status"]) for r in execution_rows)
     by_adapter = Counter(
@@ -196,8 +230,17 @@ def execution_metadata(
     )
     slippage = [float(r["slippage_bps"]) for r in tca_rows if r["slippage_bps"] is not None]  # type: ignore[arg-type]
     shortfall = sum(float(r["shortfall_notional"] or 0.0) for r in tca_rows)  # type: ignore[arg-type]
+    unsent = unsent or {}
+    unsent_reasons = Counter(o.reason.split(":")[0] for o in unsent.values())
+    mode_line = (
+        f"mode `{trading['mode']}`, window {trading['window_phase']}"
+        if trading is not None
+        else "mode unknown"
+    )
     summary = (
-        f"**{written} executions** for `{window.label()}` via {provenance['venues']}\n\n"
+        f"**{written} executions** for `{window.label()}` via {provenance['venues']} ({mode_line})"
+        + (f"; {len(unsent)} decisions never sent: {dict(unsent_reasons)}" if unsent else "")
+        + "\n\n"
         + markdown_table(
             ["symbol", "side", "submitted", "filled", "avg_fill", "status", "route", "fallback reason"],
             [
@@ -228,4 +271,8 @@ def execution_metadata(
         shortfall_notional_total=round(shortfall, 4),
         route=provenance,
         llm_applied=llm_applied or {"vetoed": 0, "adjusted": 0},
+        trading=trading or {},
+        sent_to_real_venues_now=sent_now,
+        unsent_by_reason=dict(unsent_reasons),
+        open_orders_unavailable=open_orders_unavailable or [],
     )

@@ -32,6 +32,7 @@ from torghut_assets.domain.llm_advisory import (
     ERROR_BLOCKED,
     ERROR_CIRCUIT_OPEN,
     ERROR_TRANSPORT,
+    OUTCOME_REFUSAL,
     AdvisoryMode,
     AdvisoryPolicy,
     BudgetStatus,
@@ -43,8 +44,8 @@ from torghut_assets.domain.llm_advisory import (
     effective_verdict,
     evaluate_error_budget,
     force_shadow,
+    judge_answer,
     model_version_hash,
-    parse_review,
     request_hash,
     review_messages,
     token_budget_block,
@@ -192,7 +193,7 @@ def _review(
     )
     now = llm.now()
     outcome: ReviewOutcome
-    text = served = None
+    text = served = finish = None
     tokens: tuple[int | None, int | None] = (None, None)
     latency: float | None = None
     if mode.blocked_reason:
@@ -207,11 +208,14 @@ def _review(
         except LLMTransportError as exc:
             outcome, latency = ReviewError(ERROR_TRANSPORT, exc.code, exc.detail), exc.latency_ms
         else:
-            outcome = parse_review(completion.text)
+            outcome = judge_answer(
+                completion.text, refusal=completion.refusal, finish_reason=completion.finish_reason
+            )
             text, served, latency = completion.text, completion.served_model, completion.latency_ms
             tokens = (completion.prompt_tokens, completion.completion_tokens)
+            finish = completion.finish_reason
         done = llm.now()
-        failed = isinstance(outcome, ReviewError)
+        failed = isinstance(outcome, ReviewError)  # a refusal is an answered call
         breaker = breaker.record_error(done) if failed else breaker.record_success(done)
     review = Review(
         trade_decision_id=str(row["id"]),
@@ -235,13 +239,17 @@ def _review(
         tokens_prompt=tokens[0],
         tokens_completion=tokens[1],
         latency_ms=latency,
+        finish_reason=finish,
     )
     return review, breaker
 
 
 def review_telemetry(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-window counts for the evidence log and metadata (no latencies: they differ on every run)."""
+    """Per-window counts for the evidence log and metadata (no latencies: they differ on every run).
+    Refusals are counted apart from the errors (`refusals`, `refusals_by_code`)."""
     counts = row_counts(rows)
+    errors = [r for r in rows if r["error_kind"] and r["error_kind"] != OUTCOME_REFUSAL]
+    refusals = [r for r in rows if r["error_kind"] == OUTCOME_REFUSAL]
     confidences = [float(r["confidence"]) for r in rows if r["confidence"] is not None]
     flags = Counter(f for r in rows for f in r["risk_flags"] or ())
     return {
@@ -251,12 +259,10 @@ def review_telemetry(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "shadow": sum(1 for r in rows if r["shadow"]),
         "applied": sum(1 for r in rows if r["applied"]),
         "applied_by_action": dict(sorted(Counter(str(r["action"]) for r in rows if r["applied"]).items())),
-        "errors_by_kind": dict(
-            sorted(Counter(str(r["error_kind"]) for r in rows if r["error_kind"]).items())
-        ),
-        "errors_by_code": dict(
-            sorted(Counter(str(r["error_code"]) for r in rows if r["error_code"]).items())
-        ),
+        "errors_by_kind": dict(sorted(Counter(str(r["error_kind"]) for r in errors).items())),
+        "errors_by_code": dict(sorted(Counter(str(r["error_code"]) for r in errors).items())),
+        "refusals": len(refusals),
+        "refusals_by_code": dict(sorted(Counter(str(r["error_code"]) for r in refusals).items())),
         "counts": counts.as_json(),
         "error_rate": round(counts.errors / counts.attempted, 6) if counts.attempted else 0.0,
         "mismatch_rate": round(counts.mismatches / counts.attempted, 6) if counts.attempted else 0.0,
@@ -293,7 +299,8 @@ def _metadata(
     state = "shadow (" + ", ".join(mode.shadow_reasons) + ")" if mode.shadow else "acting"
     summary = (
         f"**{written} LLM reviews** for `{window.label()}`, {state}: {telemetry['applied']} applied, "
-        f"{telemetry['counts']['errors']} errors, circuit {circuit['state']}"
+        f"{telemetry['counts']['errors']} errors, {telemetry['refusals']} refusals, "
+        f"circuit {circuit['state']}"
         + (", **error budget spent: forced to shadow**" if budget.spent else "")
         + "\n\n"
         + markdown_table(

@@ -9,10 +9,16 @@ from torghut_assets.adapters.signal_source import SignalSourceUnavailable
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.market_calendar import market_minutes
 from torghut_assets.domain.signal_frame import dataset_version, empty_signal_frame
 from torghut_assets.domain.signal_quality import AdmittedSignals, admit_signals, classify_empty_window
-from torghut_assets.domain.universe_policy import blocks_decisions
+from torghut_assets.domain.universe_policy import (
+    STATUS_OK,
+    UniverseSnapshot,
+    blocks_decisions,
+    unavailable_reason,
+)
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.identity import row_id
 from torghut_assets.ledger.records import signal_rows
@@ -30,18 +36,29 @@ from torghut_assets.ledger.writes import replace_lane_window
     ),
 )
 def signals(
-    context: dg.AssetExecutionContext, ledger: LedgerResource, market_data: MarketDataResource
+    context: dg.AssetExecutionContext,
+    ledger: LedgerResource,
+    market_data: MarketDataResource,
+    trading_session: TradingSessionResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     window = lane_window(context)
-    snapshot = market_data.universe_snapshot(pd.Timestamp.now(tz="UTC"))
+    # An open window is read up to the clock: what has not happened yet cannot be a signal.
+    read_until = min(window.end, max(window.start, trading_session.now()))
+    snapshot = market_data.universe_snapshot(pd.Timestamp.now(tz="UTC"), ledger=ledger)
     fetch_error: SignalSourceUnavailable | None = None
     admitted = AdmittedSignals(frame=empty_signal_frame())
     blocked = blocks_decisions(snapshot)
+    # The halt keeps the universe's own cause, e.g. universe_source_unavailable:error:jangar_http_error
+    detail = None if blocked is None else unavailable_reason(snapshot)
+    if detail is not None:
+        context.log.error(f"decisions blocked for {window.label()}: {detail} ({snapshot.detail})")
+    elif snapshot.status != STATUS_OK:
+        context.log.warning(f"universe {snapshot.status} for {window.label()}: {snapshot.reason}")
     if blocked is None:
         try:
-            raw = market_data.fetch_window(window.start, window.end)
+            raw = market_data.fetch_window(window.start, read_until)
             admitted = admit_signals(
-                raw, window_start=window.start, window_end=window.end, universe=snapshot.symbols
+                raw, window_start=window.start, window_end=read_until, universe=snapshot.symbols
             )
         except SignalSourceUnavailable as exc:
             fetch_error = exc
@@ -75,6 +92,7 @@ def signals(
         "rejected_by_reason": admitted.rejected,
         "symbols_covered": int(frame["symbol"].nunique()),
         "no_signal_reason": reason,
+        "no_signal_detail": detail,
         "signal_lag_seconds": lag,
         "market_session_open": market_open,
         "newest_signal_ts": newest,
@@ -89,7 +107,8 @@ def signals(
     per_symbol = frame.groupby("symbol").size().sort_index() if not frame.empty else None
     summary = (
         f"**{written} signals** for `{window.label()}` from `{market_data.source}`"
-        + (f"; empty window: `{reason}`" if reason else "")
+        + (f"; empty window: `{detail or reason}`" if reason else "")
+        + f"\n\n{admitted.source_rows} rows read = {written} admitted + {admitted.rejected_total} rejected"
         + "\n\n"
         + markdown_table(
             ["symbol", "signals"], [] if per_symbol is None else [(s, int(n)) for s, n in per_symbol.items()]
@@ -103,13 +122,31 @@ def signals(
             signals_total=written,
             rejected_total=admitted.rejected_total,
             rejected_by_reason=admitted.rejected,
+            source_rows=admitted.source_rows,  # = signals_total + rejected_total, always
+            source_superseded_versions=admitted.superseded_versions,
             no_signal_reason=reason,
+            no_signal_detail=detail,
             signal_lag_seconds=lag,
             market_session_open=market_open,
             dataset_version=version,
             source=market_data.provenance(),
-            universe={"status": snapshot.status, "reason": snapshot.reason, "symbols": len(snapshot.symbols)},
+            universe=universe_metadata(snapshot),
             source_error=None if fetch_error is None else fetch_error.detail,
             ledger=ledger.describe(),
         )
     )
+
+
+def universe_metadata(snapshot: UniverseSnapshot) -> dict[str, object]:
+    """What the run knew about its universe: Jangar's status/reason, the list's age and provenance."""
+    return {
+        "source": snapshot.source,
+        "status": snapshot.status,
+        "reason": snapshot.reason,
+        "symbols": len(snapshot.symbols),
+        "rejected_symbols": snapshot.rejected_symbols,
+        "fetched_at": None if snapshot.fetched_at is None else snapshot.fetched_at.isoformat(),
+        "age_seconds": snapshot.age_seconds,
+        "payload_hash": snapshot.payload_hash,
+        "detail": snapshot.detail or None,
+    }

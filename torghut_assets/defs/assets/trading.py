@@ -1,18 +1,21 @@
 """`trade_decisions`: strategy → sizing → risk, replayed from the session open, one lane window at a time."""
 
 from collections import Counter
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from torghut_assets.defs.broker_account import AccountBasis, earliest, read_account
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
-from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.decisions import EntryBlock, decisions_in_window, plan_session_decisions
 from torghut_assets.domain.lanes import LaneConfig, LaneWindow
 from torghut_assets.domain.market_calendar import session_bounds
+from torghut_assets.domain.order_timing import SUBMISSION_KEY, carried_submission
 from torghut_assets.domain.research_evaluation import spec_from_parameter_set
 from torghut_assets.domain.signal_quality import admit_signals
 from torghut_assets.domain.stages import Stage, capped_lane
@@ -45,10 +48,13 @@ def entry_block(conn: Connection, lane: str) -> EntryBlock | None:
     return min(blocks, key=lambda b: (b.since, b.reason)) if blocks else None
 
 
-def active_strategy(conn: Connection, window: LaneWindow) -> tuple[StrategySpec, LaneConfig, Stage | None]:
+def active_strategy(
+    conn: Connection, window: LaneWindow, account: AccountBasis | None = None
+) -> tuple[StrategySpec, LaneConfig, Stage | None]:
     """What the lane trades in this window: its promoted champion (as of the window end) within the
-    stage's caps, or the lane's default strategy when nothing is promoted."""
-    lane = window.config
+    stage's caps, or the lane's default strategy when nothing is promoted; sized on `account` (the
+    broker's equity and buying power) when given."""
+    lane = window.config if account is None else account.sized(window.config)
     active = rollout_store.state_at(conn, window.lane, window.end.to_pydatetime()).active
     if active is None:
         return default_strategy(lane.strategy_type), lane, None
@@ -59,6 +65,30 @@ def active_strategy(conn: Connection, window: LaneWindow) -> tuple[StrategySpec,
     if row is None:
         raise LedgerIntegrityError(f"lane {window.lane} champion {active.candidate_id} has no candidate row")
     return spec_from_parameter_set(row[0]), capped_lane(lane, active.stage), active.stage
+
+
+def _keep_unsent_verdicts(
+    conn: Connection, window: LaneWindow, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A decision that expired or was refused before submission stays so on every re-run: the verdict was
+    reached against the clock of its time, and a later run must neither lift it nor re-date it."""
+    previous = {
+        r["id"]: r["decision_json"]
+        for r in queries.window_rows(conn, schema.trade_decisions, window.lane, window.start)
+        if isinstance(r["decision_json"], dict) and SUBMISSION_KEY in r["decision_json"]
+    }
+    if not previous:
+        return rows
+    kept = []
+    for row in rows:
+        if row["id"] in previous:
+            row = {
+                **row,
+                "decision_json": carried_submission(previous[row["id"]], row["decision_json"]),
+                "status": "rejected",
+            }
+        kept.append(row)
+    return kept
 
 
 def session_bounds_for(window: LaneWindow) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -77,15 +107,19 @@ def session_bounds_for(window: LaneWindow) -> tuple[pd.Timestamp, pd.Timestamp] 
     description="Deterministic strategy decisions for the window, sized and risk-checked; rejections kept.",
 )
 def trade_decisions(
-    context: dg.AssetExecutionContext, ledger: LedgerResource, market_data: MarketDataResource
+    context: dg.AssetExecutionContext,
+    ledger: LedgerResource,
+    market_data: MarketDataResource,
+    broker: BrokerResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     window = lane_window(context)
     session = session_bounds_for(window)
     rows = []
+    account = read_account(broker)  # the broker's equity when Alpaca is configured, else the lane's
     with ledger.read() as conn:
         window_signals = queries.window_signals(conn, window.lane, window.start)
-        block = entry_block(conn, window.lane)
-        spec, lane, stage = active_strategy(conn, window)
+        block = earliest(entry_block(conn, window.lane), account.entry_block(window.start))
+        spec, lane, stage = active_strategy(conn, window, account)
     if session is not None and not window_signals.empty:
         session_open, session_close = session
         prefix_end = max(session_open, window.start)
@@ -104,6 +138,7 @@ def trade_decisions(
             for d in decisions_in_window(planned, window.start, window.end)
         ]
     with ledger.transaction() as conn:
+        rows = _keep_unsent_verdicts(conn, window, rows)
         upsert_rows(conn, schema.strategies, [records.strategy_row(spec, lane.description)])
         written = replace_lane_window(conn, schema.trade_decisions, window.lane, window.start, rows)
     statuses = Counter(r["status"] for r in rows)
@@ -136,5 +171,7 @@ def trade_decisions(
             strategy_params=dict(spec.params),
             rollout_stage=None if stage is None else stage.value,
             market_session=None if session is None else [session[0].isoformat(), session[1].isoformat()],
+            equity_source=account.source,
+            account=account.metadata(lane),
         )
     )

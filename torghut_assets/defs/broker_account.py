@@ -1,0 +1,160 @@
+"""The account that sizing and reconciliation trust: the broker's own when an Alpaca venue is configured
+(`BrokerResource.alpaca_venue()`), the lane's simulated one otherwise.
+
+Sizing (`trade_decisions`): Alpaca's `equity` replaces the lane's configured equity (the base of the
+per-symbol and stage percentage caps), and its `buying_power` caps the lane's gross notional. An account
+that cannot be read, or that Alpaca has blocked from trading, rejects every entry of the window from its
+start (exits still go out: they only reduce risk), with the read's reason code (`alpaca_get_account_
+<failure>`) or `broker_trading_blocked` among the decision's risk reasons. The materialization says
+which account the equity came from (`account` metadata: `alpaca` or `simulated`).
+
+Reconciliation (`positions_match_broker`): Alpaca's positions must equal, symbol by symbol, the ledger's
+net filled quantity of every execution Alpaca placed (`POSITION_ADAPTERS`). A position report that cannot
+be read fails the check: unknown is not flat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from torghut_assets.adapters.execution_venue import VenueError
+from torghut_assets.defs.resources import BrokerResource, LedgerResource
+from torghut_assets.domain.decisions import EntryBlock
+from torghut_assets.domain.lanes import LaneConfig
+from torghut_assets.domain.routing import ALPACA
+from torghut_assets.ledger import reconciliation as rec
+from torghut_assets.ledger import schema
+
+SIMULATED = "simulated"
+BROKER_TRADING_BLOCKED = "broker_trading_blocked"
+POSITIONS_CHECK = "positions_match_broker"
+# The executions whose fills land on the Alpaca account. A LEAN runner trading the same account would
+# add LEAN here.
+POSITION_ADAPTERS = frozenset({ALPACA})
+_QTY_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class AccountBasis:
+    """Where a window's sizing equity comes from. `equity` None: the lane's configured (simulated) one."""
+
+    source: str
+    equity: float | None = None
+    buying_power: float | None = None
+    as_of: pd.Timestamp | None = None
+    account_id: str | None = None
+    trading_blocked: bool = False
+    failure: str | None = None  # the reason code of a read that failed
+
+    def sized(self, lane: LaneConfig) -> LaneConfig:
+        """The lane's limits on this account: the broker's equity, gross notional within buying power."""
+        if self.equity is None:
+            return lane
+        gross = lane.max_gross_notional
+        if self.buying_power is not None:
+            gross = min(gross, max(0.0, self.buying_power))
+        return dataclasses.replace(lane, equity=self.equity, max_gross_notional=gross)
+
+    def entry_block(self, since: pd.Timestamp) -> EntryBlock | None:
+        if self.failure is not None:
+            return EntryBlock(self.failure, since)
+        if self.trading_blocked:
+            return EntryBlock(BROKER_TRADING_BLOCKED, since)
+        return None
+
+    def metadata(self, lane: LaneConfig) -> dict[str, Any]:
+        """For the materialization: which account sized the window, and with what."""
+        return {
+            "source": self.source,
+            "equity": lane.equity,
+            "buying_power": self.buying_power,
+            "max_gross_notional": lane.max_gross_notional,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "account_id": self.account_id,
+            "trading_blocked": self.trading_blocked,
+            "failure": self.failure,
+        }
+
+
+def read_account(broker: BrokerResource) -> AccountBasis:
+    """The broker's account when an Alpaca venue is configured; a failed read is kept as its reason code
+    (never silently replaced by the simulated account)."""
+    venue = broker.alpaca_venue()
+    if venue is None:
+        return AccountBasis(SIMULATED)
+    try:
+        snapshot = venue.account()
+    except VenueError as exc:
+        return AccountBasis(venue.name, failure=exc.reason_code)
+    return AccountBasis(
+        source=snapshot.venue,
+        equity=snapshot.equity,
+        buying_power=snapshot.buying_power,
+        as_of=snapshot.as_of,
+        account_id=snapshot.account_id,
+        trading_blocked=snapshot.trading_blocked,
+    )
+
+
+def earliest(*blocks: EntryBlock | None) -> EntryBlock | None:
+    present = [b for b in blocks if b is not None]
+    return min(present, key=lambda b: (b.since, b.reason)) if present else None
+
+
+def ledger_positions(
+    ledger: LedgerResource, adapters: frozenset[str] = POSITION_ADAPTERS
+) -> dict[str, float]:
+    """Σ signed filled qty per symbol of every execution these venues placed (all time: the broker's
+    positions are the sum of all its fills)."""
+    table = schema.executions
+    signed = sa.case((table.c.side == "buy", table.c.filled_qty), else_=-table.c.filled_qty)
+    query = (
+        sa.select(table.c.symbol, sa.func.sum(signed))
+        .where(table.c.execution_actual_adapter.in_(sorted(adapters)))
+        .group_by(table.c.symbol)
+    )
+    with ledger.read() as conn:
+        return {str(symbol): float(total or 0.0) for symbol, total in conn.execute(query)}
+
+
+def positions_finding(ledger: LedgerResource, broker: BrokerResource) -> rec.Finding:
+    venue = broker.alpaca_venue()
+    if venue is None:
+        return rec.Finding(
+            POSITIONS_CHECK,
+            True,
+            0,
+            0,
+            (),
+            "WARN",
+            {"note": "no broker account configured: the simulated account's positions are the ledger's"},
+        )
+    try:
+        held = {p.symbol: p.qty for p in venue.positions()}
+    except VenueError as exc:
+        key = f"{venue.name} positions unreadable ({exc.reason_code}): unknown is not flat"
+        return rec.Finding(POSITIONS_CHECK, False, 0, 1, (key,), "ERROR", {"reason_code": exc.reason_code})
+    expected = ledger_positions(ledger)
+    symbols = sorted(set(held) | {s for s, q in expected.items() if abs(q) > _QTY_TOLERANCE})
+    failing = [
+        f"{symbol}: ledger {expected.get(symbol, 0.0):g} vs {venue.name} {held.get(symbol, 0.0):g}"
+        for symbol in symbols
+        if abs(expected.get(symbol, 0.0) - held.get(symbol, 0.0)) > _QTY_TOLERANCE
+    ]
+    detail: dict[str, Any] = {"broker": held, "ledger": {s: expected.get(s, 0.0) for s in symbols}}
+    if not symbols:
+        detail["note"] = "flat at the broker and in the ledger"
+    return rec.Finding(
+        POSITIONS_CHECK,
+        not failing,
+        len(symbols),
+        len(failing),
+        tuple(failing[: rec.MAX_KEYS]),
+        "ERROR",
+        detail,
+    )
