@@ -8,9 +8,11 @@ import pandas as pd
 from torghut_assets.defs.alerts import AlertsResource, Log
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.partitions import WINDOW_START_DATE, lane_partitions
-from torghut_assets.defs.resources import LedgerResource
+from torghut_assets.defs.resources import BrokerResource, LedgerResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.alerts import Alert, continuity_alert
 from torghut_assets.domain.continuity import (
+    EMERGENCY_TRIGGERED,
     ContinuityConfig,
     ContinuityState,
     due_windows,
@@ -18,7 +20,9 @@ from torghut_assets.domain.continuity import (
     step,
 )
 from torghut_assets.domain.market_calendar import market_minutes
+from torghut_assets.ledger import order_cancellations
 from torghut_assets.ledger.continuity_store import load_state, observations_since, recent_events, save_state
+from torghut_assets.services.stop_orders import StopTrigger, cancel_open_orders
 
 DEADLINE_GRACE = pd.Timedelta(minutes=20)
 MAX_WINDOWS_PER_TICK = 48
@@ -179,6 +183,38 @@ def evaluate_lanes(
     return transitions, progress
 
 
+def cancel_on_emergency_stop(
+    ledger: LedgerResource,
+    broker: BrokerResource,
+    trading_session: TradingSessionResource,
+    transitions: list[dict[str, object]],
+    now: pd.Timestamp,
+) -> int:
+    """When an emergency stop fires on a lane that reaches real venues, cancel every open order at once
+    (and the executions step keeps cancelling on each window while it stands). Returns the attempts."""
+    fired = [
+        t
+        for t in transitions
+        if t["transition"] == EMERGENCY_TRIGGERED and trading_session.mode(str(t["lane"])).reaches_real_venues
+    ]
+    if not fired:
+        return 0
+    outcomes = cancel_open_orders(broker.venues(pd.DataFrame()))
+    with ledger.transaction() as conn:
+        for t in fired:
+            order_cancellations.record_cancellations(
+                conn,
+                outcomes,
+                trigger=StopTrigger.EMERGENCY_STOP.value,
+                trigger_reason=";".join(str(d) for d in t["detail"]) or str(t["reason"]),  # type: ignore[attr-defined]
+                trigger_source="signal_continuity_sensor",
+                attempted_at=now.to_pydatetime(),
+                lane=str(t["lane"]),
+            )
+            outcomes = []  # one cancel-all per tick; later lanes record that nothing was left open
+    return len(fired)
+
+
 @dg.sensor(
     job=signal_continuity_job,
     minimum_interval_seconds=60,
@@ -186,9 +222,15 @@ def evaluate_lanes(
     description="Applies each closed lane window's ingest verdict to the continuity latch (domain.md §4).",
 )
 def signal_continuity_sensor(
-    context: dg.SensorEvaluationContext, ledger: LedgerResource, alerts: AlertsResource
+    context: dg.SensorEvaluationContext,
+    ledger: LedgerResource,
+    alerts: AlertsResource,
+    broker: BrokerResource,
+    trading_session: TradingSessionResource,
 ) -> dg.SensorResult | dg.SkipReason:
-    transitions, progress = evaluate_lanes(ledger, alerts, pd.Timestamp.now(tz="UTC"), context.log)
+    now = pd.Timestamp.now(tz="UTC")
+    transitions, progress = evaluate_lanes(ledger, alerts, now, context.log)
+    cancel_on_emergency_stop(ledger, broker, trading_session, transitions, now)
     cursor = json.dumps(progress, sort_keys=True)
     if not transitions:
         context.update_cursor(cursor)

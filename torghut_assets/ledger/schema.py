@@ -666,3 +666,24 @@ LANE_WINDOW_TABLES: dict[str, str] = {
     "research_promotions": "window_start",
     "llm_decision_reviews": "window_start",
 }
+
+order_cancellations = sa.Table(
+    "order_cancellations",
+    metadata,
+    _id(),
+    sa.Column("trigger", sa.String(32), nullable=False),  # trading_kill_switch | emergency_stop
+    sa.Column("trigger_reason", sa.String(256), nullable=False),
+    sa.Column("trigger_source", sa.String(64), nullable=False),  # executions | set_route_control | ...
+    sa.Column("lane", sa.String(64)),
+    sa.Column("window_start", TS),
+    sa.Column("venue", sa.String(32), nullable=False),
+    sa.Column("order_id", sa.String(128)),  # null: the venue could not even be asked
+    sa.Column("client_order_id", sa.String(128)),
+    sa.Column("accepted", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(32)),
+    sa.Column("detail", sa.String(500), nullable=False, server_default=""),
+    sa.Column("attempted_at", TS, nullable=False),
+    _created_at(),
+    sa.Index(None, "attempted_at"),
+    sa.Index(None, "lane", "window_start"),
+)

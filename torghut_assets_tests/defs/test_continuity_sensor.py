@@ -11,7 +11,8 @@ import pytest
 
 from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.continuity import evaluate_lane, signal_continuity_sensor
-from torghut_assets.defs.resources import LedgerResource
+from torghut_assets.defs.resources import BrokerResource, LedgerResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.continuity import ContinuityConfig, live_promotion_block
 from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.engine import create_ledger_engine
@@ -60,7 +61,12 @@ def test_evaluation_resumes_where_it_stopped(ledger_url: str, tmp_path: Path) ->
 @pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
 def test_second_tick_without_new_windows_skips_and_keeps_the_cursor(ledger_url: str, tmp_path: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    resources = {"ledger": _ledger(ledger_url, tmp_path), "alerts": AlertsResource()}
+    resources = {
+        "ledger": _ledger(ledger_url, tmp_path),
+        "alerts": AlertsResource(),
+        "broker": BrokerResource(),
+        "trading_session": TradingSessionResource(),
+    }
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         first = signal_continuity_sensor(context)
         cursor = first.cursor if isinstance(first, dg.SensorResult) else context.cursor
@@ -76,7 +82,13 @@ def test_second_tick_without_new_windows_skips_and_keeps_the_cursor(ledger_url: 
 def test_transitions_request_one_refresh_run_with_a_unique_run_key(ledger_url: str, tmp_path: Path) -> None:
     ledger = _ledger(ledger_url, tmp_path)
     with dg.build_sensor_context(
-        instance=dg.DagsterInstance.ephemeral(), resources={"ledger": ledger, "alerts": AlertsResource()}
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={
+            "ledger": ledger,
+            "alerts": AlertsResource(),
+            "broker": BrokerResource(),
+            "trading_session": TradingSessionResource(),
+        },
     ) as ctx:
         result = signal_continuity_sensor(ctx)
     if isinstance(result, dg.SkipReason):

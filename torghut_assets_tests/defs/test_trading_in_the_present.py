@@ -19,6 +19,7 @@ from torghut_assets.adapters.execution_venue import (
     ExecutionVenue,
     OrderReport,
     OrderRequest,
+    VenueError,
 )
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
@@ -43,6 +44,8 @@ class RecordingVenue:
     def __init__(self, open_orders: list[OrderReport] | None = None) -> None:
         self.submitted: list[OrderRequest] = []
         self.open_orders = open_orders or []
+        self.cancel_all_calls = 0
+        self.cancel_fails: str | None = None
 
     def healthy(self) -> bool:
         return True
@@ -70,7 +73,15 @@ class RecordingVenue:
         return CancelOutcome(self.name, order_id, None, True, "canceled")
 
     def cancel_all_orders(self) -> list[CancelOutcome]:
-        return []
+        self.cancel_all_calls += 1
+        if self.cancel_fails:
+            raise VenueError(self.name, "cancel_all_orders", self.cancel_fails, "injected")
+        cancelled = [
+            CancelOutcome(self.name, o.order_id, o.client_order_id, True, "canceled")
+            for o in self.open_orders
+        ]
+        self.open_orders = []
+        return cancelled
 
 
 RECORDERS: dict[str, RecordingVenue] = {}

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from torghut_assets.adapters.execution_venue import ExecutionVenue
+from torghut_assets.adapters.execution_venue import CancelOutcome, ExecutionVenue
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.defs.assets.trading import session_bounds_for
 from torghut_assets.defs.metadata import markdown_table, window_metadata
@@ -25,8 +25,10 @@ from torghut_assets.domain.lanes import LaneMode, LaneWindow
 from torghut_assets.domain.llm_advisory import ACTION_VETO
 from torghut_assets.domain.order_timing import SubmissionOutcome
 from torghut_assets.domain.routing import LEAN, symbols_for_manual_review
-from torghut_assets.ledger import llm_reviews, queries, records, route_controls, schema
+from torghut_assets.ledger import llm_reviews, order_cancellations, queries, records, route_controls, schema
+from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.writes import replace_lane_window, to_native
+from torghut_assets.services.stop_orders import StopTrigger, cancel_open_orders, standing_stop
 from torghut_assets.services.window_orders import RouteControls, arrival_prices_at, route_window_decisions
 
 
@@ -64,6 +66,12 @@ def executions(
             for r in queries.window_rows(conn, schema.execution_tca_metrics, window.lane, window.start)
         }
         kill_switch = route_controls.lean_kill_switch_enabled(conn)
+        continuity = load_state(conn, window.lane)
+        stop = standing_stop(
+            kill_switch_on=route_controls.enabled_since(conn, route_controls.TRADING_KILL_SWITCH) is not None,
+            emergency_stop_active=continuity is not None and continuity.emergency_stop_active,
+            emergency_reasons=() if continuity is None else continuity.emergency_reasons,
+        )
         manual_review = route_controls.symbols_in_manual_review(conn)
         advised = llm_reviews.applied_actions(conn, window.lane, window.start)
         window_signals = (
@@ -92,7 +100,9 @@ def executions(
     ]
     policy = broker.policy()
     bars = market_data.bars(window.start, session[1]) if session and pending else _no_bars()
-    real_venues = broker.venues(bars) if mode.reaches_real_venues and pending else {}
+    stopping = stop is not None and mode.reaches_real_venues
+    real_venues = broker.venues(bars) if mode.reaches_real_venues and (pending or stopping) else {}
+    cancelled = cancel_open_orders(real_venues) if stopping else []
     orders = route_window_decisions(
         window,
         pending,
@@ -146,6 +156,17 @@ def executions(
                         decision_json=canonical_value(marked), status="rejected" if rejected else "planned"
                     )
                 )
+        if stop is not None and stopping:
+            order_cancellations.record_cancellations(
+                conn,
+                cancelled,
+                trigger=stop[0].value,
+                trigger_reason=stop[1],
+                trigger_source="executions",
+                attempted_at=now.to_pydatetime(),
+                lane=window.lane,
+                window_start=window.start.to_pydatetime(),
+            )
         written = replace_lane_window(conn, schema.executions, window.lane, window.start, execution_rows)
         replace_lane_window(conn, schema.execution_tca_metrics, window.lane, window.start, tca_rows)
         for row in execution_rows:
@@ -184,8 +205,21 @@ def executions(
             unsent=unsent,
             sent_now=orders.sent_to_real_venues,
             open_orders_unavailable=orders.open_orders_unavailable,
+            cancels=_cancel_summary(stop, cancelled) if stopping else None,
         )
     )
+
+
+def _cancel_summary(
+    stop: tuple[StopTrigger, str] | None, cancelled: list[CancelOutcome]
+) -> dict[str, object]:
+    return {
+        "trigger": None if stop is None else stop[0].value,
+        "reason": None if stop is None else stop[1],
+        "attempted": len(cancelled),
+        "accepted": sum(1 for c in cancelled if c.accepted),
+        "refused": [f"{c.venue}:{c.order_id}:{c.detail}" for c in cancelled if not c.accepted],
+    }
 
 
 def _lean_healthy(venues: Mapping[str, ExecutionVenue], *, orders_possible: bool) -> bool:
@@ -220,6 +254,7 @@ def execution_metadata(
     unsent: Mapping[str, SubmissionOutcome] | None = None,
     sent_now: int = 0,
     open_orders_unavailable: list[str] | None = None,
+    cancels: dict[str, object] | None = None,
 ) -> dict[str, object]:
     statuses = Counter(str(r["status"]) for r in execution_rows)
     by_adapter = Counter(
@@ -275,4 +310,5 @@ def execution_metadata(
         sent_to_real_venues_now=sent_now,
         unsent_by_reason=dict(unsent_reasons),
         open_orders_unavailable=open_orders_unavailable or [],
+        cancels_on_stop=cancels or {"trigger": None, "attempted": 0},
     )
