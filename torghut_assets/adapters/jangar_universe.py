@@ -62,6 +62,7 @@ from torghut_assets.domain.universe_policy import (
     FetchFailure,
     FetchOutcome,
     UniverseSnapshot,
+    redacted_url,
     resolve_with_cache,
 )
 
@@ -265,7 +266,9 @@ class JangarUniverseClient(PooledHttpClient):
                 allow_redirects=False,
             ) as response:
                 if not 200 <= response.status_code < 300:
-                    raise _FetchFailureError(JANGAR_HTTP_ERROR, f"HTTP {response.status_code} from {url}")
+                    raise _FetchFailureError(
+                        JANGAR_HTTP_ERROR, f"HTTP {response.status_code} from {redacted_url(url)}"
+                    )
                 chunks: list[bytes] = []
                 size = 0
                 while True:

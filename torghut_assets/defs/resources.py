@@ -158,14 +158,15 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
         With `ledger`, Jangar's last good list is kept in the ledger (`universe_snapshots`), so every run
         shares one cache TTL and a Jangar outage is bridged by the list an earlier run fetched, up to the
-        max-stale age. Without it the cache lives in this resource instance only (a cold start per run).
+        max-stale age; later calls without `ledger` on this instance (the `universe` property) use the
+        same client. Without any ledger the cache lives in this resource instance only (cold per run).
         """
         if self.universe_source == "jangar":
-            if ledger is not None:
-                if self._ledger_universe_client is None:
-                    from torghut_assets.ledger.universe_store import LedgerUniverseStore
+            if ledger is not None and self._ledger_universe_client is None:
+                from torghut_assets.ledger.universe_store import LedgerUniverseStore
 
-                    self._ledger_universe_client = self._jangar_client(LedgerUniverseStore(ledger.engine))
+                self._ledger_universe_client = self._jangar_client(LedgerUniverseStore(ledger.engine))
+            if self._ledger_universe_client is not None:
                 return self._ledger_universe_client.get()  # type: ignore[no-any-return]
             if self._universe_client is None:
                 self._universe_client = self._jangar_client(None)

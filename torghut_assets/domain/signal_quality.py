@@ -241,10 +241,10 @@ def _unparseable(values: pd.Series) -> pd.Series:
     integer beyond float). Missing cells and NaN/±inf in any spelling are not: optional values that are
     missing or non-finite are stored as NULL, as the reference (ClickHouse JSON) sees them."""
     suspect = values.notna() & _numeric(values).isna()
-    out = pd.Series(False, index=values.index, dtype=bool)
-    if suspect.any():
-        out[suspect] = [not _spells_nan(v) for v in values[suspect]]
-    return out
+    if not suspect.any():
+        return pd.Series(False, index=values.index, dtype=bool)
+    junk = [bool(s) and not _spells_nan(v) for s, v in zip(suspect, values, strict=True)]
+    return pd.Series(junk, index=values.index, dtype=bool)
 
 
 def _spells_nan(value: object) -> bool:

@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -77,6 +78,18 @@ DEFAULT_STALE_MAX_SECONDS = 900.0
 # `1ABC` are symbols; `BTC/USD`, `AAPL;DROP` and 17-character strings are not.
 SYMBOL_MAX_LENGTH = 16
 SYMBOL_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9._-]{{0,{SYMBOL_MAX_LENGTH - 1}}}")
+
+
+def redacted_url(url: str) -> str:
+    """The URL fit to show or store: a password in it replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)).geturl()
 
 
 def using_stale_cache(cause: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 import sqlalchemy as sa
@@ -28,6 +27,7 @@ from torghut_assets.domain.universe_policy import (
     FetchFailure,
     FetchOutcome,
     UniverseSnapshot,
+    redacted_url,
 )
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.identity import row_id
@@ -47,14 +47,7 @@ def source_key(url: str) -> str:
 
 def shown_url(url: str) -> str:
     """The URL as stored for people: a password replaced by `***`, clipped to the column."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        password = None
-    if password:
-        url = parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)).geturl()
-    return url[:URL_CHARS]
+    return redacted_url(url)[:URL_CHARS]
 
 
 def record_fetch(
@@ -75,7 +68,7 @@ def record_fetch(
             "symbols_count": 0,
             "rejected_symbols": 0,
             "payload_hash": None,
-            "detail": outcome.detail[:DETAIL_CHARS] or None,
+            "detail": outcome.detail.replace(source_url, redacted_url(source_url))[:DETAIL_CHARS] or None,
         }
     elif outcome.reason == JANGAR_FETCH_OK and outcome.symbols:
         row |= {

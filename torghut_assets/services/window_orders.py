@@ -30,7 +30,7 @@ from torghut_assets.domain.order_timing import (
     pre_submit_rejection,
     submission_path,
 )
-from torghut_assets.domain.routing import SIMULATOR, RouteChoice, RoutingPolicy, select_route
+from torghut_assets.domain.routing import LEAN, SIMULATOR, RouteChoice, RoutingPolicy, select_route
 from torghut_assets.ledger.llm_reviews import AppliedAction
 
 REPLAY_BYPASS_REASON = "lane_mode_replay"
@@ -145,7 +145,12 @@ def route_window_decisions(
     live = [d for d in pending if paths[d.decision_hash][0] is SubmissionPath.REAL_TIME]
     views: list[OpenOrderView] = []
     if live:
-        views, result.open_orders_unavailable = open_orders(real_venues)
+        readable = {
+            name: venue
+            for name, venue in real_venues.items()
+            if name != LEAN or (controls.lean_healthy and not controls.lean_kill_switch)
+        }
+        views, result.open_orders_unavailable = open_orders(readable)
     for decision in pending:
         path, reason = paths[decision.decision_hash]
         applied = advice.get(decision.decision_hash)

@@ -99,8 +99,14 @@ class FixtureJangar(StubServer[str]):
                     return
                 by_query = FULL if parse_qs(parts.query).get("format") == ["full"] else COMPACT
                 name = stub._next_scripted(stub.standing or by_query)
-                self.content_type = "text/html" if name.endswith(".html") else "application/json"
-                self._send(STATUS_OF.get(name, 200), (FIXTURES / name).read_bytes())
+                body = (FIXTURES / name).read_bytes()
+                self.send_response(STATUS_OF.get(name, 200))
+                self.send_header(
+                    "Content-Type", "text/html" if name.endswith(".html") else "application/json"
+                )
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         return Handler
 
@@ -288,6 +294,20 @@ def test_another_urls_list_is_never_served(
     clock.advance(10)
     snapshot = new_client(jangar.url("assetClass=crypto"), new_store()).get()
     assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, JANGAR_HTTP_ERROR)
+
+
+def test_a_password_in_the_url_never_reaches_the_ledger(
+    jangar: FixtureJangar,
+    new_client: Callable[..., JangarUniverseClient],
+    new_store: Callable[[], LedgerUniverseStore],
+) -> None:
+    url = jangar.url().replace("http://", "http://reader:s3cret-token@")
+    jangar.standing = DOWN
+    store = new_store()
+    snapshot = new_client(url, store).get()
+    (row,) = rows_of(store, url)
+    assert "s3cret-token" not in f"{snapshot.detail} {row['source_url']} {row['detail']}"
+    assert row["source_url"].startswith("http://reader:***@127.0.0.1:")
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.adapters.lean_stub import LeanStub
+from torghut_assets_tests.defs.lane_window_harness import trading_as_open_window
 
 TEN_AM = pd.Timestamp("2026-03-03 15:00", tz="UTC")
 ELEVEN_AM = pd.Timestamp("2026-03-03 16:00", tz="UTC")
@@ -33,12 +34,16 @@ def stub() -> Any:
         yield running
 
 
-def _resources(url: str, tmp_path: Path, stub: LeanStub | None) -> dict[str, Any]:
+def _resources(
+    url: str, tmp_path: Path, stub: LeanStub | None, start: pd.Timestamp = TEN_AM
+) -> dict[str, Any]:
+    """A paper lane trading `start`'s window as its open window (the clock in its last second, expiry
+    off), so one run routes every decision to the real (stub) venues."""
     return {
         "ledger": LedgerResource(database_url=url, artifact_root=str(tmp_path)),
         "market_data": MarketDataResource(),
         "broker": BrokerResource(lean_runner_url=stub.url if stub else None, lean_timeout_seconds=0.3),
-        "trading_session": TradingSessionResource(),
+        "trading_session": trading_as_open_window(start),
     }
 
 
@@ -46,7 +51,7 @@ def _run(assets: list[Any], url: str, tmp_path: Path, stub: LeanStub | None, sta
     dg.materialize(
         assets,
         partition_key=lane_window_key("macd_rsi", start),
-        resources=_resources(url, tmp_path, stub),
+        resources=_resources(url, tmp_path, stub, start),
         instance=dg.DagsterInstance.ephemeral(),
     )
 
@@ -246,3 +251,24 @@ def test_alpaca_paper_is_the_fallback_when_configured(
     assert _routes(rows) == {("lean", "alpaca", 1, "lean_submit_order_http_503")}
     assert all(r["filled_qty"] > 0 and r["avg_fill_price"] > 0 for r in rows)
     assert SECRET_KEY not in str(rows)
+
+
+def test_with_fallback_none_a_lean_failure_places_no_order_anywhere_and_the_row_says_why(
+    ledger_url: str, tmp_path: Path, stub: LeanStub
+) -> None:
+    _planned(ledger_url, tmp_path)
+    stub.mode = "http_503"
+    broker = BrokerResource(lean_runner_url=stub.url, lean_timeout_seconds=0.3, fallback_adapter="none")
+    dg.materialize(
+        [executions],
+        partition_key=lane_window_key("macd_rsi", TEN_AM),
+        resources={**_resources(ledger_url, tmp_path, stub), "broker": broker},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    rows = _executions(ledger_url)
+    assert {(r["status"], r["filled_qty"], r["execution_actual_adapter"]) for r in rows} == {
+        ("rejected", 0, "lean")
+    }
+    assert {r["execution_audit_json"]["failure_reason"] for r in rows} == {"lean_submit_order_http_503"}
+    assert all(r["alpaca_order_id"].startswith("unplaced-") for r in rows)
+    assert all(not r["raw_order"].get("simulated") for r in rows)

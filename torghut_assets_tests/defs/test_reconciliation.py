@@ -236,6 +236,7 @@ def test_lean_orders_are_reconciled_against_the_runner_record(ledger_url: str, t
     from torghut_assets.defs.partitions import lane_window_key
     from torghut_assets.defs.reconciliation import _broker_finding
     from torghut_assets_tests.adapters.lean_stub import LeanStub
+    from torghut_assets_tests.defs.lane_window_harness import trading_as_open_window
 
     ledger = LedgerResource(database_url=ledger_url, artifact_root=str(tmp_path))
     since, until = WINDOWS[0], WINDOWS[0] + pd.Timedelta(hours=1)
@@ -248,7 +249,7 @@ def test_lean_orders_are_reconciled_against_the_runner_record(ledger_url: str, t
                 "ledger": ledger,
                 "market_data": MarketDataResource(),
                 "broker": broker,
-                "trading_session": TradingSessionResource(),
+                "trading_session": trading_as_open_window(WINDOWS[0]),
             },
             instance=dg.DagsterInstance.ephemeral(),
         )

@@ -8,14 +8,14 @@ Rules under test (docs/routing.md, docs/continuity.md):
   guard runs it in a thread; a call still running after the guard is a hang and fails the test).
   Whole Dagster runs against hostile servers are bounded by pytest-timeout.
 - LEAN failing → one resubmission to the fallback venue (Alpaca, or the simulator on a laptop) with the
-  reason `lean_<op>_<failure>`; a runner that does not answer `/healthz` is bypassed
-  (`lean_runner_unhealthy`) before any order; when no venue accepts, the order is still a row
+  reason `lean_<op>_<failure>`; a runner that does not answer `/healthz` gets no order, and each order
+  counts as a LEAN attempt that fell back (`lean_runner_unhealthy`); when no venue accepts, the order is a row
   (`rejected`, `unplaced-<hash>`) carrying both failures.
 - Market data failing → a classified empty window (`source_timeout`, `source_payload_invalid`,
   `source_http_500`); the Jangar universe failing → `universe_source_unavailable` (fail closed: no
   signal is admitted against a universe nobody vouches for).
 
-There is no LLM client in this code location yet, so no LLM fault is exercised here.
+LLM gateway faults are exercised in torghut_assets_tests/contracts/test_llm_gateway_contract.py.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.adapters.alpaca_trading_stub import KEY_ID, SECRET_KEY, AlpacaTradingStub
 from torghut_assets_tests.adapters.stub_server import StubServer
+from torghut_assets_tests.defs.lane_window_harness import trading_as_open_window
 
 TIMEOUT = 0.4  # the timeout every client under test is configured with
 GUARD = 3 * TIMEOUT  # "never a hang": a call must be over by then
@@ -277,7 +278,7 @@ def test_a_failing_lean_runner_falls_back_to_alpaca_paper_when_configured(
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_lean_runner_failing_its_health_check_is_bypassed_before_any_order(
+def test_a_lean_runner_failing_its_health_check_gets_no_order_and_counts_as_a_fallback(
     hostile: HostileServer, fault: str
 ) -> None:
     hostile.reply = fault_reply(fault, "lean")
@@ -291,7 +292,11 @@ def test_a_lean_runner_failing_its_health_check_is_bypassed_before_any_order(
         lean_healthy=bool(healthy.value),
         manual_review=frozenset(),
     )
-    assert (choice.expected_adapter, choice.bypass_reason) == (SIMULATOR, "lean_runner_unhealthy")
+    assert (choice.expected_adapter, choice.fallback_adapter, choice.primary_unavailable) == (
+        LEAN,
+        SIMULATOR,
+        "lean_runner_unhealthy",
+    )
     assert hostile.paths == ["/healthz"]
 
 
@@ -339,6 +344,7 @@ def _run(assets: list[Any], url: str, tmp_path: Path, broker: BrokerResource) ->
             "ledger": LedgerResource(database_url=url, artifact_root=str(tmp_path)),
             "market_data": MarketDataResource(),
             "broker": broker,
+            "trading_session": trading_as_open_window(TEN_AM),
         },
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -357,7 +363,7 @@ def _execution_rows(url: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(ASSET_GUARD)
-def test_a_lean_runner_that_never_answers_its_health_check_routes_the_window_away(
+def test_a_lean_runner_that_never_answers_its_health_check_gets_no_order_and_every_row_says_so(
     ledger_url: str, tmp_path: Path, hostile: HostileServer
 ) -> None:
     _run([signals, trade_decisions], ledger_url, tmp_path, BrokerResource())
@@ -365,10 +371,11 @@ def test_a_lean_runner_that_never_answers_its_health_check_routes_the_window_awa
     broker = BrokerResource(lean_runner_url=hostile.url, lean_timeout_seconds=TIMEOUT)
     assert _run([executions], ledger_url, tmp_path, broker).success
     rows = _execution_rows(ledger_url)
-    assert {(r["execution_expected_adapter"], r["execution_actual_adapter"]) for r in rows} == {
-        (SIMULATOR, SIMULATOR)
-    }
-    assert {r["raw_order"]["route"]["bypass_reason"] for r in rows} == {"lean_runner_unhealthy"}
+    assert {
+        (r["execution_expected_adapter"], r["execution_actual_adapter"], r["execution_fallback_reason"])
+        for r in rows
+    } == {(LEAN, SIMULATOR, "lean_runner_unhealthy")}
+    assert {r["raw_order"]["route"]["primary_unavailable"] for r in rows} == {"lean_runner_unhealthy"}
     assert hostile.paths == ["/healthz"], "one health probe, no order sent to an unhealthy runner"
 
 
