@@ -590,6 +590,13 @@ class Resolution:
     def in_shadow(self) -> Resolution:
         return replace(self, applied=False, shadow=True)
 
+    def under_spent_budget(self) -> Resolution:
+        """A spent error budget may only make the advisory stricter: an applied veto stays applied (an
+        LLM outage must never turn fail-closed into fail-open); everything else goes to shadow."""
+        if self.applied and self.action == ACTION_VETO:
+            return self
+        return self.in_shadow()
+
 
 def resolved_fail_mode(policy: AdvisoryPolicy, configured: str, trading_mode: str, *, error: bool) -> str:
     """`strict_veto` enforcement turns an error's fail mode into veto; live pass_through needs approval."""

@@ -195,15 +195,20 @@ def test_an_error_at_an_acting_stage_rejects_with_llm_error_while_the_budget_hol
     assert decision["decision_json"]["risk_reasons"] == ["llm_error"] and decision["status"] == "rejected"
 
 
-def test_a_spent_error_budget_forces_shadow_records_an_alert_and_blocks_live(
+def test_a_spent_error_budget_records_an_alert_blocks_live_and_keeps_every_veto(
     ledger_url: str, tmp_path: Path, stub: LlmStub
 ) -> None:
     stub.mode = "malformed"
     metadata = _review_window(ledger_url, tmp_path, FOUR_DECISIONS, _llm(stub, **ACTING))
     assert metadata["error_budget"]["spent"] and metadata["budget_alert_recorded"]
     assert "error_budget_spent" in metadata["llm_mode"]["shadow_reasons"]
-    assert all(r["shadow"] and not r["applied"] for r in _reviews(ledger_url))
-    _assert_no_decision_changed(ledger_url)
+    reviews = _reviews(ledger_url)
+    assert all(r["action"] == "veto" and r["applied"] and not r["shadow"] for r in reviews)
+    decisions = _decisions_by_id(ledger_url)
+    assert {
+        tuple(decisions[str(r["trade_decision_id"])]["decision_json"]["risk_reasons"]) for r in reviews
+    } == {("llm_error",)}
+    assert _submitted_qty(ledger_url) == {}, "an LLM outage must not turn fail-closed into fail-open"
     alerts = [r for r in _rows(ledger_url, schema.evidence_log) if r["entry_kind"] == BUDGET_ALERT_KIND]
     assert len(alerts) == 1 and alerts[0]["content"]["action"] == "forced_shadow"
     day = pd.Timedelta(hours=24)

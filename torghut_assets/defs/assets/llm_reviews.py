@@ -123,7 +123,7 @@ def llm_decision_reviews(
     if budget.spent:
         mode = force_shadow(mode, BUDGET_SHADOW_REASON)
         reviews = [
-            replace(r, resolution=r.resolution.in_shadow(), shadow_reasons=mode.shadow_reasons)
+            replace(r, resolution=r.resolution.under_spent_budget(), shadow_reasons=mode.shadow_reasons)
             for r in reviews
         ]
     rows = [*kept, *(review_row(window.lane, window.start, r) for r in reviews)]
