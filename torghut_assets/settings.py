@@ -165,6 +165,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rules.append(f"TORGHUT_APPROVAL_SECRET must be at least {MIN_SECRET_BYTES} bytes")
     lane_modes, mode_problems = _lane_modes(env, trading_mode)
     rules += mode_problems
+    real_venue = lean_url is not None or alpaca_set
+    trading_lanes = sorted(lane for lane, mode in lane_modes.items() if mode.reaches_real_venues)
+    if universe_source == SOURCE_STATIC and trading_lanes and real_venue and not production:
+        rules.append(
+            f"TRADING_UNIVERSE_SOURCE=static is refused while orders can reach a real venue "
+            f"({', '.join(trading_lanes)} in paper/live mode with "
+            f"{'TRADING_LEAN_RUNNER_URL' if lean_url else 'Alpaca keys'} set): use jangar"
+        )
     timeout_text = read(env, "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS")
     interval_text = read(env, "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS")
     decision_timeout = int(timeout_text) if "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS" not in bad else 600

@@ -195,3 +195,40 @@ def test_the_shipped_gate_policy_loads_with_live_rollout_off() -> None:
     policy = GatePolicy.from_toml(Path(settings.gate_policy_path).read_text(encoding="utf-8"))
     assert policy.live_rollout_enabled is False
     assert policy.require_forecast_evidence is False
+
+
+def test_every_lane_is_replay_unless_named_in_the_lane_modes() -> None:
+    settings = load_settings({"TORGHUT_LANE_MODES": "macd_rsi=paper"})
+    assert {lane: mode.value for lane, mode in settings.lane_modes.items()} == {"macd_rsi": "paper"}
+    assert load_settings({}).lane_modes == {}
+
+
+def test_lane_modes_name_every_problem_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"TORGHUT_LANE_MODES": "macd_rsi=papr,nope=paper,ema_trend"})
+    message = str(raised.value)
+    assert "mode 'papr' is not one of replay, paper, live" in message
+    assert "lane 'nope' is not a configured lane" in message
+    assert "'ema_trend' is not lane=mode" in message
+
+
+def test_a_live_lane_needs_trading_mode_live() -> None:
+    with pytest.raises(SettingsError, match="live mode but TRADING_MODE=paper"):
+        load_settings({"TORGHUT_LANE_MODES": "macd_rsi=live", "TRADING_MODE": "paper"})
+
+
+def test_a_static_universe_is_refused_whenever_orders_can_reach_a_real_venue_even_in_dev() -> None:
+    env = {"TORGHUT_LANE_MODES": "macd_rsi=paper", "TRADING_LEAN_RUNNER_URL": "http://127.0.0.1:8088"}
+    with pytest.raises(SettingsError, match="TRADING_UNIVERSE_SOURCE=static is refused"):
+        load_settings(env)
+    assert load_settings({"TRADING_LEAN_RUNNER_URL": "http://127.0.0.1:8088"}).lane_modes == {}
+    assert load_settings({"TORGHUT_LANE_MODES": "macd_rsi=paper"}).lane_modes
+
+
+def test_the_planned_decision_timeout_follows_the_reference_default_and_can_be_disabled() -> None:
+    assert load_settings({}).planned_decision_timeout_seconds == 600
+    assert (
+        load_settings({"TRADING_PLANNED_DECISION_TIMEOUT_SECONDS": "0"}).planned_decision_timeout_seconds == 0
+    )
+    with pytest.raises(SettingsError, match="TRADING_PLANNED_DECISION_TIMEOUT_SECONDS must be >= 0"):
+        load_settings({"TRADING_PLANNED_DECISION_TIMEOUT_SECONDS": "-5"})
