@@ -20,6 +20,7 @@ from torghut_assets.domain.strategies import StrategySpec, strategy_actions
 ORDER_TYPE = "market"
 TIME_IN_FORCE = "day"
 FLATTEN_RATIONALE = "session_close_flatten"
+SHORTS_NOT_ALLOWED = "shorts_not_allowed"
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,9 @@ def plan_session_decisions(
     `entry_block` (a latched continuity alert, an emergency stop, the trading kill switch) rejects
     every entry from its start time on; exits stay allowed because they only reduce risk.
 
-    An action that does not change the target position (a buy while long, a sell while flat) is not a
-    decision. Rejected decisions are kept: they are evidence of what the risk engine stopped. Open
+    An action that does not change the target position (a buy while long) is not a decision; a sell
+    while flat would open a short, which is a decision rejected `shorts_not_allowed` unless the lane
+    allows shorts (short entries are not modelled yet, so such a lane simply does not act on it). Rejected decisions are kept: they are evidence of what the risk engine stopped. Open
     positions are flattened at the first signal at or after the flatten time.
     """
     if session_signals.empty:
@@ -206,6 +208,10 @@ def plan_session_decisions(
         elif action < 0 and held > 0:
             emit(i, symbol, "sell", held, price, "strategy_signal", [])
             book.positions[symbol] = 0
+        elif action < 0 and held == 0 and not lane.allow_shorts:
+            # The strategy would open a short; risk refuses it, and the refusal is evidence (reference
+            # reason `shorts_not_allowed`), not a silently dropped signal.
+            emit(i, symbol, "sell", size_order(spec, price), price, "strategy_signal", [SHORTS_NOT_ALLOWED])
     return decisions
 
 

@@ -302,9 +302,13 @@ def test_late_entries_are_rejected_with_session_close_entry_blocked(session: Sim
 def test_exits_are_still_allowed_inside_the_entry_block(session: SimulatedSession) -> None:
     lane_decisions = plan(session, "ema_trend", session_close_entry_block_minutes=120)
     block_at = session.close - pd.Timedelta(minutes=120)
-    late_sells = [d for d in lane_decisions if d.action == "sell" and d.event_ts >= block_at]
-    assert late_sells
-    assert all(d.status == "planned" for d in late_sells)
+    late_exits = [
+        d
+        for d in lane_decisions
+        if d.action == "sell" and d.event_ts >= block_at and "shorts_not_allowed" not in d.risk_reasons
+    ]
+    assert late_exits
+    assert all(d.status == "planned" for d in late_exits)
 
 
 # --- risk limits ----------------------------------------------------------------------------------------
@@ -349,15 +353,17 @@ def test_an_entry_sized_within_the_notional_limit_is_not_rejected_for_notional(
 
 
 def test_rejected_entries_do_not_change_the_book(session: SimulatedSession) -> None:
-    """With every entry rejected there is nothing to sell: no strategy exit and no flatten."""
+    """With every entry rejected there is nothing to sell: no planned exit and no flatten, only refused
+    shorts as evidence."""
     cheapest = float(session.signals["price"].min())
     lane_decisions = plan(session, "ema_trend", max_notional_per_trade=round(cheapest / 2, 2))
     assert rejected(lane_decisions)
-    assert [d for d in lane_decisions if d.action == "sell"] == []
+    sells = [d for d in lane_decisions if d.action == "sell"]
+    assert all(d.risk_reasons == ("shorts_not_allowed",) for d in sells)
 
 
 @pytest.mark.parametrize("lane_name", LANE_NAMES)
-def test_a_strategy_sell_after_a_rejected_buy_is_not_a_decision(
+def test_a_strategy_sell_after_a_rejected_buy_is_only_a_refused_short(
     session: SimulatedSession, lane_name: str
 ) -> None:
     lane, spec = lane_and_spec(lane_name, max_open_positions=1)
@@ -378,7 +384,8 @@ def test_a_strategy_sell_after_a_rejected_buy_is_not_a_decision(
         if sell_signals.empty:
             continue
         exercised += 1
-        assert not [d for d in same_symbol if d.action == "sell" and d.event_ts < reentry], buy
+        sells = [d for d in same_symbol if d.action == "sell" and d.event_ts < reentry]
+        assert sells and all(d.risk_reasons == ("shorts_not_allowed",) for d in sells), buy
     assert exercised > 0, "expected strategy sells after rejected buys in the simulated session"
 
 
@@ -411,3 +418,26 @@ def test_decision_json_records_the_arrival_price_for_tca(decisions: dict[str, li
     assert isinstance(params, dict)
     assert params["arrival_price"] == params["price"] == pytest.approx(d.price)
     assert d.price > 0
+
+
+# --- refusals are evidence ------------------------------------------------------------------------------
+
+
+def test_a_sell_signal_while_flat_is_a_rejected_short_not_a_dropped_signal(
+    session: SimulatedSession, decisions: dict[str, list[TradeDecision]]
+) -> None:
+    shorts = [d for name in LANE_NAMES for d in decisions[name] if "shorts_not_allowed" in d.risk_reasons]
+    assert shorts, "the simulated session has sell signals while flat"
+    for d in shorts:
+        assert (d.action, d.status, d.rationale) == ("sell", "rejected", "strategy_signal")
+        assert d.qty >= 1
+    for name in LANE_NAMES:
+        full = decisions[name]
+        for short in (d for d in full if "shorts_not_allowed" in d.risk_reasons):
+            before = [d for d in planned(full) if d.symbol == short.symbol and d.event_ts <= short.event_ts]
+            assert sum(d.qty if d.action == "buy" else -d.qty for d in before) == 0
+
+
+def test_refused_shorts_never_change_the_position_book(decisions: dict[str, list[TradeDecision]]) -> None:
+    for name in LANE_NAMES:
+        assert all(q >= 0 for q in net_planned_qty(decisions[name]).values())
