@@ -548,6 +548,8 @@ def _classify(exc: sa.exc.DBAPIError) -> str:
         return TABLE_MISSING
     if code in ("28000", "28P01", "42501") or "authentication failed" in text or "permission denied" in text:
         return SOURCE_AUTH_FAILED
+    if "is readonly" in text:  # clickhouse-connect: a readonly=1 user may not set max_execution_time
+        return SOURCE_AUTH_FAILED
     if code.startswith("22") or code in ("42804", "42883"):
         return PAYLOAD_INVALID
     return SOURCE_UNAVAILABLE

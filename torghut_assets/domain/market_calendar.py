@@ -127,7 +127,7 @@ def _table_at(day: dt.date) -> _SessionTable:
 
 
 def is_session_day(day: dt.date) -> bool:
-    return _table_at(day).row(day) >= 0
+    return session_bounds(day) is not None
 
 
 def _require_aware(ts: pd.Timestamp) -> pd.Timestamp:
@@ -251,4 +251,5 @@ def previous_sessions(day: dt.date, n: int) -> list[dt.date]:
     end = int(np.searchsorted(table.days, np.datetime64(day, "D"), side="left"))
     if end < n:  # pragma: no cover - only before SUPPORTED_YEARS[0]
         raise ValueError(f"fewer than {n} sessions before {day} in the supported calendar range")
-    return [d.item() for d in table.days[end - n : end]]
+    sessions: list[dt.date] = table.days[end - n : end].tolist()
+    return sessions

@@ -348,7 +348,10 @@ class AlpacaTradingStub(StubServer[str]):
                 return 403, refusal
         if side == "sell" and held <= 0 and not self.shorting_enabled:
             return 403, recorded("error_403_not_allowed_to_short.json")
-        if side == "buy" and held >= 0 and qty * self.price_of(symbol) > self._buying_power()[1]:
+        # Alpaca's opening-order check: a buy at the price, a short sale at 3 % above it (alpaca-docs,
+        # "Buying Power" in content/trading/orders.md)
+        opening = qty * self.price_of(symbol) * (1.0 if side == "buy" else 1.03)
+        if (held >= 0 if side == "buy" else held <= 0) and opening > self._buying_power()[1]:
             return 403, {"code": 40310000, "message": "insufficient buying power"}
         return None
 
