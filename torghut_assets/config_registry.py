@@ -242,7 +242,8 @@ _CORE: tuple[EnvSetting, ...] = (
     EnvSetting(
         "TORGHUT_SIGNAL_SOURCE_URL",
         "url",
-        "SQLAlchemy URL of the TA signal database (source sql); may hold a password",
+        "SQLAlchemy URL of the TA signal database (source sql), e.g. clickhousedb://user:pass@host:8123/torghut"
+        " for ClickHouse; may hold a password",
         secret=True,
     ),
     EnvSetting("TRADING_SIGNAL_TABLE", "str", "signal table of the sql source", default="ta_signals"),

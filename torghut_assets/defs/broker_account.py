@@ -1,12 +1,13 @@
 """The account that sizing and reconciliation trust: the broker's own when an Alpaca venue is configured
 (`BrokerResource.alpaca_venue()`), the lane's simulated one otherwise.
 
-Sizing (`trade_decisions`): Alpaca's `equity` replaces the lane's configured equity (the base of the
-per-symbol and stage percentage caps), and its `buying_power` caps the lane's gross notional. An account
-that cannot be read, or that Alpaca has blocked from trading, rejects every entry of the window from its
-start (exits still go out: they only reduce risk), with the read's reason code (`alpaca_get_account_
-<failure>`) or `broker_trading_blocked` among the decision's risk reasons. The materialization says
-which account the equity came from (`account` metadata: `alpaca` or `simulated`).
+Sizing (`trade_decisions`, for a lane in `paper` or `live` mode: a `replay` lane only ever reaches the
+simulated venue, so it keeps the simulated account): Alpaca's `equity` replaces the lane's configured
+equity (the base of the per-symbol and stage percentage caps), and its `buying_power` caps the lane's
+gross notional. An account that cannot be read, or that Alpaca has blocked from trading, rejects every
+entry of the window from its start (exits still go out: they only reduce risk), with the read's reason
+code (`alpaca_get_account_<failure>`) or `broker_trading_blocked` among the decision's risk reasons. The
+materialization says which account the equity came from (`equity_source`: `alpaca` or `simulated`).
 
 Reconciliation (`positions_match_broker`): Alpaca's positions must equal, symbol by symbol, the ledger's
 net filled quantity of every execution Alpaca placed (`POSITION_ADAPTERS`). A position report that cannot
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from torghut_assets.adapters.execution_venue import VenueError
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.domain.decisions import EntryBlock
-from torghut_assets.domain.lanes import LaneConfig
+from torghut_assets.domain.lanes import LaneConfig, LaneMode
 from torghut_assets.domain.routing import ALPACA
 from torghut_assets.ledger import reconciliation as rec
 from torghut_assets.ledger import schema
@@ -81,10 +82,11 @@ class AccountBasis:
         }
 
 
-def read_account(broker: BrokerResource) -> AccountBasis:
-    """The broker's account when an Alpaca venue is configured; a failed read is kept as its reason code
-    (never silently replaced by the simulated account)."""
-    venue = broker.alpaca_venue()
+def read_account(broker: BrokerResource, mode: LaneMode = LaneMode.PAPER) -> AccountBasis:
+    """The broker's account when an Alpaca venue is configured and the lane can reach it (a `replay`
+    lane only ever trades the simulated venue, so it sizes on the simulated account); a failed read is
+    kept as its reason code (never silently replaced by the simulated account)."""
+    venue = broker.alpaca_venue() if mode.reaches_real_venues else None
     if venue is None:
         return AccountBasis(SIMULATED)
     try:

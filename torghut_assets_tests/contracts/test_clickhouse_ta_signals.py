@@ -29,6 +29,7 @@ from torghut_assets.adapters.sql_signal_source import (
     REQUIRED_COLUMNS,
     TA_SIGNALS_COLUMNS,
     SqlSignalSource,
+    _classify,
     create_ta_signals_table,
 )
 from torghut_assets.domain.signal_frame import MAX_PRICE, MIN_PRICE, SUPERSEDED_VERSIONS_ATTR
@@ -358,3 +359,42 @@ def test_tables_are_not_created_on_clickhouse_by_the_local_copy_helper(chdb: Chd
             create_ta_signals_table(engine, TABLE)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (
+            "Code: 159. DB::Exception: Timeout exceeded: elapsed 1012.000 ms. (TIMEOUT_EXCEEDED)",
+            "source_timeout",
+        ),
+        ("HTTPConnectionPool(host='ch', port=8123): Read timed out. (read timeout=33)", "source_timeout"),
+        (
+            "Code: 60. DB::Exception: Unknown table expression identifier 'torghut.x'. (UNKNOWN_TABLE)",
+            "source_table_missing",
+        ),
+        (
+            "Code: 81. DB::Exception: Database nowhere does not exist. (UNKNOWN_DATABASE)",
+            "source_table_missing",
+        ),
+        (
+            "Code: 516. DB::Exception: reader: Authentication failed. (AUTHENTICATION_FAILED)",
+            "source_auth_failed",
+        ),
+        (
+            "Code: 164. DB::Exception: Cannot modify 'max_execution_time' setting in readonly mode",
+            "source_auth_failed",
+        ),
+        ("Setting max_execution_time is readonly", "source_auth_failed"),
+        (
+            "Code: 53. DB::Exception: Type mismatch in IN or VALUES section. (TYPE_MISMATCH)",
+            "source_payload_invalid",
+        ),
+        (
+            "Error HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded (Connection refused)",
+            "source_unavailable",
+        ),
+    ],
+)
+def test_clickhouse_errors_are_classified(message: str, reason: str) -> None:
+    assert _classify(sa.exc.DBAPIError("SELECT 1", None, Exception(message))) == reason

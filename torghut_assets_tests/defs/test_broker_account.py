@@ -27,6 +27,7 @@ from torghut_assets.defs.broker_account import (
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.reconciliation import CHECKS
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
@@ -53,12 +54,19 @@ def alpaca_broker(stub: AlpacaTradingStub) -> BrokerResource:
     )
 
 
-def decide(url: str, root: Path, broker: BrokerResource) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Materialize the window's decisions; (decision rows, the trade_decisions metadata)."""
+def decide(
+    url: str, root: Path, broker: BrokerResource, mode: str = "paper"
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Materialize the window's decisions with the lane in `mode`; (decision rows, trade_decisions
+    metadata)."""
     result = dg.materialize(
         [signals, trade_decisions],
         partition_key=lane_window_key(LANE, WINDOW),
-        resources={**harness.resources(url, root), "broker": broker},
+        resources={
+            **harness.resources(url, root),
+            "broker": broker,
+            "trading_session": TradingSessionResource(lane_modes=f"{LANE}={mode}"),
+        },
         instance=dg.DagsterInstance.ephemeral(),
     )
     (materialization,) = result.asset_materializations_for_node("trade_decisions")
@@ -79,6 +87,18 @@ def test_without_alpaca_keys_the_simulated_account_sizes(ledger_url: str, tmp_pa
 
     assert metadata["equity_source"] == "simulated"
     assert metadata["account"]["equity"] == LANES[LANE].equity
+    assert any(r["status"] == "planned" for r in buys(rows))
+
+
+def test_a_replay_lane_keeps_the_simulated_account_even_with_alpaca_keys(
+    ledger_url: str, tmp_path: Path, alpaca: AlpacaTradingStub
+) -> None:
+    alpaca.mode = "http_503"  # would block every entry, were it asked
+
+    rows, metadata = decide(ledger_url, tmp_path, alpaca_broker(alpaca), mode="replay")
+
+    assert metadata["equity_source"] == "simulated"
+    assert alpaca.requests_to("/v2/account") == []
     assert any(r["status"] == "planned" for r in buys(rows))
 
 

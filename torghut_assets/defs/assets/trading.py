@@ -12,6 +12,7 @@ from torghut_assets.defs.broker_account import AccountBasis, earliest, read_acco
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.decisions import EntryBlock, decisions_in_window, plan_session_decisions
 from torghut_assets.domain.lanes import LaneConfig, LaneWindow
 from torghut_assets.domain.market_calendar import session_bounds
@@ -111,11 +112,13 @@ def trade_decisions(
     ledger: LedgerResource,
     market_data: MarketDataResource,
     broker: BrokerResource,
+    trading_session: TradingSessionResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     window = lane_window(context)
     session = session_bounds_for(window)
     rows = []
-    account = read_account(broker)  # the broker's equity when Alpaca is configured, else the lane's
+    # the broker's equity for a paper/live lane when Alpaca is configured, else the lane's simulated one
+    account = read_account(broker, trading_session.mode(window.lane))
     with ledger.read() as conn:
         window_signals = queries.window_signals(conn, window.lane, window.start)
         block = earliest(entry_block(conn, window.lane), account.entry_block(window.start))
