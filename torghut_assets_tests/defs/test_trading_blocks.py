@@ -95,4 +95,6 @@ def test_a_block_raised_after_the_window_does_not_rewrite_it(ledger_url: str, tm
             at=(WINDOW + pd.Timedelta(days=2)).to_pydatetime(),
         )
     engine.dispose()
-    assert all(r["status"] == "planned" for r in _decide(ledger_url, tmp_path))
+    rows = _decide(ledger_url, tmp_path)
+    assert not any("kill_switch_enabled" in r["decision_json"]["risk_reasons"] for r in rows)
+    assert all(r["status"] == "planned" for r in rows if not r["decision_json"]["risk_reasons"])

@@ -41,7 +41,7 @@ from torghut_assets.settings import load_settings
 from torghut_assets_tests.adapters.alpaca_trading_stub import AlpacaTradingStub
 from torghut_assets_tests.adapters.stub_server import StubServer
 from torghut_assets_tests.defs.governance_harness import GovernedLedger
-from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW
+from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, trading_as_open_window
 from torghut_assets_tests.reliability.governed_snapshot import empty_pg_database, governed_copy
 
 DB_PASSWORD = "S3cretPw-XYZ"
@@ -192,12 +192,18 @@ def surfaces(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory)
                     found.exceptions.append(f"{name}: {dg.serialize_value(event)}")
             return result
 
-        def resources() -> dict[str, object]:
-            return default_resources(load_settings())
+        def resources(trading_window: pd.Timestamp | None = None) -> dict[str, object]:
+            configured = default_resources(load_settings())
+            if trading_window is None:
+                return configured
+            # ema_trend as a paper lane trading this window live, so its orders reach the Alpaca stub
+            return {**configured, "trading_session": trading_as_open_window(trading_window, ("ema_trend",))}
 
-        def materialize(assets: list[Any], **kwargs: Any) -> dg.ExecuteInProcessResult:
+        def materialize(
+            assets: list[Any], trading_window: pd.Timestamp | None = None, **kwargs: Any
+        ) -> dg.ExecuteInProcessResult:
             return dg.materialize(
-                assets, resources=resources(), instance=instance, raise_on_error=False, **kwargs
+                assets, resources=resources(trading_window), instance=instance, raise_on_error=False, **kwargs
             )
 
         def promote(stage: str, token: str | None = None) -> dg.ExecuteInProcessResult:
@@ -233,7 +239,9 @@ def surfaces(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory)
             flow(
                 "lane window (orders to Alpaca)",
                 lambda: materialize(
-                    LANE_WINDOW_ASSETS, partition_key=lane_window_key("ema_trend", OPEN_WINDOW)
+                    LANE_WINDOW_ASSETS,
+                    trading_window=OPEN_WINDOW,
+                    partition_key=lane_window_key("ema_trend", OPEN_WINDOW),
                 ),
             )
             found.orders_seen_by_alpaca = len(stub.requests_to("/v2/orders", "POST"))
@@ -248,6 +256,7 @@ def surfaces(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory)
                 "orders during an Alpaca outage",  # the harness already decided this window's trades
                 lambda: materialize(
                     [executions],
+                    trading_window=OPEN_WINDOW.replace(hour=OUTAGE_WINDOW_HOUR),
                     partition_key=lane_window_key("ema_trend", OPEN_WINDOW.replace(hour=OUTAGE_WINDOW_HOUR)),
                 ),
             )
