@@ -79,7 +79,7 @@ def _signals(minutes: int) -> pd.DataFrame:
     from torghut_assets.adapters.market_simulator import MarketSimulator
 
     frame = MarketSimulator().signals(SESSION_OPEN, START + pd.Timedelta(minutes=minutes))
-    keep = [c for c in frame.columns if c not in ("price", "close", "vwap", "volume", "lane", "window_start")]
+    keep = [c for c in frame.columns if c not in ("price", "close", "vwap", "lane", "window_start")]
     return frame[keep]
 
 

@@ -21,11 +21,12 @@ from torghut_assets.adapters.execution_venue import (
     OrderRequest,
     VenueError,
 )
-from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
+from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, MarketSimulator
+from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
 from torghut_assets.defs.open_window import advance_open_windows
 from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.resources import BrokerResource
+from torghut_assets.defs.resources import BrokerResource, MarketDataResource
 from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.routing import ALPACA
 from torghut_assets.ledger import schema
@@ -33,6 +34,7 @@ from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, resources
 
 WINDOW_END = OPEN_WINDOW + pd.Timedelta(hours=1)
+SESSION_OPEN = pd.Timestamp("2026-03-03 14:30", tz="UTC")
 PAPER = "macd_rsi=paper"
 
 
@@ -141,9 +143,33 @@ def _utc(value: Any) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def _live_session(url: str, root: Path, broker: RecordingBroker, ticks: list[pd.Timestamp]) -> None:
+def _live_session(
+    url: str,
+    root: Path,
+    broker: RecordingBroker,
+    ticks: list[pd.Timestamp],
+    signal_url: str | None = None,
+) -> None:
+    """Loop ticks at `ticks`; with `signal_url`, each tick first writes the signals that have arrived by
+    then into that SQL `ta_signals` table (the source the loop reads), as a live feed would."""
+    resources = _resources(url, root, broker, None)
+    feed = None
+    if signal_url is not None:
+        resources["market_data"] = MarketDataResource(source="sql", sql_url=signal_url)
+        feed = MarketSimulator().signals(SESSION_OPEN, WINDOW_END)
+        feed = feed[[c for c in feed.columns if c not in ("lane", "window_start")]]
+        engine = sa.create_engine(signal_url)
+        create_ta_signals_table(engine)
+        engine.dispose()
+    written = SESSION_OPEN
     for now in ticks:
-        advance_open_windows(_resources(url, root, broker, None), now)
+        if feed is not None:
+            arrived = feed[(feed["event_ts"] >= written) & (feed["event_ts"] < now)]
+            engine = sa.create_engine(str(signal_url))
+            write_ta_signals(engine, arrived)
+            engine.dispose()
+            written = now
+        advance_open_windows(resources, now)
 
 
 def _minutes(start: str, end: str, step: str = "5min") -> list[pd.Timestamp]:
@@ -213,7 +239,9 @@ def live_session(module_ledger_url: str, tmp_path_factory: pytest.TempPathFactor
     """One simulated session hour: the loop ticks every 9 minutes, then the hourly run closes the window."""
     root = tmp_path_factory.mktemp("artifacts")
     broker = RecordingBroker()
-    _live_session(module_ledger_url, root, broker, _minutes("2026-03-03 15:01", "2026-03-03 15:59", "9min"))
+    feed = f"sqlite:///{root / 'ta_signals.db'}"
+    ticks = _minutes("2026-03-03 15:01", "2026-03-03 15:59", "9min")
+    _live_session(module_ledger_url, root, broker, ticks, signal_url=feed)
     sent = list(broker.recorder.submitted)
     before = {r["client_order_id"]: r["created_at"] for r in _rows(module_ledger_url, schema.executions)}
     _materialize(module_ledger_url, root, broker, WINDOW_END + pd.Timedelta(minutes=5))
