@@ -119,9 +119,7 @@ def build_open_window_sensor(interval_seconds: int) -> dg.SensorDefinition:
             return dg.SkipReason("no paper/live lane has an open window in an open market session")
         active = [r for r in reports if r.sent or r.unsent]
         for report in reports:
-            context.log.info(
-                f"{report.window.label()}: sent {report.sent}, unsent {report.unsent or 'none'}"
-            )
+            context.log.info(f"{report.window.label()}: sent {report.sent}, unsent {report.unsent or 'none'}")
         return dg.SensorResult(asset_events=[tick_observation(r) for r in active])
 
     return open_window_sensor

@@ -145,8 +145,9 @@ def plan_session_decisions(
 
     An action that does not change the target position (a buy while long) is not a decision; a sell
     while flat would open a short, which is a decision rejected `shorts_not_allowed` unless the lane
-    allows shorts (short entries are not modelled yet, so such a lane simply does not act on it). Rejected decisions are kept: they are evidence of what the risk engine stopped. Open
-    positions are flattened at the first signal at or after the flatten time.
+    allows shorts (short entries are not modelled yet, so such a lane simply does not act on it).
+    Rejected decisions are kept: they are evidence of what the risk engine stopped. Open positions are
+    flattened at the first signal at or after the flatten time.
     """
     if session_signals.empty:
         return []

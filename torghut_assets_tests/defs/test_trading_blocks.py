@@ -27,8 +27,12 @@ def _decide(url: str, tmp_path: Path) -> list[dict[str, object]]:
     dg.materialize(
         [signals, trade_decisions],
         partition_key=lane_window_key("macd_rsi", WINDOW),
-        resources={"ledger": ledger, "market_data": MarketDataResource(), "broker": BrokerResource(),
-                   "trading_session": TradingSessionResource()},
+        resources={
+            "ledger": ledger,
+            "market_data": MarketDataResource(),
+            "broker": BrokerResource(),
+            "trading_session": TradingSessionResource(),
+        },
         instance=dg.DagsterInstance.ephemeral(),
     )
     table = schema.trade_decisions
