@@ -175,8 +175,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     timeout_text = read(env, "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS")
     interval_text = read(env, "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS")
-    decision_timeout = int(timeout_text) if "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS" not in bad else 600
-    interval = int(interval_text) if "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS" not in bad else 15
+    decision_timeout = int(float(timeout_text)) if "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS" not in bad else 600
+    interval = int(float(interval_text)) if "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS" not in bad else 15
     if decision_timeout < 0:
         rules.append("TRADING_PLANNED_DECISION_TIMEOUT_SECONDS must be >= 0 (0 disables expiry)")
     if not 5 <= interval <= 300:
