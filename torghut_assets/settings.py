@@ -173,10 +173,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"({', '.join(trading_lanes)} in paper/live mode with "
             f"{'TRADING_LEAN_RUNNER_URL' if lean_url else 'Alpaca keys'} set): use jangar"
         )
-    timeout_text = read(env, "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS")
-    interval_text = read(env, "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS")
-    decision_timeout = int(float(timeout_text)) if "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS" not in bad else 600
-    interval = int(float(interval_text)) if "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS" not in bad else 15
+    decision_timeout = _whole(env, bad, "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS")
+    interval = _whole(env, bad, "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS")
     if decision_timeout < 0:
         rules.append("TRADING_PLANNED_DECISION_TIMEOUT_SECONDS must be >= 0 (0 disables expiry)")
     if not 5 <= interval <= 300:
@@ -237,6 +235,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         planned_decision_timeout_seconds=decision_timeout,
         open_window_interval_seconds=interval,
     )
+
+
+def _whole(env: Mapping[str, str], bad: Mapping[str, str], name: str) -> int:
+    """An integer setting's value (the registry accepts integral floats such as `5.0`); its default when
+    the value was already reported malformed."""
+    return int(float(SETTINGS[name].default if name in bad else read(env, name)))
 
 
 def _lane_modes(env: Mapping[str, str], trading_mode: str) -> tuple[dict[str, LaneMode], list[str]]:
