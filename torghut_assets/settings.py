@@ -270,7 +270,7 @@ def _universe_timing(env: Mapping[str, str], bad: Mapping[str, str]) -> _Univers
     between them: 1 <= cache <= max-stale, timeout >= 1. A malformed value is reported by the registry
     only; its default stands in here."""
     cache, max_stale, timeout = (
-        int(float(SETTINGS[name].default if name in bad else read(env, name)))
+        _whole(env, bad, name)
         for name in (
             "TRADING_UNIVERSE_CACHE_SECONDS",
             "TRADING_UNIVERSE_MAX_STALE_SECONDS",
