@@ -1,4 +1,4 @@
-"""Alpaca paper trading (alpaca-py `TradingClient`) as an execution venue (domain.md §6): it places and
+"""Alpaca paper trading (alpaca-py `TradingClient`) as an execution venue (docs/routing.md): it places and
 looks up orders (`ExecutionVenue`, `OrderLookupVenue`), cancels them (`CancellingVenue`) and reports the
 account and its positions as Alpaca holds them (`AccountVenue`).
 

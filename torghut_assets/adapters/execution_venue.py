@@ -1,7 +1,7 @@
 """The interface every execution venue implements (LEAN runner, Alpaca paper, simulated twins).
 
 A venue either returns an `OrderReport` or raises `VenueError` carrying the reference's failure taxonomy
-(domain.md §6), from which the router derives `lean_<op>_<failure>` fallback reasons. Venues never
+(docs/routing.md), from which the router derives `lean_<op>_<failure>` fallback reasons. Venues never
 decide routing; they only place and report.
 """
 

@@ -1,4 +1,4 @@
-"""The LEAN runner bridge (domain.md §6) as an ExecutionVenue: a plain HTTP client, nothing more.
+"""The LEAN runner bridge (docs/routing.md) as an ExecutionVenue: a plain HTTP client, nothing more.
 
 It speaks the reference runner's API exactly (proompteng/lab@18622cbe3a,
 services/torghut/app/lean_runner.py; docs/routing.md "LEAN runner API"):

@@ -1,4 +1,4 @@
-"""An OpenAI-compatible chat-completions client for the LLM advisory (domain.md §12): HTTP, nothing more.
+"""An OpenAI-compatible chat-completions client for the LLM advisory: HTTP, nothing more.
 
 `POST {base_url}/chat/completions` with the model, the two messages, a token limit and a JSON
 `response_format`, answered either as one JSON body or as a server-sent-event stream. Two wire dialects

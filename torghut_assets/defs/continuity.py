@@ -200,18 +200,18 @@ def cancel_on_emergency_stop(
     if not fired:
         return 0
     outcomes = cancel_open_orders(broker.venues(pd.DataFrame()))
+    # One cancel-all covers the account; it is recorded once, against the first lane that fired.
+    first = fired[0]
     with ledger.transaction() as conn:
-        for t in fired:
-            order_cancellations.record_cancellations(
-                conn,
-                outcomes,
-                trigger=StopTrigger.EMERGENCY_STOP.value,
-                trigger_reason=";".join(str(d) for d in t["detail"]) or str(t["reason"]),  # type: ignore[attr-defined]
-                trigger_source="signal_continuity_sensor",
-                attempted_at=now.to_pydatetime(),
-                lane=str(t["lane"]),
-            )
-            outcomes = []  # one cancel-all per tick; later lanes record that nothing was left open
+        order_cancellations.record_cancellations(
+            conn,
+            outcomes,
+            trigger=StopTrigger.EMERGENCY_STOP.value,
+            trigger_reason=";".join(str(d) for d in first["detail"]) or str(first["reason"]),  # type: ignore[attr-defined]
+            trigger_source="signal_continuity_sensor",
+            attempted_at=now.to_pydatetime(),
+            lane=str(first["lane"]),
+        )
     return len(fired)
 
 
@@ -219,7 +219,7 @@ def cancel_on_emergency_stop(
     job=signal_continuity_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Applies each closed lane window's ingest verdict to the continuity latch (domain.md §4).",
+    description="Applies each closed lane window's ingest verdict to the continuity latch.",
 )
 def signal_continuity_sensor(
     context: dg.SensorEvaluationContext,

@@ -1,4 +1,4 @@
-"""`llm` resource: the LLM advisory's endpoint, model and policy (domain.md §12). Disabled by default.
+"""`llm` resource: the LLM advisory's endpoint, model and policy (docs/llm-advisory.md). Disabled by default.
 
 Built from `Settings` (every `LLM_*` variable is read and checked there); the API key arrives only as
 `EnvVar("LLM_API_KEY")`, so it never appears in run config or metadata. Field names of the policy part

@@ -1,4 +1,4 @@
-"""`readiness_report`: the roadmap's acceptance criteria, computed from the ledger (domain.md §14).
+"""`readiness_report`: the roadmap's acceptance criteria, computed from the ledger (docs/runtime-reports.md).
 
 Time is lane-window time: "the last 24 h" are the lane windows that started in [as_of − 24 h, as_of), and
 the paper period is the last N market sessions (default 10) up to `as_of`. That keeps the report

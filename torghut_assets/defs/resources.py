@@ -216,7 +216,7 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Execution venues and the routing policy (domain.md §6): LEAN first, Alpaca as fallback.
+    """Execution venues and the routing policy (docs/routing.md): LEAN first, Alpaca as fallback.
 
     With neither a LEAN runner URL nor Alpaca keys (a laptop), orders go to the simulated paper broker,
     and every execution row and materialization says `simulator`. Without Alpaca keys the simulator is

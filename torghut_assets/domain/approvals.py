@@ -1,4 +1,4 @@
-"""Signed, single-use approval overrides (domain.md §10.3).
+"""Signed, single-use approval overrides (docs/promotion.md).
 
 An override is a record (who, why, for which candidate, mode, symbols, policy checksum and gate
 evaluation, valid from/until) plus a token `wpat-<override_id>.<hmac-sha256 hex>` whose signature

@@ -1,6 +1,6 @@
 """Vectorised long-only replay of strategy actions, and the metrics the research ledger stores.
 
-Semantics (domain.md §8 plus the choices the reference leaves open):
+Semantics (docs/research.md plus the choices the reference leaves open):
 
 * Order. Rows are replayed per (symbol, session) in (symbol, event_ts, seq) order; a session is the
   America/New_York date of the bar close. Every session starts flat with a flat target.
@@ -24,7 +24,7 @@ Semantics (domain.md §8 plus the choices the reference leaves open):
 * PnL. Bar pnl = position carried into the bar x price change; gross = sum of bar pnl (realised +
   unrealised; identical once flat); net = gross - cost.
 * max_drawdown = |min(equity - running peak)| in currency, equity = cumulative net pnl of the whole
-  portfolio per bar time, peak starting at 0 (domain.md §8).
+  portfolio per bar time, peak starting at 0 (docs/research.md).
 * turnover_notional = sum |traded| x price; average exposure = sum over rows of |position| x price divided
   by the number of distinct bar times; turnover_ratio = turnover / average exposure (0 if never exposed);
   cost_bps = cost / turnover x 1e4 (0 without turnover).

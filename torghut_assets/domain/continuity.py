@@ -1,7 +1,7 @@
 """Signal continuity: a latched alert and an emergency stop, driven one lane window at a time.
 
 The reference's first production gap was silence nobody could classify. This state machine turns the
-sequence of window verdicts into a latch that only real recovery clears (domain.md §4): the alert opens
+sequence of window verdicts into a latch that only real recovery clears (docs/continuity.md): the alert opens
 after a streak of actionable empty windows (or one very late one), stays latched through every further
 actionable empty window, and clears only after `recovery_cycles` consecutive signal-bearing windows.
 Closed-market silence is expected and neither opens nor clears anything.
@@ -35,7 +35,7 @@ RECOVERABLE_PREFIXES = ("signal_lag_exceeded:", "signal_staleness_streak_exceede
 
 @dataclass(frozen=True)
 class ContinuityConfig:
-    """Defaults are the reference's env defaults (domain.md §4); the emergency stop is on by default here
+    """Defaults are the reference's env defaults; the emergency stop is on by default here
     because the lane-window pipeline has no other freshness kill path."""
 
     no_signal_streak_alert_threshold: int = 2
@@ -118,7 +118,7 @@ def classify_staleness(obs: WindowObservation, config: ContinuityConfig) -> str:
     """`actionable_source_fault`, `expected_market_closed_staleness`, or `healthy` for a window with signals.
 
     `cursor_ahead_of_stream` is actionable only while the market is open: the reference gives that code to
-    ordinary overnight silence longer than the lookback (domain.md §4, proposed).
+    ordinary overnight silence longer than the lookback (docs/continuity.md, proposed).
     """
     if obs.signals_total > 0 or obs.no_signal_reason is None:
         return STATE_HEALTHY

@@ -1,4 +1,4 @@
-"""Drift triggers for an automatic rollback (domain.md §10.5 drift codes).
+"""Drift triggers for an automatic rollback (docs/promotion.md drift codes).
 
 Computed over the executions a lane made since its current stage took effect. With no executions
 there is nothing to judge and no code fires (a lane that does not trade is the continuity sensor's

@@ -1,4 +1,4 @@
-"""From stored research and operations evidence to `GateEvidence` (domain.md §9, §10.1).
+"""From stored research and operations evidence to `GateEvidence` (docs/promotion.md, §10.1).
 
 Only what the ledger actually shows goes in; anything this layer cannot establish stays None, which the
 gates read as missing (fail closed). The profitability evidence (`profitability-evidence-v4`) is the

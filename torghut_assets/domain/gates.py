@@ -1,4 +1,4 @@
-"""Promotion gates 0..7 and their aggregation (domain.md §9, §10.1).
+"""Promotion gates 0..7 and their aggregation (docs/promotion.md, §10.1).
 
 Pure functions of a `GateEvidence` snapshot and a `GatePolicy`. Everything fails closed: a missing
 (None) or non-finite required input fails its gate with `<field>_missing` / `<field>_invalid`, and

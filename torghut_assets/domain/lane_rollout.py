@@ -1,4 +1,4 @@
-"""Per-lane rollout state, replayed from the append-only transition log (domain.md §10.2, §10.5).
+"""Per-lane rollout state, replayed from the append-only transition log (docs/promotion.md, §10.5).
 
 A lane has at most one active (champion) candidate at one stage. The log is a stack:
 

@@ -1,4 +1,4 @@
-"""LLM advisory (domain.md §12): policy, strict response schema, verdict resolution, circuit breaker and
+"""LLM advisory: policy, strict response schema, verdict resolution, circuit breaker and
 error budget.
 
 The advisory reviews a deterministic decision and answers approve / veto / adjust / abstain / escalate.

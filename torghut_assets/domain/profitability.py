@@ -1,4 +1,4 @@
-"""Runtime profitability over a fixed 72 h lookback (domain.md §11): what the evidence shows, no more.
+"""Runtime profitability over a fixed 72 h lookback: what the evidence shows, no more.
 
 Pure assembly of the `torghut.runtime-profitability.v1` payload from set-wise aggregates (the ledger
 layer does the GROUP BYs). Decimal figures are trimmed strings, as in the reference, so the payload hashes

@@ -1,4 +1,4 @@
-"""The promotion decision: gate report + lane state + approval → promote or deny (domain.md §10).
+"""The promotion decision: gate report + lane state + approval → promote or deny (docs/promotion.md).
 
 Rules, in order of authority:
 

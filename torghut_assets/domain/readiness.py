@@ -1,4 +1,4 @@
-"""The roadmap's acceptance criteria (domain.md §14) as computed pass/fail verdicts with their numbers.
+"""The roadmap's acceptance criteria as computed pass/fail verdicts with their numbers.
 
 Each criterion is a pure function of figures the ledger layer measured; a missing figure fails the
 criterion (fail closed), so removing the evidence behind any one of them turns it red.

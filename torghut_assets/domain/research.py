@@ -1,4 +1,4 @@
-"""Research run and candidate identity for a lane window (domain.md §3, §8).
+"""Research run and candidate identity for a lane window (docs/lane-window.md, §8).
 
 Ids hash canonical JSON of their inputs, not file bytes, so the same evidence always yields the same
 id whatever machine or serialization produced it.

@@ -1,4 +1,4 @@
-"""Route parity (domain.md §6): before any allocation increase, LEAN and Alpaca must agree on a fixed
+"""Route parity (docs/routing.md): before any allocation increase, LEAN and Alpaca must agree on a fixed
 symbol subset. Thresholds are the reference's proposed ones; a report that cannot be computed fails.
 """
 

@@ -1,4 +1,4 @@
-"""Route selection and route normalization (domain.md §6): which venue an order is meant for, and what
+"""Route selection and route normalization (docs/routing.md): which venue an order is meant for, and what
 the ledger records about where it actually went.
 
 The reference recorded an allowlist policy but sent every symbol to LEAN; here the policy is enforced,
@@ -131,5 +131,5 @@ def normalize_route(
 
 
 def symbols_for_manual_review(fallbacks_by_symbol: Mapping[str, int], threshold: int) -> frozenset[str]:
-    """≥ `threshold` fallbacks for one symbol within a window ⇒ that symbol needs a human (domain.md §6)."""
+    """≥ `threshold` fallbacks for one symbol within a window ⇒ that symbol needs a human."""
     return frozenset(symbol for symbol, count in fallbacks_by_symbol.items() if count >= threshold)

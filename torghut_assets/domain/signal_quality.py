@@ -308,7 +308,7 @@ def classify_empty_window(
     market_open_in_window: bool,
     rejected_total: int,
 ) -> tuple[str, float | None]:
-    """Reason and lag for a window with zero admitted signals (domain.md §3, bounded-fetch rules).
+    """Reason and lag for a window with zero admitted signals (docs/lane-window.md, bounded-fetch rules).
 
     `newest_signal_ts` is the newest signal at or before the window end, so the answer for a past window
     does not change with the wall clock.

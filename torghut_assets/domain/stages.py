@@ -1,4 +1,4 @@
-"""Promotion stages, per-stage caps, transitions and auto-freeze (domain.md §10.2, §10.4, §10.5).
+"""Promotion stages, per-stage caps, transitions and auto-freeze (docs/promotion.md, §10.4, §10.5).
 
 Stages are ordered shadow < paper < live_l1 < live_l2 < live_l3. A candidate advances exactly one
 step at a time; a rollback goes one step down (shadow stays shadow); a halt stays where it is.

@@ -1,7 +1,7 @@
 """Candidate strategies as pure, causal functions of a `ta_signals` frame.
 
 A strategy is identified by (name, version); its numeric parameters vary per candidate, so every candidate
-of one strategy shares the `strategy_id` that decisions are keyed on (domain.md §2.2, §5) while
+of one strategy shares the `strategy_id` that decisions are keyed on (docs/ledger.md, §5) while
 `parameter_set()` tells candidates apart in `research_candidates`.
 
 Actions are computed per (symbol, session) in (symbol, event_ts, seq) order whatever the input order, so a
@@ -97,7 +97,7 @@ class StrategySpec:
         return replace(self, params=tuple(known.items()))
 
     def parameter_set(self) -> dict[str, object]:
-        """The `research_candidates.parameter_set` payload (domain.md §2.6), keys sorted."""
+        """The `research_candidates.parameter_set` payload (docs/ledger.md), keys sorted."""
         return {
             "base_timeframe": self.base_timeframe,
             "enabled": self.enabled,
@@ -208,7 +208,7 @@ def bar_layout(signals: pd.DataFrame) -> BarLayout:
 
 
 def resolve_price(signals: pd.DataFrame) -> FloatArray:
-    """Per-row trade price with the reference fallback price -> close -> vwap (domain.md §2.1)."""
+    """Per-row trade price with the reference fallback price -> close -> vwap (docs/ledger.md)."""
     out = np.full(len(signals), np.nan)
     for col in ("vwap", "close", "price"):
         if col in signals.columns:

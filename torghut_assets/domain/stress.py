@@ -1,7 +1,7 @@
 """Stress cases: shock the inputs, re-derive actions, re-run the replay, compare with the baseline.
 
 Shocks are deterministic transforms of the signals frame and the cost model, so a stress row in the ledger
-is reproducible from the same evidence hashes as the fold rows (domain.md §8). Actions are recomputed from
+is reproducible from the same evidence hashes as the fold rows (docs/research.md). Actions are recomputed from
 the shocked frame: a shock that changes what the strategy sees must be allowed to change what it does.
 
 * spread: spread_multiplier x3.
@@ -75,7 +75,7 @@ class StressResult:
         return self.metrics.net_pnl - self.baseline.net_pnl
 
     def metric_bundle(self) -> dict[str, object]:
-        """`research_stress_metrics.metric_bundle` (domain.md §2.8)."""
+        """`research_stress_metrics.metric_bundle` (docs/ledger.md)."""
         m = self.metrics
         return {
             "case": self.stress_case,

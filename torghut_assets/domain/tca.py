@@ -1,4 +1,4 @@
-"""Transaction cost analysis per execution (domain.md §7).
+"""Transaction cost analysis per execution (docs/routing.md).
 
 Positive slippage and shortfall always mean "worse than arrival", on either side, so costs add up.
 The reference's arrival is the decision price; the shortfall is split [A] into delay (decision price →

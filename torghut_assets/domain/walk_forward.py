@@ -1,6 +1,6 @@
 """Walk-forward folds counted in bars, not wall-clock minutes.
 
-The reference cut folds in minutes over a continuous range (domain.md §8); counting observed bar times
+The reference cut folds in minutes over a continuous range (docs/research.md); counting observed bar times
 instead means overnight and weekend gaps never produce empty train or test windows. The purge gap between
 train and test keeps indicator warm-up and one-bar execution delay of the last training bars from leaking
 into the test window.

@@ -1,6 +1,6 @@
 """SQLAlchemy Core tables of the Torghut ledger.
 
-Names follow the reference service (`../shared/domain.md` §2) so operators' SQL keeps working. Every
+Names follow the reference service (docs/ledger.md) so operators' SQL keeps working. Every
 table has a uuid `id` and `created_at`; lane-window tables add `lane` and `window_start` (in `signals`
 the reference already uses `window_start` for the TA aggregation window, so the lane window there is
 `lane_window_start`). Row ids are uuid5 of the row's natural key, which is what makes re-materializing a

@@ -1,4 +1,4 @@
-"""Specification of the LEAN runner venue against the contract stub runner on 127.0.0.1 (domain.md §6).
+"""Specification of the LEAN runner venue against the contract stub runner on 127.0.0.1 (docs/routing.md).
 
 The stub answers as the reference runner does (torghut_assets_tests/contracts). Every failure must
 surface as `VenueError` with the reference reason code `lean_<op>_<failure>`, within a bounded time, so

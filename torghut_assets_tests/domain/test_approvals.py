@@ -1,4 +1,4 @@
-"""Hostile checks of signed approval overrides (domain.md §10.3): each forgery has one stable refusal."""
+"""Hostile checks of signed approval overrides (docs/promotion.md): each forgery has one stable refusal."""
 
 from __future__ import annotations
 

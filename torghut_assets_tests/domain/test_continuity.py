@@ -1,4 +1,4 @@
-"""Continuity latch and emergency stop (domain.md §4), one lane window at a time."""
+"""Continuity latch and emergency stop (docs/continuity.md), one lane window at a time."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def decisions(session: SimulatedSession) -> dict[str, list[TradeDecision]]:
 
 
 def reference_decision_hash(d: TradeDecision) -> str:
-    """domain.md §5 recipe, written out independently: sha256 of compact, sorted-key JSON."""
+    """docs/lane-window.md recipe, written out independently: sha256 of compact, sorted-key JSON."""
     payload = {
         "strategy_id": d.strategy_id,
         "symbol": d.symbol,

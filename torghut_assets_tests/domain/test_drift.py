@@ -1,4 +1,4 @@
-"""Drift triggers for an automatic rollback (domain.md §10.5): each limit is exclusive."""
+"""Drift triggers for an automatic rollback (docs/promotion.md): each limit is exclusive."""
 
 from __future__ import annotations
 

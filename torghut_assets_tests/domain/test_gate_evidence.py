@@ -1,4 +1,4 @@
-"""From stored research and operations evidence to gate inputs (domain.md §9, §10.1; fail closed)."""
+"""From stored research and operations evidence to gate inputs (docs/promotion.md, §10.1; fail closed)."""
 
 from __future__ import annotations
 

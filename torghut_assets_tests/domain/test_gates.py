@@ -1,4 +1,4 @@
-"""Specification of promotion gates 0..7 and their aggregation (domain.md §9, §10.1; fail closed)."""
+"""Specification of promotion gates 0..7 and their aggregation (docs/promotion.md, §10.1; fail closed)."""
 
 from __future__ import annotations
 

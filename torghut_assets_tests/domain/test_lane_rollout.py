@@ -1,4 +1,4 @@
-"""Per-lane rollout state as a replayable stack of placements (domain.md §10.2, §10.5)."""
+"""Per-lane rollout state as a replayable stack of placements (docs/promotion.md, §10.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LLM advisory rules (domain.md §12): policy, strict schema, resolution, circuit breaker, error budget."""
+"""LLM advisory rules: policy, strict schema, resolution, circuit breaker, error budget."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Specification of the lane window's own promotion request (domain.md §2.9, §10; fail closed)."""
+"""Specification of the lane window's own promotion request (docs/ledger.md, §10; fail closed)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Route parity thresholds (domain.md §6)."""
+"""Route parity thresholds (docs/routing.md)."""
 
 from __future__ import annotations
 

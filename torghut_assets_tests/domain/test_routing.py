@@ -1,4 +1,4 @@
-"""Route selection and normalization (domain.md §6)."""
+"""Route selection and normalization (docs/routing.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Specification of signal admission and empty-window classification (domain.md §3).
+"""Specification of signal admission and empty-window classification (docs/lane-window.md).
 
 Inputs are a real simulated window (2026-03-03 15:00-16:00 UTC, default seed); each test corrupts a copy
 the way a degrading feed would.

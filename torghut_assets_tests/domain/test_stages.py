@@ -1,4 +1,4 @@
-"""Promotion ladder, caps and auto-freeze (domain.md §10.2, §10.4, §10.5)."""
+"""Promotion ladder, caps and auto-freeze (docs/promotion.md, §10.4, §10.5)."""
 
 from __future__ import annotations
 

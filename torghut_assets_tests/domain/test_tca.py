@@ -1,4 +1,4 @@
-"""Specification of per-execution TCA (domain.md §7), starting from the worked table."""
+"""Specification of per-execution TCA (docs/routing.md), starting from the worked table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from torghut_assets.domain.tca import TcaInput, compute_tca
 
-# domain.md §7 worked table.
+# docs/routing.md worked table.
 ORDER_A = TcaInput(
     side="buy",
     arrival_price=50.00,

@@ -1,4 +1,4 @@
-"""`llm_decision_reviews`: the LLM advisory reviews each planned decision of a lane window (domain.md §12).
+"""`llm_decision_reviews`: the LLM advisory reviews each planned decision of a lane window.
 
 Off unless `LLM_ENABLED=true`; then shadow unless the stage, the policy and the guardrails all allow
 acting, and `executions` carries out only rows marked `applied` (a veto rejects the decision, an
