@@ -82,6 +82,35 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if report.matched else 1
 
 
+def _emergency_stop_clear(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from torghut_assets.domain.continuity import EmergencyStopNotActive
+    from torghut_assets.domain.lanes import UnknownLaneError, lane_config
+    from torghut_assets.services.emergency_stop import ClearanceSource, clear_lane_emergency_stop
+
+    try:
+        lane_config(args.lane)
+        engine = create_ledger_engine(_url(args.url))
+        with engine.begin() as conn:
+            cleared = clear_lane_emergency_stop(
+                conn,
+                lane=args.lane,
+                actor=args.actor,
+                reason=args.reason,
+                source=ClearanceSource.CLI,
+                at=dt.datetime.now(dt.UTC),
+            )
+    except (UnknownLaneError, EmergencyStopNotActive, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"emergency stop on {cleared.lane} cleared by {cleared.actor}: "
+        f"{', '.join(cleared.cleared_reasons) or '(no reasons recorded)'}; clearance {cleared.clearance_id}"
+    )
+    return 0
+
+
 def _approve(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -192,6 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
     )
     replay.set_defaults(func=_replay)
+    stop = sub.add_parser("emergency-stop", help="a lane's emergency stop").add_subparsers(
+        dest="emergency_stop_command", required=True
+    )
+    clear = stop.add_parser(
+        "clear", help="clear a latched emergency stop (attributed, explained, recorded as evidence)"
+    )
+    clear.add_argument("--lane", required=True)
+    clear.add_argument("--actor", required=True, help="who clears it, e.g. oncall@desk")
+    clear.add_argument("--reason", required=True, help="why trading may resume")
+    clear.add_argument(
+        "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
+    )
+    clear.set_defaults(func=_emergency_stop_clear)
     approve = sub.add_parser(
         "approve", help="mint a signed, single-use approval override; prints the token on the last line"
     )

@@ -330,6 +330,25 @@ _CORE: tuple[EnvSetting, ...] = (
         default="600",
     ),
     EnvSetting(
+        "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE",
+        "float",
+        "a window whose macd, macd_signal or rsi14 is null in more than this share of its admitted rows "
+        "fails closed (feature_quality_gate_failed: no decisions, no orders); >= 0",
+        default="0.01",
+    ),
+    EnvSetting(
+        "TRADING_FEATURE_MAX_STALENESS_MS",
+        "int",
+        "a window whose p95 signal lag (ingest_ts - event_ts, ms) is above this fails closed; >= 0",
+        default="120000",
+    ),
+    EnvSetting(
+        "TRADING_FEATURE_MAX_DUPLICATE_RATIO",
+        "float",
+        "a window where more than this share of the rows read are extra copies of a key fails closed; >= 0",
+        default="0.02",
+    ),
+    EnvSetting(
         "TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS",
         "int",
         "how often the open-window loop (open_window_sensor) reads new signals and submits fresh decisions",

@@ -23,9 +23,15 @@ from torghut_assets.defs.assets.research import (
 from torghut_assets.defs.assets.signals import signals
 from torghut_assets.defs.assets.trading import trade_decisions
 from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
-from torghut_assets.defs.continuity import signal_continuity, signal_continuity_job, signal_continuity_sensor
+from torghut_assets.defs.continuity import (
+    clear_emergency_stop_job,
+    signal_continuity,
+    signal_continuity_job,
+    signal_continuity_sensor,
+)
 from torghut_assets.defs.governance_resource import GovernanceResource
 from torghut_assets.defs.jobs import lane_window_job
+from torghut_assets.defs.live_reevaluation import live_reevaluation_job, live_reevaluation_sensor
 from torghut_assets.defs.llm_advisory import llm_advisory_resource
 from torghut_assets.defs.open_window import build_open_window_sensor
 from torghut_assets.defs.operational_readiness import operational_readiness
@@ -96,6 +102,9 @@ def market_data_resource(settings: Settings) -> MarketDataResource:
         sql_table=settings.signal_table,
         alpaca_data_url=settings.alpaca_data_url,
         fallback_note=settings.fallback_note,
+        feature_max_required_null_rate=settings.feature_quality_limits.max_required_null_rate,
+        feature_max_staleness_ms=settings.feature_quality_limits.max_staleness_ms,
+        feature_max_duplicate_ratio=settings.feature_quality_limits.max_duplicate_ratio,
         **secrets,
     )
 
@@ -172,11 +181,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=[
             lane_window_job,
             signal_continuity_job,
+            clear_emergency_stop_job,
             set_route_control,
             replay_job,
             nightly_reconciliation_job,
             promotion_job,
             rollback_job,
+            live_reevaluation_job,
             promotion_timeline_job,
             governance_reports_job,
             route_metrics_job,
@@ -189,6 +200,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         sensors=[
             signal_continuity_sensor,
             rollback_drift_sensor,
+            live_reevaluation_sensor,
             promotion_timeline_sensor,
             alert_retry_sensor,
             metrics_textfile_sensor,

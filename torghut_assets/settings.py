@@ -28,6 +28,7 @@ from torghut_assets.config_registry import (
     read,
 )
 from torghut_assets.domain.approvals import MIN_SECRET_BYTES
+from torghut_assets.domain.feature_quality import FeatureQualityLimits
 from torghut_assets.domain.gates import GatePolicy
 from torghut_assets.domain.lanes import LANES, LaneMode, LaneModeError, parse_lane_modes
 from torghut_assets.domain.llm_advisory import AdvisoryPolicy, parse_policy, policy_contradictions
@@ -90,6 +91,7 @@ class Settings:
     lane_modes: Mapping[str, LaneMode] = field(default_factory=dict)
     planned_decision_timeout_seconds: int = DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS
     open_window_interval_seconds: int = 15
+    feature_quality_limits: FeatureQualityLimits = field(default_factory=FeatureQualityLimits)
 
     @property
     def effective_signal_source(self) -> str:
@@ -179,6 +181,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rules.append("TRADING_PLANNED_DECISION_TIMEOUT_SECONDS must be >= 0 (0 disables expiry)")
     if not 5 <= interval <= 300:
         rules.append("TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS must be between 5 and 300")
+    feature_limits, feature_problems = _feature_quality_limits(env, bad)
+    rules += feature_problems
     llm_policy, llm_problems = parse_policy(env)
     rules += llm_problems
     llm_base_url = configured(env, "LLM_BASE_URL")
@@ -234,6 +238,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lane_modes=lane_modes,
         planned_decision_timeout_seconds=decision_timeout,
         open_window_interval_seconds=interval,
+        feature_quality_limits=feature_limits,
     )
 
 
@@ -241,6 +246,29 @@ def _whole(env: Mapping[str, str], bad: Mapping[str, str], name: str) -> int:
     """An integer setting's value (the registry accepts integral floats such as `5.0`); its default when
     the value was already reported malformed."""
     return int(float(SETTINGS[name].default if name in bad else read(env, name)))
+
+
+def _feature_quality_limits(
+    env: Mapping[str, str], bad: Mapping[str, str]
+) -> tuple[FeatureQualityLimits, list[str]]:
+    """The limits of the window's feature quality gates (the reference's names and defaults); each must be
+    >= 0 (the registry already refused non-numbers, NaN and infinities). A bad value leaves the defaults."""
+    null_rate = float(SETTINGS["TRADING_FEATURE_MAX_REQUIRED_NULL_RATE"].default)
+    if "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE" not in bad:
+        null_rate = float(read(env, "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE"))
+    duplicate_ratio = float(SETTINGS["TRADING_FEATURE_MAX_DUPLICATE_RATIO"].default)
+    if "TRADING_FEATURE_MAX_DUPLICATE_RATIO" not in bad:
+        duplicate_ratio = float(read(env, "TRADING_FEATURE_MAX_DUPLICATE_RATIO"))
+    staleness = _whole(env, bad, "TRADING_FEATURE_MAX_STALENESS_MS")
+    values = {
+        "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE": null_rate,
+        "TRADING_FEATURE_MAX_STALENESS_MS": staleness,
+        "TRADING_FEATURE_MAX_DUPLICATE_RATIO": duplicate_ratio,
+    }
+    problems = [f"{name}={value} must be >= 0" for name, value in values.items() if value < 0]
+    if problems:
+        return FeatureQualityLimits(), problems
+    return FeatureQualityLimits(null_rate, staleness, duplicate_ratio), []
 
 
 def _lane_modes(env: Mapping[str, str], trading_mode: str) -> tuple[dict[str, LaneMode], list[str]]:

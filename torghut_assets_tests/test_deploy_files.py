@@ -45,6 +45,7 @@ JOB_PODS = {
     "nightly_reconciliation": RECONCILIATION_POD,
     "promotion_job": GOVERNANCE_POD,
     "rollback_job": GOVERNANCE_POD,
+    "live_reevaluation_job": GOVERNANCE_POD,
     "governance_reports_job": REPORTS_POD,
 }
 SECRET_LOOKING = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|KEY_ID|CREDENTIAL|DATABASE_URL")

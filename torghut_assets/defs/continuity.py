@@ -1,9 +1,11 @@
 """Continuity sensor and the `signal_continuity` asset that shows the latch in the UI."""
 
+import datetime as dt
 import json
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field, field_validator
 
 from torghut_assets.defs.alerts import AlertsResource, Log
 from torghut_assets.defs.metadata import markdown_table
@@ -15,13 +17,17 @@ from torghut_assets.domain.continuity import (
     EMERGENCY_TRIGGERED,
     ContinuityConfig,
     ContinuityState,
+    EmergencyStopNotActive,
     due_windows,
     missing_window,
     step,
 )
+from torghut_assets.domain.lanes import LaneMode, lane_config
 from torghut_assets.domain.market_calendar import market_minutes
 from torghut_assets.ledger import order_cancellations
 from torghut_assets.ledger.continuity_store import load_state, observations_since, recent_events, save_state
+from torghut_assets.ledger.emergency_stop_clearances import clearances
+from torghut_assets.services.emergency_stop import ClearanceSource, clear_lane_emergency_stop, with_lane_risk
 from torghut_assets.services.stop_orders import StopTrigger, cancel_open_orders
 
 DEADLINE_GRACE = pd.Timedelta(minutes=20)
@@ -30,9 +36,10 @@ INITIAL_LOOKBACK = pd.Timedelta(hours=24)
 
 
 def evaluate_lane(
-    ledger: LedgerResource, lane: str, now: pd.Timestamp, config: ContinuityConfig
+    ledger: LedgerResource, lane: str, now: pd.Timestamp, config: ContinuityConfig, live: bool = False
 ) -> tuple[ContinuityState, list[dict[str, object]]]:
-    """Apply every due window of one lane to its persisted state, in one transaction."""
+    """Apply every due window of one lane to its persisted state, in one transaction (`live`: the lane
+    trades live, so the LEAN live canary is measured too)."""
     with ledger.transaction() as conn:
         state = load_state(conn, lane) or ContinuityState(lane=lane)
         floor = pd.Timestamp(WINDOW_START_DATE.replace("-00:00", ""), tz="UTC") - pd.Timedelta(hours=1)
@@ -43,10 +50,12 @@ def evaluate_lane(
         seen = observations_since(conn, lane, start_after, due[-1])
         events = []
         latched_in: list[pd.Timestamp] = []
+        equity = lane_config(lane).equity
         for window_start in due:
             observation = seen.get(window_start) or missing_window(
                 window_start, len(market_minutes(window_start, window_start + pd.Timedelta(hours=1))) > 0
             )
+            observation = with_lane_risk(conn, observation, lane, equity, live)
             before = state
             state, produced = step(state, observation, config)
             events.extend(produced)
@@ -97,6 +106,7 @@ def signal_continuity(ledger: LedgerResource) -> dg.MaterializeResult:
     with ledger.read() as conn:
         states = [load_state(conn, lane) for lane in lane_partitions.get_partition_keys()]
         events = recent_events(conn)
+        cleared = clearances(conn, limit=10)
     rows = [
         (
             s.lane,
@@ -130,6 +140,14 @@ def signal_continuity(ledger: LedgerResource) -> dg.MaterializeResult:
         + markdown_table(
             ["lane", "window", "transition", "reason"],
             [(e["lane"], e["window_start"], e["transition"], e["reason"]) for e in events],
+        )
+        + "\n\n### Emergency-stop clearances (by a person)\n"
+        + markdown_table(
+            ["lane", "cleared at", "actor", "reason", "cleared reasons"],
+            [
+                (c["lane"], c["cleared_at"], c["actor"], c["reason"], ";".join(c["cleared_reasons"]))
+                for c in cleared
+            ],
         )
     )
     latched = sorted(s.lane for s in states if s is not None and s.alert_active)
@@ -168,15 +186,20 @@ signal_continuity_job = dg.define_asset_job(
 
 
 def evaluate_lanes(
-    ledger: LedgerResource, alerts: AlertsResource, now: pd.Timestamp, log: Log | None = None
+    ledger: LedgerResource,
+    alerts: AlertsResource,
+    now: pd.Timestamp,
+    log: Log | None = None,
+    config: ContinuityConfig | None = None,
+    live_lanes: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, object]], dict[str, str | None]]:
     """One sensor tick as of `now`: every lane's due windows (each lane committed on its own), then the
     pages for their transitions. Returns the transitions and how far each lane is evaluated."""
-    config = ContinuityConfig()
+    config = config or ContinuityConfig()
     transitions: list[dict[str, object]] = []
     progress: dict[str, str | None] = {}
     for lane in lane_partitions.get_partition_keys():
-        state, events = evaluate_lane(ledger, lane, now, config)
+        state, events = evaluate_lane(ledger, lane, now, config, lane in live_lanes)
         transitions.extend(events)
         progress[lane] = None if state.last_window_start is None else state.last_window_start.isoformat()
     alerts.send(ledger, transition_alerts(transitions), log)
@@ -229,7 +252,10 @@ def signal_continuity_sensor(
     trading_session: TradingSessionResource,
 ) -> dg.SensorResult | dg.SkipReason:
     now = pd.Timestamp.now(tz="UTC")
-    transitions, progress = evaluate_lanes(ledger, alerts, now, context.log)
+    live = frozenset(
+        lane for lane in lane_partitions.get_partition_keys() if trading_session.mode(lane) is LaneMode.LIVE
+    )
+    transitions, progress = evaluate_lanes(ledger, alerts, now, context.log, live_lanes=live)
     cancel_on_emergency_stop(ledger, broker, trading_session, transitions, now)
     cursor = json.dumps(progress, sort_keys=True)
     if not transitions:
@@ -243,3 +269,63 @@ def signal_continuity_sensor(
         for t in transitions
     ]
     return dg.SensorResult(run_requests=requests[-1:], cursor=cursor)
+
+
+class ClearEmergencyStopConfig(dg.Config):
+    lane: str = Field(description="lane whose emergency stop a person clears, e.g. macd_rsi")
+    actor: str = Field(description="who clears it; recorded on the clearance and its evidence")
+    reason: str = Field(description="why it is safe to trade again; recorded with the clearance")
+
+    @field_validator("lane")
+    @classmethod
+    def _known_lane(cls, value: str) -> str:
+        lane_config(value)
+        return value
+
+    @field_validator("actor", "reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank: a clearance is attributed and explained")
+        return value.strip()
+
+
+@dg.op(description="Clear a lane's latched emergency stop; records who, why and what was cleared.")
+def clear_emergency_stop_op(
+    context: dg.OpExecutionContext, config: ClearEmergencyStopConfig, ledger: LedgerResource
+) -> dg.Output[str]:
+    try:
+        with ledger.transaction() as conn:
+            cleared = clear_lane_emergency_stop(
+                conn,
+                lane=config.lane,
+                actor=config.actor,
+                reason=config.reason,
+                source=ClearanceSource.DAGSTER_JOB,
+                at=dt.datetime.now(dt.UTC),
+            )
+    except EmergencyStopNotActive as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    summary = (
+        f"Emergency stop on lane `{cleared.lane}` cleared by **{cleared.actor}**: {cleared.reason}\n\n"
+        + markdown_table(["cleared reason"], [(r,) for r in cleared.cleared_reasons])
+        + "\n\nA fault that persists latches the stop again on the next evaluated window."
+    )
+    context.log.info(f"emergency stop cleared on {cleared.lane} by {cleared.actor}")
+    return dg.Output(
+        cleared.clearance_id,
+        metadata={
+            "summary": dg.MetadataValue.md(summary),
+            "cleared_reasons": dg.MetadataValue.json(list(cleared.cleared_reasons)),
+            "evidence_hash": cleared.evidence_hash,
+        },
+    )
+
+
+@dg.job(
+    description="A person clears a lane's latched emergency stop (universe, research failures, fallback "
+    "ratio or drawdown); freshness stops clear themselves after clean windows.",
+    tags={"torghut/pipeline": "emergency_stop"},
+)
+def clear_emergency_stop_job() -> None:
+    clear_emergency_stop_op()

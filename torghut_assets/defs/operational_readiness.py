@@ -2,7 +2,7 @@
 
 Each drill runs inside a savepoint that is always rolled back: it writes the very rows production
 would write (a kill-switch event, a halt and a rollback transition per lane), checks that the pipeline
-reads them as it must (entries blocked, the lane back one step), and leaves the ledger untouched. Only
+reads them as it must (entries blocked, the previous champion restored), and leaves the ledger untouched. Only
 the outcome is kept, as an `operational_rehearsals` row that gate 4 reads (fresh for 72 h by policy).
 """
 
@@ -66,7 +66,9 @@ def rollback_drill(conn: Connection, at: dt.datetime) -> dict[str, Any]:
         savepoint = conn.begin_nested()
         try:
             state, seq = rollout_store.load_lane(conn, lane)
-            expected_after = state.stack[:-1]
+            expected_after = (
+                state.stack[: len(state.stack) - len(state.rollback_plan().removed)] if state.stack else []
+            )
             result: dict[str, Any] = {"stage_before": state.stage.value}
             if not state.halted:
                 halt = state.halt(at=at, reason="readiness drill", actor=DRILL_ACTOR)

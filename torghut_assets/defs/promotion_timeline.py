@@ -1,7 +1,12 @@
 """`promotion_timeline`: every stage change per lane (what was live when) and each lane's current stage.
 
-Refreshed by `promotion_timeline_sensor` whenever the rollout log grows, and on demand.
+Each change shows its trigger and reason codes (e.g. `live_gate_failure` and the failing gates of a live
+re-evaluation), and rollbacks and halts are listed again with their incident: who or what acted, the
+lane before and after, and why. Refreshed by `promotion_timeline_sensor` whenever the rollout log grows,
+and on demand.
 """
+
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
@@ -10,6 +15,7 @@ from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.ledger import rollout_store, schema
+from torghut_assets.ledger.queries import as_utc
 
 
 @dg.asset(
@@ -21,6 +27,7 @@ def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type:
     with ledger.read() as conn:
         history = rollout_store.lane_history(conn)
         current = rollout_store.current_stages(conn)
+        incidents = _incidents(conn)
     lanes = sorted(set(LANES) | set(current))
     now_rows = []
     for lane in lanes:
@@ -45,9 +52,24 @@ def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type:
             f"{h.transition.from_stage.value} → {h.transition.to_stage.value}",
             h.transition.actor,
             h.transition.reason,
+            ", ".join(h.reason_codes) or "—",
             h.evidence_hash[:12],
         )
         for h in history
+    ]
+    kinds = {h.transition_id: h.transition.transition_type for h in history}
+    incident_rows = [
+        (
+            i["lane"] or "—",
+            i["triggered_at"].isoformat(),
+            kinds.get(str(i["transition_id"]), "—"),
+            i["trigger"] or "—",
+            i["actor"] or "—",
+            _placement(i["before_state"]),
+            _placement(i["after_state"]),
+            ", ".join(str(r) for r in i["reasons"] or []) or "—",
+        )
+        for i in incidents
     ]
     summary = (
         "## Current stage per lane\n\n"
@@ -65,6 +87,7 @@ def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type:
                     "stage",
                     "actor",
                     "reason",
+                    "trigger / codes",
                     "evidence",
                 ],
                 change_rows,
@@ -72,16 +95,39 @@ def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type:
             if change_rows
             else "_No stage changes yet: every lane trades its default strategy in shadow._"
         )
+        + (
+            "\n\n## Rollbacks and halts\n\n"
+            + markdown_table(
+                ["lane", "at", "type", "trigger", "actor", "before", "after", "reasons"], incident_rows
+            )
+            if incident_rows
+            else ""
+        )
     )
     return dg.MaterializeResult(
         metadata={
             "transitions": len(history),
             "lanes_promoted": sum(1 for s in current.values() if s.active is not None),
             "lanes_halted": sum(1 for s in current.values() if s.halted),
+            "rollbacks": sum(1 for h in history if h.transition.transition_type == "rollback"),
+            "halts": sum(1 for h in history if h.transition.transition_type == "halt"),
             "current_stage": dg.MetadataValue.json({row[0]: row[1] for row in now_rows}),
             "summary": dg.MetadataValue.md(summary),
         }
     )
+
+
+def _incidents(conn: sa.Connection) -> list[dict[str, Any]]:
+    t = schema.rollback_incidents
+    rows = conn.execute(sa.select(t).order_by(t.c.triggered_at, t.c.id)).mappings()
+    return [{**r, "triggered_at": as_utc(r["triggered_at"])} for r in rows]
+
+
+def _placement(state: Any) -> str:
+    if not isinstance(state, dict):
+        return "—"
+    held = f"{state.get('candidate_id') or '—'}@{state.get('stage')}"
+    return held + (" (halted)" if state.get("halted") else "")
 
 
 promotion_timeline_job = dg.define_asset_job(

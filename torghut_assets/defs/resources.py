@@ -17,6 +17,7 @@ from torghut_assets.adapters.execution_venue import ExecutionVenue
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, PROFILES, MarketSimulator
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.adapters.signal_source import SignalSource, SignalSourceUnavailable
+from torghut_assets.domain.feature_quality import FeatureQualityLimits
 from torghut_assets.domain.routing import ALPACA, LEAN, RoutingPolicy
 from torghut_assets.domain.universe_policy import (
     DEFAULT_CACHE_TTL_SECONDS,
@@ -120,6 +121,10 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     alpaca_data_url: str | None = None
     timeout_seconds: float = 10.0
     fallback_note: str | None = None
+    # The window's feature quality gates (TRADING_FEATURE_MAX_*; docs/signal-sources.md, "Quality gates")
+    feature_max_required_null_rate: float = FeatureQualityLimits.max_required_null_rate
+    feature_max_staleness_ms: int = FeatureQualityLimits.max_staleness_ms
+    feature_max_duplicate_ratio: float = FeatureQualityLimits.max_duplicate_ratio
 
     _adapter: Any = PrivateAttr(default=None)
     _universe_client: Any = PrivateAttr(default=None)
@@ -187,6 +192,13 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     @property
     def universe(self) -> tuple[str, ...]:
         return self.universe_snapshot(pd.Timestamp.now(tz="UTC")).symbols
+
+    def feature_quality_limits(self) -> FeatureQualityLimits:
+        return FeatureQualityLimits(
+            max_required_null_rate=self.feature_max_required_null_rate,
+            max_staleness_ms=self.feature_max_staleness_ms,
+            max_duplicate_ratio=self.feature_max_duplicate_ratio,
+        )
 
     def fetch_window(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         return self.adapter().fetch_window(start, end)

@@ -1,13 +1,17 @@
-"""`rollback_job` (roll a lane back one step, halt it, or resume it) and the drift sensor that can launch it.
+"""`rollback_job` (restore the lane's previous champion, halt the lane, or resume it) and the drift sensor.
 
-A rollback pops the lane's latest advance: the previous stage of the same candidate, or the previous
-champion. A halt keeps the stage but blocks new entries (risk-reducing exits only; see
-`trade_decisions.entry_block`). Each writes the transition, a `rollback_incidents` row with trigger,
-actor, before/after state and evidence refs, and an evidence-chain entry, in one transaction.
+A rollback restores the lane's previous verified champion: it removes the current champion's whole
+climb (every stage step it took), not one stage step; with no previous champion the lane goes flat
+(shadow, default strategy) — see `domain/lane_rollout.py`. A halt keeps the stage but blocks new entries
+(risk-reducing exits only; see `trade_decisions.entry_block`). Each writes the transition, a
+`rollback_incidents` row with trigger, actor, before/after state and evidence refs, and an evidence-chain
+entry, in one transaction. `apply_lane_action` does that inside a caller's transaction, so the live
+re-evaluation (`defs/live_reevaluation.py`) can roll back and halt atomically.
 """
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -27,6 +31,7 @@ from torghut_assets.domain.lane_rollout import (
     RESUME,
     ROLLBACK,
     LaneRollout,
+    Transition,
     TransitionRefused,
     replay_lane,
 )
@@ -127,62 +132,92 @@ def _demote_rows(
     )
 
 
+def _apply(state: LaneRollout, config: RollbackConfig, now: dt.datetime) -> Transition:
+    if config.action == ROLLBACK:
+        return state.rollback(at=now, reason=config.reason, actor=config.actor)
+    if config.action == HALT:
+        return state.halt(at=now, reason=config.reason, actor=config.actor)
+    return state.resume(at=now, reason=config.reason, actor=config.actor)
+
+
+def apply_lane_action(
+    conn: Connection,
+    config: RollbackConfig,
+    *,
+    now: dt.datetime,
+    run_id: str = "",
+    reason_codes: Sequence[str] = (),
+    gate_results: Sequence[Mapping[str, Any]] | None = None,
+    blocking_gate: str | None = None,
+    refs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Apply one action inside the caller's transaction: the transition, demote/lifecycle rows (rollback),
+    the incident (rollback, halt) and the evidence entry. Raises TransitionRefused before writing anything.
+
+    The stored reason codes (and incident reasons) are the trigger followed by `reason_codes`, or by the
+    free-text reason when there are none; `refs` are extra evidence references kept on the incident.
+    """
+    state, seq = rollout_store.load_lane(conn, config.lane)
+    before = lane_snapshot(state)
+    transition = _apply(state, config, now)
+    after = lane_snapshot(state)
+    codes = [config.trigger, *(list(reason_codes) or [config.reason])]
+    row = rollout_store.append_transition(
+        conn,
+        transition,
+        after_seq=seq,
+        from_candidate_id=before["candidate_id"],
+        gate_results=gate_results,
+        reason_codes=codes,
+        blocking_gate=blocking_gate,
+    )
+    if config.action == ROLLBACK:
+        _demote_rows(conn, before, after, reason=config.reason, at=now)
+    incident = None
+    if config.action in (ROLLBACK, HALT):
+        incident = _incident_row(conn, config, before, after, row, now, run_id, codes, refs or {})
+        conn.execute(schema.rollback_incidents.insert().values(**incident))
+    append_entry(
+        conn,
+        entry_kind=f"lane_{config.action}",
+        subject=config.lane,
+        content={
+            "transition": {k: v for k, v in row.items() if k != "created_at"},
+            "incident_evidence_hash": None if incident is None else incident["evidence_hash"],
+        },
+        lane=config.lane,
+        recorded_at=now,
+    )
+    return {"before": before, "after": after, "transition": row, "incident": incident}
+
+
 def run_rollback(
     config: RollbackConfig, *, ledger: LedgerResource, now: dt.datetime, run_id: str = ""
 ) -> dict[str, Any]:
     """Apply the action; raises TransitionRefused (after recording the refusal) when it cannot apply."""
+    refusal: TransitionRefused | None = None
     with ledger.transaction() as conn:
-        state, seq = rollout_store.load_lane(conn, config.lane)
-        before = lane_snapshot(state)
         try:
-            if config.action == ROLLBACK:
-                transition = state.rollback(at=now, reason=config.reason, actor=config.actor)
-            elif config.action == HALT:
-                transition = state.halt(at=now, reason=config.reason, actor=config.actor)
-            else:
-                transition = state.resume(at=now, reason=config.reason, actor=config.actor)
+            result = apply_lane_action(conn, config, now=now, run_id=run_id)
         except TransitionRefused as refused:
+            state, _ = rollout_store.load_lane(conn, config.lane)
             append_entry(
                 conn,
                 entry_kind="rollback_refused",
                 subject=config.lane,
-                content={**config.model_dump(), "code": refused.code, "before": before, "at": now},
-                lane=config.lane,
-                recorded_at=now,
-            )
-            refusal = refused
-        else:
-            refusal = None
-            after = lane_snapshot(state)
-            row = rollout_store.append_transition(
-                conn,
-                transition,
-                after_seq=seq,
-                from_candidate_id=before["candidate_id"],
-                gate_results=None,
-                reason_codes=[config.trigger, config.reason],
-                blocking_gate=None,
-            )
-            if config.action == ROLLBACK:
-                _demote_rows(conn, before, after, reason=config.reason, at=now)
-            incident = None
-            if config.action in (ROLLBACK, HALT):
-                incident = _incident_row(conn, config, before, after, row, now, run_id)
-                conn.execute(schema.rollback_incidents.insert().values(**incident))
-            append_entry(
-                conn,
-                entry_kind=f"lane_{config.action}",
-                subject=config.lane,
                 content={
-                    "transition": {k: v for k, v in row.items() if k != "created_at"},
-                    "incident_evidence_hash": None if incident is None else incident["evidence_hash"],
+                    **config.model_dump(),
+                    "code": refused.code,
+                    "before": lane_snapshot(state),
+                    "at": now,
                 },
                 lane=config.lane,
                 recorded_at=now,
             )
+            refusal = refused
     if refusal is not None:
         raise refusal
-    return {"before": before, "after": after, "transition": row, "incident": incident}
+    return result
 
 
 def _incident_row(
@@ -193,6 +228,8 @@ def _incident_row(
     transition: dict[str, Any],
     now: dt.datetime,
     run_id: str,
+    reasons: list[str],
+    refs: Mapping[str, Any],
 ) -> dict[str, Any]:
     safety = safety_state(conn, config.lane)
     leaving_eval = _latest_gate_evaluation(conn, before["candidate_id"])
@@ -205,7 +242,7 @@ def _incident_row(
     }
     content = {
         "triggered_at": now,
-        "reasons": [config.trigger, config.reason],
+        "reasons": reasons,
         "lane": config.lane,
         "action": config.action,
         "actor": config.actor,
@@ -214,6 +251,7 @@ def _incident_row(
         "transition_id": transition["transition_id"],
         "transition_evidence_hash": transition["evidence_hash"],
         "gate_evaluation_id": leaving_eval,
+        **({"refs": dict(refs)} if refs else {}),
     }
     evidence_hash = sha256_hex(content)
     complete = all(
@@ -222,7 +260,7 @@ def _incident_row(
     return {
         "id": str(uuid.uuid4()),
         "triggered_at": now,
-        "reasons": [config.trigger, config.reason],
+        "reasons": reasons,
         "safety_snapshot": {
             "continuity_alert_active": safety.continuity_alert_active,
             "emergency_stop_active": safety.emergency_stop_active,
@@ -242,6 +280,7 @@ def _incident_row(
         "evidence_refs": {
             "transition_evidence_hash": transition["evidence_hash"],
             "gate_evaluation_id": leaving_eval,
+            **refs,
         },
         "created_at": now,
     }
@@ -266,7 +305,9 @@ def incident_alerts(config: RollbackConfig, result: dict[str, Any]) -> list[Aler
     ]
 
 
-@dg.op(description="Roll the lane back one step, halt it, or resume it; records the incident and evidence.")
+@dg.op(
+    description="Restore the lane's previous champion, halt or resume it; records the incident and evidence."
+)
 def apply_rollback(
     context: dg.OpExecutionContext, config: RollbackConfig, ledger: LedgerResource, alerts: AlertsResource
 ) -> dg.Output[str]:
@@ -297,7 +338,7 @@ def apply_rollback(
 
 
 @dg.job(
-    description="Roll a lane back to its previous verified placement, halt it, or resume it.",
+    description="Roll a lane back to its previous verified champion (or flat), halt it, or resume it.",
     tags={"torghut/pipeline": "rollback", "torghut/ledger_heavy": "governance", **GOVERNANCE_POD.tag()},
 )
 def rollback_job() -> None:

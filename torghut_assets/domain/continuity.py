@@ -10,8 +10,11 @@ Closed-market silence is expected and neither opens nor clears anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import pandas as pd
+
+from torghut_assets.domain.market_calendar import last_session_close
 
 INGEST_REASONS = frozenset(
     {"no_signals_in_window", "cursor_tail_stable", "cursor_ahead_of_stream", "empty_batch_advanced"}
@@ -30,7 +33,33 @@ EMERGENCY_TRIGGERED, EMERGENCY_ESCALATED, EMERGENCY_RECOVERED = (
     "emergency_escalated",
     "freshness_recovered",
 )
-RECOVERABLE_PREFIXES = ("signal_lag_exceeded:", "signal_staleness_streak_exceeded:")
+EMERGENCY_CLEARED = "emergency_cleared"
+
+
+class EmergencyStopReason(StrEnum):
+    """The reference's emergency-stop reason prefixes (docs/continuity.md, emergency stop).
+
+    Freshness breaches recover on their own after `emergency_recovery_cycles` clean windows; every other
+    reason stays latched until a person clears it (`clear_emergency_stop_job`).
+    """
+
+    SIGNAL_LAG = "signal_lag_exceeded"
+    STALENESS_STREAK = "signal_staleness_streak_exceeded"
+    UNIVERSE_UNAVAILABLE = "universe_source_unavailable"
+    AUTONOMY_FAILURE_STREAK = "autonomy_failure_streak_exceeded"
+    FALLBACK_RATIO = "execution_fallback_ratio_exceeded"
+    MAX_DRAWDOWN = "max_drawdown_exceeded"
+    LEAN_CANARY_BREACH = "lean_canary_breach"
+
+    @property
+    def recoverable(self) -> bool:
+        return self in (EmergencyStopReason.SIGNAL_LAG, EmergencyStopReason.STALENESS_STREAK)
+
+    def coded(self, *detail: object) -> str:
+        return ":".join((self.value, *(str(d) for d in detail)))
+
+
+RECOVERABLE_PREFIXES = tuple(f"{r.value}:" for r in EmergencyStopReason if r.recoverable)
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,13 @@ class ContinuityConfig:
     emergency_recovery_cycles: int = 3
     signal_lag_seconds_limit: float = 600.0
     staleness_alert_streak_limit: int = 3
+    autonomy_failure_streak_limit: int = 3
+    fallback_ratio_limit: float = 0.25
+    max_drawdown_limit: float = 0.08
+    session_close_tolerance_seconds: float = 900.0
+    lean_live_canary_enabled: bool = False
+    lean_live_canary_fallback_ratio_limit: float = 0.25
+    lean_live_canary_hard_rollback_enabled: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -64,12 +100,36 @@ class ContinuityConfig:
             "recovery_cycles",
             "emergency_recovery_cycles",
             "staleness_alert_streak_limit",
+            "autonomy_failure_streak_limit",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"continuity config {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("stale_lag_alert_seconds", "signal_lag_seconds_limit"):
+        for name in (
+            "stale_lag_alert_seconds",
+            "signal_lag_seconds_limit",
+            "fallback_ratio_limit",
+            "max_drawdown_limit",
+            "lean_live_canary_fallback_ratio_limit",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"continuity config {name} must be > 0, got {getattr(self, name)}")
+        if not self.session_close_tolerance_seconds >= 0:
+            raise ValueError(
+                "continuity config session_close_tolerance_seconds must be >= 0, "
+                f"got {self.session_close_tolerance_seconds}"
+            )
+
+
+@dataclass(frozen=True)
+class RiskObservation:
+    """The lane's trading risk as of a window's end, measured since its current placement took effect
+    (and since the emergency stop was last cleared by a person). None = not measured: the lane holds no
+    placement at paper or above, or has made no execution."""
+
+    execution_fallback_ratio: float | None = None
+    max_drawdown: float | None = None
+    autonomy_failure_streak: int = 0
+    lean_canary_fallback_ratio: float | None = None  # live lanes only: lean→alpaca / LEAN requests
 
 
 @dataclass(frozen=True)
@@ -83,6 +143,14 @@ class WindowObservation:
     market_session_open: bool
     signal_lag_seconds: float | None = None
     no_signal_detail: str | None = None
+    newest_signal_ts: pd.Timestamp | None = None
+    risk: RiskObservation = RiskObservation()
+
+    @property
+    def usable(self) -> bool:
+        """Signals arrived and nothing voided them: a window that failed its feature quality gate keeps
+        its rows as evidence but decides nothing, so for continuity it is a fault, not a healthy window."""
+        return self.signals_total > 0 and self.no_signal_reason is None
 
 
 @dataclass(frozen=True)
@@ -118,34 +186,79 @@ def classify_staleness(obs: WindowObservation, config: ContinuityConfig) -> str:
     """`actionable_source_fault`, `expected_market_closed_staleness`, or `healthy` for a window with signals.
 
     `cursor_ahead_of_stream` is actionable only while the market is open: the reference gives that code to
-    ordinary overnight silence longer than the lookback (docs/continuity.md, proposed).
+    ordinary overnight silence longer than the lookback (docs/continuity.md, proposed). Closed-market
+    silence is expected only from a stream that ran to the last session close: one whose newest signal
+    is older than that close (less a tolerance) died in session, which the closed market does not excuse.
     """
-    if obs.signals_total > 0 or obs.no_signal_reason is None:
+    if obs.usable or obs.no_signal_reason is None:
         return STATE_HEALTHY
     reason = obs.no_signal_reason
-    if reason == CURSOR_AHEAD:
-        return STATE_ACTIONABLE if obs.market_session_open else STATE_EXPECTED
-    if obs.market_session_open or reason not in config.market_closed_expected_reasons:
+    if obs.market_session_open:
         return STATE_ACTIONABLE
-    return STATE_EXPECTED
+    if reason != CURSOR_AHEAD and reason not in config.market_closed_expected_reasons:
+        return STATE_ACTIONABLE
+    return STATE_ACTIONABLE if stopped_before_session_close(obs, config) else STATE_EXPECTED
 
 
-def _emergency_reasons(obs: WindowObservation, streak: int, config: ContinuityConfig) -> list[str]:
+def stopped_before_session_close(obs: WindowObservation, config: ContinuityConfig) -> bool:
+    """Whether a closed-market window's stream had already stopped before the last session closed.
+
+    A window with no newest signal at all proves nothing either way and keeps the expected reading.
+    """
+    if obs.newest_signal_ts is None:
+        return False
+    close = last_session_close(obs.window_start)
+    if close is None:
+        return False
+    tolerance = pd.Timedelta(seconds=config.session_close_tolerance_seconds)
+    return bool(obs.newest_signal_ts < close - tolerance)
+
+
+def emergency_stop_reasons(obs: WindowObservation, streak: int, config: ContinuityConfig) -> list[str]:
+    """Every emergency-stop reason this window shows, with the reference's inclusive limits.
+
+    Signal lag counts only in session, and a staleness streak is suppressed only where the closed market
+    explains it (the reference's two suppressions); the universe and the trading-risk reasons never are.
+    """
     reasons: list[str] = []
     reason = obs.no_signal_reason
-    lag = obs.signal_lag_seconds
-    if obs.market_session_open and lag is not None and lag >= config.signal_lag_seconds_limit:
-        reasons.append(f"signal_lag_exceeded:{int(lag)}")
-    expected_closed = not obs.market_session_open and reason in config.market_closed_expected_reasons
+    if not obs.usable:
+        lag = obs.signal_lag_seconds
+        if obs.market_session_open and lag is not None and lag >= config.signal_lag_seconds_limit:
+            reasons.append(EmergencyStopReason.SIGNAL_LAG.coded(int(lag)))
+        explained = classify_staleness(obs, config) == STATE_EXPECTED
+        if (
+            reason in config.critical_reasons
+            and streak >= config.staleness_alert_streak_limit
+            and not explained
+        ):
+            reasons.append(EmergencyStopReason.STALENESS_STREAK.coded(reason, streak))
+        if reason == UNIVERSE_UNAVAILABLE:
+            reasons.append(universe_halt_reason(obs))
+    risk = obs.risk
+    if risk.autonomy_failure_streak >= config.autonomy_failure_streak_limit:
+        reasons.append(EmergencyStopReason.AUTONOMY_FAILURE_STREAK.coded(risk.autonomy_failure_streak))
+    ratio = risk.execution_fallback_ratio
+    if ratio is not None and ratio >= config.fallback_ratio_limit:
+        reasons.append(EmergencyStopReason.FALLBACK_RATIO.coded(f"{ratio:.3f}"))
+    drawdown = risk.max_drawdown
+    if drawdown is not None and abs(drawdown) >= config.max_drawdown_limit:
+        reasons.append(EmergencyStopReason.MAX_DRAWDOWN.coded(f"{abs(drawdown):.4f}"))
+    canary = risk.lean_canary_fallback_ratio
     if (
-        reason in config.critical_reasons
-        and streak >= config.staleness_alert_streak_limit
-        and not expected_closed
+        config.lean_live_canary_enabled
+        and config.lean_live_canary_hard_rollback_enabled
+        and canary is not None
+        and canary > config.lean_live_canary_fallback_ratio_limit  # strict, as the reference's guard
     ):
-        reasons.append(f"signal_staleness_streak_exceeded:{reason}:{streak}")
-    if reason == UNIVERSE_UNAVAILABLE:
-        reasons.append(universe_halt_reason(obs))
+        reasons.append(
+            EmergencyStopReason.LEAN_CANARY_BREACH.coded("fallback_ratio_exceeded", f"{canary:.4f}")
+        )
     return reasons
+
+
+def is_recoverable(reason: str) -> bool:
+    return reason.startswith(RECOVERABLE_PREFIXES)
 
 
 def universe_halt_reason(obs: WindowObservation) -> str:
@@ -158,10 +271,6 @@ def universe_halt_reason(obs: WindowObservation) -> str:
     return f"{UNIVERSE_UNAVAILABLE}:error:unknown"
 
 
-def _recoverable(reasons: tuple[str, ...]) -> bool:
-    return all(r.startswith(RECOVERABLE_PREFIXES) for r in reasons)
-
-
 def step(
     state: ContinuityState, obs: WindowObservation, config: ContinuityConfig
 ) -> tuple[ContinuityState, list[ContinuityEvent]]:
@@ -170,7 +279,7 @@ def step(
         return state, []
     staleness = classify_staleness(obs, config)
     actionable = staleness == STATE_ACTIONABLE
-    if obs.signals_total > 0:
+    if obs.usable:
         reason, streak = None, 0
     else:
         reason = obs.no_signal_reason
@@ -195,7 +304,7 @@ def step(
             )
         )
 
-    if obs.signals_total > 0:
+    if obs.usable:
         if new.alert_active:
             recovery = new.recovery_streak + 1
             if recovery >= max(1, config.recovery_cycles):
@@ -221,44 +330,70 @@ def step(
             event(LATCHED)
 
     if config.emergency_stop_enabled:
-        found = _emergency_reasons(obs, streak, config) if obs.signals_total == 0 else []
-        if found and not new.emergency_stop_active:
-            new = replace(
-                new,
-                emergency_stop_active=True,
-                emergency_reasons=tuple(found),
-                emergency_recovery_streak=0,
-                emergency_since=obs.window_start,
-            )
-            event(EMERGENCY_TRIGGERED, tuple(found))
-        elif found:
-            before = new.emergency_reasons
-            merged = tuple(dict.fromkeys((*before, *found)))
-            new = replace(new, emergency_reasons=merged, emergency_recovery_streak=0)
-            if not _recoverable(tuple(found)) and merged != before:
-                event(EMERGENCY_ESCALATED, merged)
-        elif new.emergency_stop_active and _recoverable(new.emergency_reasons):
-            clean = new.emergency_recovery_streak + 1
-            if clean >= max(1, config.emergency_recovery_cycles):
-                event(EMERGENCY_RECOVERED, new.emergency_reasons)
+        found = emergency_stop_reasons(obs, streak, config)
+        if not new.emergency_stop_active:
+            if found:
                 new = replace(
                     new,
-                    emergency_stop_active=False,
-                    emergency_reasons=(),
+                    emergency_stop_active=True,
+                    emergency_reasons=tuple(found),
                     emergency_recovery_streak=0,
-                    emergency_since=None,
+                    emergency_since=obs.window_start,
                 )
-            else:
-                new = replace(new, emergency_recovery_streak=clean)
+                event(EMERGENCY_TRIGGERED, tuple(found))
+        else:
+            new, escalated = _emergency_stop_standing(new, found, config)
+            if escalated:
+                event(EMERGENCY_ESCALATED, new.emergency_reasons)
+            elif not new.emergency_stop_active:
+                event(EMERGENCY_RECOVERED, state.emergency_reasons)
     elif new.emergency_stop_active:
-        new = replace(
-            new,
-            emergency_stop_active=False,
-            emergency_reasons=(),
-            emergency_recovery_streak=0,
-            emergency_since=None,
-        )
+        new = _emergency_stop_cleared(new)
     return new, events
+
+
+def _emergency_stop_standing(
+    state: ContinuityState, found: list[str], config: ContinuityConfig
+) -> tuple[ContinuityState, bool]:
+    """The reference's recovery rule for a standing stop; returns the new state and whether it escalated.
+
+    A latched (non-recoverable) reason holds the stop until a person clears it; a new non-recoverable
+    reason escalates a freshness stop; a freshness breach that persists restarts the clean count.
+    """
+    latched = state.emergency_reasons
+    if not latched or not all(is_recoverable(r) for r in latched):
+        return replace(state, emergency_recovery_streak=0), False
+    hard = [r for r in found if not is_recoverable(r)]
+    if hard:
+        merged = tuple(sorted(set(latched) | set(hard)))
+        return replace(state, emergency_reasons=merged, emergency_recovery_streak=0), True
+    if found:
+        return replace(state, emergency_reasons=tuple(sorted(set(found))), emergency_recovery_streak=0), False
+    clean = state.emergency_recovery_streak + 1
+    if clean >= config.emergency_recovery_cycles:
+        return _emergency_stop_cleared(state), False
+    return replace(state, emergency_recovery_streak=clean), False
+
+
+def _emergency_stop_cleared(state: ContinuityState) -> ContinuityState:
+    return replace(
+        state,
+        emergency_stop_active=False,
+        emergency_reasons=(),
+        emergency_recovery_streak=0,
+        emergency_since=None,
+    )
+
+
+def clear_emergency_stop(state: ContinuityState) -> ContinuityState:
+    """A person's clearance: the only way out of a latched reason. Refused when no stop stands."""
+    if not state.emergency_stop_active:
+        raise EmergencyStopNotActive(f"no emergency stop stands on lane {state.lane!r}")
+    return _emergency_stop_cleared(state)
+
+
+class EmergencyStopNotActive(ValueError):
+    """Clearing a lane whose emergency stop is not set: nothing to clear, so nothing is recorded."""
 
 
 def due_windows(

@@ -4,14 +4,24 @@ A lane has at most one active (champion) candidate at one stage. The log is a st
 
 * `advance` pushes (candidate, stage): the same candidate one stage up, or a challenger entering
   `paper` while the lane is at most at `paper` (the previous champion is demoted);
-* `rollback` pops: the lane returns to exactly the state before its latest advance — the previous stage
-  of the same candidate, or the previous champion — and clears a halt; rolling back the first advance
-  leaves the lane with no promoted candidate (shadow);
+* `rollback` restores the lane's *previous verified champion* and clears a halt. It pops the current
+  champion's whole climb (every stage step it took since it became champion), not one step;
 * `halt` freezes the lane where it is (no new entries, risk-reducing exits only, no promotions);
 * `resume` lifts a halt.
 
+**Previous verified champion.** The placement right below the current champion's climb in the stack:
+the most recent earlier placement of a *different* candidate, at the stage it held when it was
+replaced. Every placement in the stack is verified by construction: only `promotion_job` writes an
+`advance`, and only when the candidate passed its gates for that stage (or a named approver's scoped
+approval lifted a threshold failure; hard blocks and missing evidence are never lifted), and a
+placement that was rolled back is no longer in the stack. With no such placement the lane goes flat:
+shadow, no champion, the default strategy. A candidate still climbing is treated the same way: rolling
+back a challenger at paper restores the champion it replaced, and rolling back the lane's first
+candidate (at paper or live) leaves it flat.
+
 Because the state is a pure function of the log, the timeline view, the gate inputs and a replay all
-agree on what was live when.
+agree on what was live when. A replayed rollback restores exactly the placement it recorded (its
+candidate and `to_stage`), so logs written when a rollback went back one stage still replay.
 """
 
 from __future__ import annotations
@@ -50,6 +60,19 @@ class TransitionRefused(ValueError):
 class Placement:
     candidate_id: str
     stage: Stage
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback of the lane does now: the champion leaving, its climb, and what is restored."""
+
+    leaving: Placement
+    removed: tuple[Placement, ...]  # the leaving champion's climb, newest first
+    restored: Placement | None  # the previous verified champion; None = flat (shadow, no champion)
+
+    @property
+    def to_stage(self) -> Stage:
+        return self.restored.stage if self.restored else Stage.SHADOW
 
 
 @dataclass(frozen=True)
@@ -134,22 +157,61 @@ class LaneRollout:
         self.stack.append(Placement(candidate_id, to_stage))
         return transition
 
-    def rollback(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
+    @property
+    def previous_champion(self) -> Placement | None:
+        """The previous verified champion (see the module doc); None when a rollback leaves the lane flat."""
+        return self.rollback_plan().restored if self.stack else None
+
+    def rollback_plan(self) -> RollbackPlan:
+        """What `rollback` would do, without doing it; refuses a lane with nothing promoted."""
         if not self.stack:
             raise TransitionRefused(NOTHING_TO_ROLL_BACK, f"lane {self.lane} has no promoted candidate")
-        leaving = self.stack.pop()
+        leaving = self.stack[-1]
+        depth = 0
+        for placement in reversed(self.stack):
+            if placement.candidate_id != leaving.candidate_id:
+                break
+            depth += 1
+        remaining = self.stack[: len(self.stack) - depth]
+        return RollbackPlan(
+            leaving=leaving,
+            removed=tuple(reversed(self.stack[len(remaining) :])),
+            restored=remaining[-1] if remaining else None,
+        )
+
+    def rollback(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
+        """Restore the previous verified champion (or go flat) and clear a halt."""
+        plan = self.rollback_plan()
+        del self.stack[len(self.stack) - len(plan.removed) :]
         self.halted_since = None
-        restored = self.active
         return Transition(
             self.lane,
             ROLLBACK,
-            restored.candidate_id if restored else leaving.candidate_id,
-            leaving.stage,
-            restored.stage if restored else Stage.SHADOW,
+            plan.restored.candidate_id if plan.restored else plan.leaving.candidate_id,
+            plan.leaving.stage,
+            plan.to_stage,
             at,
             reason,
             actor,
         )
+
+    def _restore_recorded(self, transition: Transition) -> None:
+        """Replay a stored rollback: pop until the placement it recorded is on top (flat for shadow)."""
+        if not self.stack:
+            raise TransitionRefused(NOTHING_TO_ROLL_BACK, f"lane {self.lane} has no promoted candidate")
+        self.stack.pop()
+        if transition.to_stage == Stage.SHADOW:
+            self.stack.clear()
+        else:
+            target = Placement(str(transition.candidate_id), transition.to_stage)
+            while self.stack and self.stack[-1] != target:
+                self.stack.pop()
+            if not self.stack:
+                raise TransitionRefused(
+                    NOTHING_TO_ROLL_BACK,
+                    f"lane {self.lane}: the recorded rollback target {target} is not in the lane's history",
+                )
+        self.halted_since = None
 
     def halt(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
         if self.halted:
@@ -176,7 +238,7 @@ class LaneRollout:
                 raise TransitionRefused(STAGE_NOT_NEXT, "advance without a candidate")
             self.advance(transition.candidate_id, transition.to_stage, at=transition.at, reason="", actor="")
         elif kind == ROLLBACK:
-            self.rollback(at=transition.at, reason="", actor="")
+            self._restore_recorded(transition)
         elif kind == HALT:
             self.halt(at=transition.at, reason="", actor="")
         elif kind == RESUME:

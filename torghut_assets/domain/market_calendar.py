@@ -253,3 +253,14 @@ def previous_sessions(day: dt.date, n: int) -> list[dt.date]:
         raise ValueError(f"fewer than {n} sessions before {day} in the supported calendar range")
     sessions: list[dt.date] = table.days[end - n : end].tolist()
     return sessions
+
+
+def last_session_close(ts: pd.Timestamp) -> pd.Timestamp | None:
+    """The close of the latest session that closed at or before `ts` (an early close where there was
+    one): the instant a healthy stream's newest signal should be near while the market is shut."""
+    utc = _require_aware(ts)
+    table = _table_for(utc.year - 1, utc.year)
+    row = int(np.searchsorted(table.closes, utc.value // 1000, side="right")) - 1
+    if row < 0:  # pragma: no cover - only before SUPPORTED_YEARS[0]
+        return None
+    return _utc(int(table.closes[row]))

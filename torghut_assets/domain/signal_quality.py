@@ -12,6 +12,9 @@ blanks, `/`, longer than 16; the reference's `normalize_symbol` refusal, ingest.
 cannot hold, or a numeric cell that is not a number at all), `invalid_price` (no usable price, see
 `reference_price`), `outside_window`, `duplicate_signal` (every extra copy of a key, including stored
 versions a source read past: `SUPERSEDED_VERSIONS_ATTR`).
+
+The admitted batch is then judged as a whole (duplicate ratio, per-field null rate, p95 staleness, schema
+version) by `feature_quality.evaluate_feature_quality`; a batch that fails decides nothing.
 """
 
 from __future__ import annotations

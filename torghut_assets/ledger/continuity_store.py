@@ -111,6 +111,7 @@ def observations_since(
             market_session_open=bool(row["market_session_open"]),
             signal_lag_seconds=row["signal_lag_seconds"],
             no_signal_detail=row["no_signal_detail"],
+            newest_signal_ts=as_utc(row["newest_signal_ts"]),
         )
     return found
 

@@ -667,6 +667,23 @@ LANE_WINDOW_TABLES: dict[str, str] = {
     "llm_decision_reviews": "window_start",
 }
 
+emergency_stop_clearances = sa.Table(
+    "emergency_stop_clearances",
+    metadata,
+    _id(),
+    sa.Column("lane", sa.String(64), nullable=False),
+    sa.Column("cleared_at", TS, nullable=False),
+    sa.Column("cleared_through_window", TS),  # the last window the lane had been evaluated through
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),  # dagster_job | cli
+    sa.Column("cleared_reasons", JSON, nullable=False),
+    sa.Column("emergency_since", TS),
+    sa.Column("evidence_hash", sa.String(64), nullable=False),
+    _created_at(),
+    sa.Index(None, "lane", "cleared_at"),
+)
+
 order_cancellations = sa.Table(
     "order_cancellations",
     metadata,

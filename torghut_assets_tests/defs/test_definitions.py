@@ -103,4 +103,19 @@ def test_promotion_and_rollback_jobs_are_launchable_with_typed_config() -> None:
 
 def test_governance_sensors_are_registered() -> None:
     names = {s.name for s in defs.sensors or []}
-    assert {"signal_continuity_sensor", "rollback_drift_sensor", "promotion_timeline_sensor"} <= names
+    assert {
+        "signal_continuity_sensor",
+        "rollback_drift_sensor",
+        "live_reevaluation_sensor",
+        "promotion_timeline_sensor",
+    } <= names
+
+
+def test_live_re_evaluation_runs_without_a_human_from_its_sensor() -> None:
+    sensor = defs.resolve_sensor_def("live_reevaluation_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.job_name == "live_reevaluation_job"
+    job = defs.resolve_job_def("live_reevaluation_job")
+    assert set(job.run_config_schema.config_type.fields["ops"].config_type.fields) == {
+        "reevaluate_live_champion"
+    }

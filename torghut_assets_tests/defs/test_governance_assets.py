@@ -328,7 +328,7 @@ def test_the_timeline_lists_every_stage_change_per_lane(ledger_url: str) -> None
     expected = [
         (LANE, 1, PROMOTED_AT, "advance", "—", "cand-a", "shadow → paper"),
         (LANE, 2, PROMOTED_AT + dt.timedelta(hours=1), "advance", "cand-a", "cand-a", "paper → live_l1"),
-        (LANE, 3, PROMOTED_AT + dt.timedelta(hours=2), "rollback", "cand-a", "cand-a", "live_l1 → paper"),
+        (LANE, 3, PROMOTED_AT + dt.timedelta(hours=2), "rollback", "cand-a", "cand-a", "live_l1 → shadow"),
         (OTHER_LANE, 1, PROMOTED_AT + dt.timedelta(minutes=10), "advance", "—", "cand-b", "shadow → paper"),
         (OTHER_LANE, 2, PROMOTED_AT + dt.timedelta(hours=3), "halt", "cand-b", "cand-b", "paper → paper"),
     ]
@@ -342,10 +342,10 @@ def test_the_timeline_shows_each_lanes_current_stage_and_counts(ledger_url: str)
     for lane, move in TIMELINE:
         _record(ledger_url, lane, move)
     metadata = _materialize_timeline(ledger_url)
-    assert f"| {LANE} | paper | cand-a | no |" in metadata["summary"]
+    assert f"| {LANE} | shadow | — | no |" in metadata["summary"]  # its only champion was rolled back
     assert f"| {OTHER_LANE} | paper | cand-b | yes |" in metadata["summary"]
-    assert metadata["current_stage"] == {LANE: "paper", OTHER_LANE: "paper"}
-    assert (metadata["transitions"], metadata["lanes_promoted"], metadata["lanes_halted"]) == (5, 2, 1)
+    assert metadata["current_stage"] == {LANE: "shadow", OTHER_LANE: "paper"}
+    assert (metadata["transitions"], metadata["lanes_promoted"], metadata["lanes_halted"]) == (5, 1, 1)
 
 
 def test_an_empty_timeline_shows_every_lane_in_shadow(ledger_url: str) -> None:

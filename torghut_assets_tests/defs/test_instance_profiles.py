@@ -7,7 +7,7 @@ from torghut_assets.defs.partitions import lane_window_partitions
 from torghut_assets.domain.lanes import LANES
 from torghut_assets_tests.defs.run_queue_harness import DEV_PROFILE, PRODUCTION_PROFILE, load_profile
 
-LEDGER_HEAVY_JOBS = ("nightly_reconciliation", "promotion_job", "rollback_job")
+LEDGER_HEAVY_JOBS = ("nightly_reconciliation", "promotion_job", "rollback_job", "live_reevaluation_job")
 
 
 def _limited_keys() -> set[str]:

@@ -111,11 +111,12 @@ def test_a_replayed_token_is_refused_and_the_refusal_recorded(ledger: GovernedLe
     ledger.promote(champion, "live")
     _, token = ledger.approve(champion, "live_l1")
     assert ledger.promote(champion, "live", token=token).outcome.allowed
-    run_rollback(
+    run_rollback(  # the lane's only champion: the lane goes flat
         RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill"),
         ledger=ledger.resources()["ledger"],
         now=dt.datetime.now(dt.UTC),
     )
+    _at_paper(ledger)
     replay = ledger.promote(champion, "live", token=token)
     assert replay.outcome.action == "deny" and "approval_replayed" in replay.outcome.reason_codes
     assert replay.promotion["evidence_bundle"]["approval_verdict"] == "approval_replayed"

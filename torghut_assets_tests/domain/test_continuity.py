@@ -230,3 +230,18 @@ def test_a_universe_halt_keeps_jangars_status_and_reason() -> None:
 def test_a_universe_halt_recorded_without_its_cause_reads_as_unknown() -> None:
     state, _ = run([silent(0, "universe_source_unavailable")])
     assert state.emergency_reasons == ("universe_source_unavailable:error:unknown",)
+
+
+def test_windows_that_fail_their_feature_quality_gate_latch_the_alert_though_signals_arrived() -> None:
+    failed = [WindowObservation(_window(i), 480, "feature_quality_gate_failed", True, None) for i in (0, 1)]
+    state, transitions = run(failed)
+    assert state.alert_active and state.alert_reason == "feature_quality_gate_failed"
+    assert transitions == [LATCHED]
+
+
+def test_a_window_that_fails_its_feature_quality_gate_does_not_count_towards_recovery() -> None:
+    state, _ = run([silent(0), silent(1), healthy(2)])
+    state, _ = step(
+        state, WindowObservation(_window(3), 480, "feature_quality_gate_failed", True, None), CONFIG
+    )
+    assert state.alert_active and state.recovery_streak == 0

@@ -21,6 +21,7 @@ from torghut_assets.domain.lane_rollout import (
     STAGE_NOT_NEXT,
     LaneRollout,
     Placement,
+    RollbackPlan,
     Transition,
     TransitionRefused,
     next_stage,
@@ -32,6 +33,7 @@ from torghut_assets.domain.stages import STAGE_ORDER, Stage
 LANE = "macd_rsi"
 CHAMPION = "cand-4f1c0a9e2b7d-a"
 CHALLENGER = "cand-9b03e5d17c42-b"
+THIRD = "cand-c7a2e90f1d35-c"
 T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 OPERATOR = "alice"
 
@@ -119,7 +121,7 @@ def test_challenger_is_refused_while_the_champion_is_live(champion_stage: Stage)
     assert lane.active == Placement(CHAMPION, champion_stage)
 
 
-def test_challenger_may_enter_once_the_live_champion_is_rolled_back_to_paper() -> None:
+def test_challenger_may_enter_once_the_live_champion_is_rolled_back() -> None:
     lane = lane_at(Stage.LIVE_L1)
     lane.rollback(at=at(5), reason="drift", actor=OPERATOR)
     lane.advance(CHALLENGER, Stage.PAPER, at=at(6), reason="challenger", actor=OPERATOR)
@@ -129,16 +131,67 @@ def test_challenger_may_enter_once_the_live_champion_is_rolled_back_to_paper() -
 # --- rollback ---------------------------------------------------------------------------------------
 
 
-def test_rollback_returns_the_same_candidate_to_its_previous_stage() -> None:
+def champion_then_challenger_at(stage: Stage) -> LaneRollout:
+    """CHAMPION verified at paper, then CHALLENGER replaced it and climbed one step at a time to `stage`."""
+    lane = lane_at(Stage.PAPER)
+    lane.advance(CHALLENGER, Stage.PAPER, at=at(5), reason="challenger gates pass", actor=OPERATOR)
+    for step, target in enumerate(STAGE_ORDER[2 : STAGE_ORDER.index(stage) + 1]):
+        lane.advance(CHALLENGER, target, at=at(6 + step), reason="gates pass", actor=OPERATOR)
+    return lane
+
+
+def test_rollback_restores_the_previous_champion_across_several_stage_steps() -> None:
+    lane = champion_then_challenger_at(Stage.LIVE_L2)
+    transition = lane.rollback(at=at(20), reason="live gates failed", actor="live_reevaluation")
+    assert lane.active == Placement(CHAMPION, Stage.PAPER)
+    assert lane.stage_of(CHALLENGER) is Stage.SHADOW
+    assert (transition.transition_type, transition.candidate_id) == (ROLLBACK, CHAMPION)
+    assert (transition.from_stage, transition.to_stage) == (Stage.LIVE_L2, Stage.PAPER)
+
+
+def test_rollback_removes_the_champions_whole_climb_not_one_stage_step() -> None:
     lane = lane_at(Stage.LIVE_L2)
     transition = lane.rollback(at=at(5), reason="performance_drawdown_exceeded", actor="drift-sensor")
-    assert lane.active == Placement(CHAMPION, Stage.LIVE_L1)
-    assert transition.transition_type == ROLLBACK
+    assert lane.stack == []
     assert (transition.candidate_id, transition.from_stage, transition.to_stage) == (
         CHAMPION,
         Stage.LIVE_L2,
-        Stage.LIVE_L1,
+        Stage.SHADOW,
     )
+
+
+def test_rollback_of_a_first_candidate_still_climbing_leaves_the_lane_flat() -> None:
+    lane = lane_at(Stage.LIVE_L1)
+    lane.rollback(at=at(5), reason="paper fills diverge", actor=OPERATOR)
+    assert lane.active is None
+    assert lane.stage is Stage.SHADOW
+
+
+def test_previous_champion_is_the_placement_below_the_champions_climb() -> None:
+    assert LaneRollout(LANE).previous_champion is None
+    assert lane_at(Stage.LIVE_L3).previous_champion is None
+    assert champion_then_challenger_at(Stage.LIVE_L1).previous_champion == Placement(CHAMPION, Stage.PAPER)
+
+
+def test_rollback_plan_names_the_climb_and_the_restored_champion_without_moving_the_lane() -> None:
+    lane = champion_then_challenger_at(Stage.LIVE_L1)
+    before = list(lane.stack)
+    assert lane.rollback_plan() == RollbackPlan(
+        leaving=Placement(CHALLENGER, Stage.LIVE_L1),
+        removed=(Placement(CHALLENGER, Stage.LIVE_L1), Placement(CHALLENGER, Stage.PAPER)),
+        restored=Placement(CHAMPION, Stage.PAPER),
+    )
+    assert lane.stack == before
+
+
+def test_a_candidate_that_came_back_is_rolled_back_to_the_champion_it_replaced_the_second_time() -> None:
+    lane = champion_then_challenger_at(Stage.PAPER)
+    lane.advance(CHAMPION, Stage.PAPER, at=at(10), reason="back on top", actor=OPERATOR)
+    lane.advance(CHAMPION, Stage.LIVE_L1, at=at(11), reason="gates pass", actor=OPERATOR)
+    lane.rollback(at=at(12), reason="live gates failed", actor=OPERATOR)
+    assert lane.active == Placement(CHALLENGER, Stage.PAPER)
+    lane.rollback(at=at(13), reason="challenger drift", actor=OPERATOR)
+    assert lane.active == Placement(CHAMPION, Stage.PAPER)
 
 
 def test_rollback_restores_the_previous_champion() -> None:
@@ -170,22 +223,13 @@ def test_rollback_with_nothing_promoted_is_refused() -> None:
     assert refusal(excinfo) == NOTHING_TO_ROLL_BACK
 
 
-def test_rollback_walks_back_one_placement_at_a_time() -> None:
-    lane = lane_at(Stage.LIVE_L3)
-    seen: list[Stage] = []
-    while lane.stack:
-        lane.rollback(at=at(10 + len(seen)), reason="unwind", actor=OPERATOR)
-        seen.append(lane.stage)
-    assert seen == [Stage.LIVE_L2, Stage.LIVE_L1, Stage.PAPER, Stage.SHADOW]
-
-
 def test_rollback_clears_a_halt() -> None:
     lane = lane_at(Stage.LIVE_L1)
     lane.halt(at=at(5), reason="reconciliation mismatch", actor=OPERATOR)
     lane.rollback(at=at(6), reason="reconciliation mismatch", actor=OPERATOR)
     assert not lane.halted
     assert lane.halted_since is None
-    assert lane.active == Placement(CHAMPION, Stage.PAPER)
+    assert lane.active is None
 
 
 # --- halt and resume --------------------------------------------------------------------------------
@@ -286,6 +330,29 @@ def test_replaying_every_prefix_matches_the_state_at_that_point() -> None:
     for n, transition in enumerate(log, start=1):
         lane.apply(transition)
         assert replay_lane(LANE, log[:n]) == lane
+
+
+def test_replay_restores_exactly_the_placement_a_recorded_rollback_names() -> None:
+    """A log written when a rollback went back one stage still replays to what was recorded."""
+    log = [
+        Transition(LANE, ADVANCE, CHAMPION, Stage.SHADOW, Stage.PAPER, at(0), "", OPERATOR),
+        Transition(LANE, ADVANCE, CHAMPION, Stage.PAPER, Stage.LIVE_L1, at(1), "", OPERATOR),
+        Transition(LANE, ADVANCE, CHAMPION, Stage.LIVE_L1, Stage.LIVE_L2, at(2), "", OPERATOR),
+        Transition(LANE, ROLLBACK, CHAMPION, Stage.LIVE_L2, Stage.LIVE_L1, at(3), "", OPERATOR),
+        Transition(LANE, ADVANCE, CHAMPION, Stage.LIVE_L1, Stage.LIVE_L2, at(4), "", OPERATOR),
+    ]
+    assert replay_lane(LANE, log[:4]).active == Placement(CHAMPION, Stage.LIVE_L1)
+    assert replay_lane(LANE, log).active == Placement(CHAMPION, Stage.LIVE_L2)
+
+
+def test_replay_refuses_a_rollback_to_a_placement_the_lane_never_held() -> None:
+    log = [
+        Transition(LANE, ADVANCE, CHAMPION, Stage.SHADOW, Stage.PAPER, at(0), "", OPERATOR),
+        Transition(LANE, ROLLBACK, THIRD, Stage.PAPER, Stage.PAPER, at(1), "", OPERATOR),
+    ]
+    with pytest.raises(TransitionRefused) as excinfo:
+        replay_lane(LANE, log)
+    assert refusal(excinfo) == NOTHING_TO_ROLL_BACK
 
 
 def test_replay_refuses_a_log_that_breaks_the_rules() -> None:

@@ -284,11 +284,13 @@ def test_a_replayed_token_is_refused_after_its_single_use(ledger: GovernedLedger
     record, token = ledger.approve(ledger.candidates[0], "live_l1")
     used = _attempt(ledger, token)
     assert used.outcome.allowed, used.outcome.reason_codes
-    run_rollback(
+    run_rollback(  # the lane's only champion: the lane goes flat, and the champion climbs back to paper
         RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill"),
         ledger=ledger.resources()["ledger"],
         now=dt.datetime.now(dt.UTC),
     )
+    back = ledger.promote(ledger.candidates[0], "paper")
+    assert back.outcome.allowed, back.outcome.reason_codes
     before = _transitions(ledger)
     assert_refused(
         ledger,

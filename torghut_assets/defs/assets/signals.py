@@ -1,4 +1,9 @@
-"""`signals`: admitted TA signals of one lane window, plus the window's ingest verdict."""
+"""`signals`: admitted TA signals of one lane window, plus the window's ingest verdict.
+
+The verdict also carries the window's feature quality gates: a batch that fails one is stored as read,
+with `no_signal_reason` `feature_quality_gate_failed` and the failed reasons in `no_signal_detail`, and
+`trade_decisions` then decides nothing for the window (docs/signal-sources.md, "Quality gates").
+"""
 
 from datetime import timedelta
 
@@ -10,6 +15,12 @@ from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.defs.trading_session import TradingSessionResource
+from torghut_assets.domain.feature_quality import (
+    FEATURE_QUALITY_GATE_FAILED,
+    FEATURE_SCHEMA_VERSION_ATTR,
+    FeatureQualityReport,
+    evaluate_feature_quality,
+)
 from torghut_assets.domain.market_calendar import market_minutes
 from torghut_assets.domain.signal_frame import dataset_version, empty_signal_frame
 from torghut_assets.domain.signal_quality import AdmittedSignals, admit_signals, classify_empty_window
@@ -47,6 +58,7 @@ def signals(
     snapshot = market_data.universe_snapshot(pd.Timestamp.now(tz="UTC"), ledger=ledger)
     fetch_error: SignalSourceUnavailable | None = None
     admitted = AdmittedSignals(frame=empty_signal_frame())
+    declared_schema = None
     blocked = blocks_decisions(snapshot)
     # The halt keeps the universe's own cause, e.g. universe_source_unavailable:error:jangar_http_error
     detail = None if blocked is None else unavailable_reason(snapshot)
@@ -57,6 +69,9 @@ def signals(
     if blocked is None:
         try:
             raw = market_data.fetch_window(window.start, read_until)
+            declared_schema = (
+                raw.attrs.get(FEATURE_SCHEMA_VERSION_ATTR) if isinstance(raw, pd.DataFrame) else None
+            )
             admitted = admit_signals(
                 raw, window_start=window.start, window_end=read_until, universe=snapshot.symbols
             )
@@ -64,6 +79,9 @@ def signals(
             fetch_error = exc
             context.log.warning(f"signal source unavailable for {window.label()}: {exc}")
     frame = admitted.frame
+    quality = evaluate_feature_quality(
+        admitted, market_data.feature_quality_limits(), declared_schema_version=declared_schema
+    )
     market_open = len(market_minutes(window.start, window.end)) > 0
     reason, lag = (None, None)
     newest = None if fetch_error else market_data.newest_signal_ts(window.end)
@@ -79,6 +97,9 @@ def signals(
             market_open_in_window=market_open,
             rejected_total=admitted.rejected_total,
         )
+    elif not quality.accepted:
+        reason, detail = FEATURE_QUALITY_GATE_FAILED, quality.detail
+        context.log.error(f"feature quality gate failed for {window.label()}: {detail}; no decisions")
     version = dataset_version(frame)
     ingest_row = {
         "id": row_id("signal_ingest_windows", window.lane, window.start),
@@ -107,7 +128,12 @@ def signals(
     per_symbol = frame.groupby("symbol").size().sort_index() if not frame.empty else None
     summary = (
         f"**{written} signals** for `{window.label()}` from `{market_data.source}`"
-        + (f"; empty window: `{detail or reason}`" if reason else "")
+        + (
+            f"; empty window: `{detail or reason}`"
+            if reason and reason != FEATURE_QUALITY_GATE_FAILED
+            else ""
+        )
+        + quality_summary(quality)
         + f"\n\n{admitted.source_rows} rows read = {written} admitted + {admitted.rejected_total} rejected"
         + "\n\n"
         + markdown_table(
@@ -132,8 +158,24 @@ def signals(
             source=market_data.provenance(),
             universe=universe_metadata(snapshot),
             source_error=None if fetch_error is None else fetch_error.detail,
+            feature_quality=quality.as_metadata(),
             ledger=ledger.describe(),
         )
+    )
+
+
+def quality_summary(report: FeatureQualityReport) -> str:
+    """One line when the window failed its feature quality gates: which, by how much, and the effect."""
+    if report.accepted:
+        return ""
+    nulls = ", ".join(f"{name} {rate:.4f}" for name, rate in report.null_rate_by_field.items() if rate)
+    limits = report.limits
+    return (
+        f"; **feature quality gate failed** (`{report.detail}`): decisions withheld"
+        f"\n\nduplicate ratio {report.duplicate_ratio:.4f} (limit {limits.max_duplicate_ratio}), "
+        f"null rates {nulls or 'none'} (limit {limits.max_required_null_rate} per field), "
+        f"staleness p95 {report.staleness_ms_p95} ms (limit {limits.max_staleness_ms}), "
+        f"schema mismatches {report.schema_mismatch_total}"
     )
 
 

@@ -1,4 +1,10 @@
-"""`trade_decisions`: strategy → sizing → risk, replayed from the session open, one lane window at a time."""
+"""`trade_decisions`: strategy → sizing → risk, replayed from the session open, one lane window at a time.
+
+A window whose signals failed their feature quality gates (`signals` recorded `feature_quality_gate_failed`
+in the ingest verdict) decides nothing, so `executions` has nothing to send (docs/signal-sources.md). Only
+decisions an earlier open-window tick already sent, while the batch still passed, stay on record with their
+executions: an order at the broker never loses its ledger rows.
+"""
 
 from collections import Counter
 from typing import Any
@@ -14,6 +20,7 @@ from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.decisions import EntryBlock, decisions_in_window, plan_session_decisions
+from torghut_assets.domain.feature_quality import FEATURE_QUALITY_GATE_FAILED
 from torghut_assets.domain.lanes import LaneConfig, LaneWindow
 from torghut_assets.domain.market_calendar import session_bounds
 from torghut_assets.domain.order_timing import SUBMISSION_KEY, carried_submission
@@ -92,6 +99,28 @@ def _keep_unsent_verdicts(
     return kept
 
 
+def feature_quality_failure(conn: Connection, window: LaneWindow) -> str | None:
+    """The failed gates (`no_signal_detail`) when the window's ingest verdict failed them, else None."""
+    verdicts = queries.window_rows(conn, schema.signal_ingest_windows, window.lane, window.start)
+    if not verdicts or verdicts[0]["no_signal_reason"] != FEATURE_QUALITY_GATE_FAILED:
+        return None
+    return str(verdicts[0]["no_signal_detail"] or FEATURE_QUALITY_GATE_FAILED)
+
+
+def already_sent(conn: Connection, window: LaneWindow) -> list[dict[str, Any]]:
+    """The window's stored decisions that have an execution row (sent by an earlier run), unchanged."""
+    sent = {
+        str(r["trade_decision_id"])
+        for r in queries.window_rows(conn, schema.executions, window.lane, window.start)
+        if r["trade_decision_id"] is not None
+    }
+    return [
+        r
+        for r in queries.window_rows(conn, schema.trade_decisions, window.lane, window.start)
+        if str(r["id"]) in sent
+    ]
+
+
 def session_bounds_for(window: LaneWindow) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     bounds = session_bounds(window.start.tz_convert("America/New_York").date())
     if bounds is None or bounds[1] <= window.start or bounds[0] >= window.end:
@@ -123,7 +152,15 @@ def trade_decisions(
         window_signals = queries.window_signals(conn, window.lane, window.start)
         block = earliest(entry_block(conn, window.lane), account.entry_block(window.start))
         spec, lane, stage = active_strategy(conn, window, account)
-    if session is not None and not window_signals.empty:
+        quality_failed = feature_quality_failure(conn, window)
+        if quality_failed is not None:
+            rows = already_sent(conn, window)
+    if quality_failed is not None:
+        context.log.error(
+            f"no decisions for {window.label()}: feature quality gate failed ({quality_failed}); "
+            f"{len(rows)} sent earlier kept"
+        )
+    elif session is not None and not window_signals.empty:
         session_open, session_close = session
         prefix_end = max(session_open, window.start)
         prefix = admit_signals(
@@ -147,7 +184,13 @@ def trade_decisions(
     statuses = Counter(r["status"] for r in rows)
     reasons = Counter(code for r in rows for code in r["decision_json"]["risk_reasons"])
     summary = (
-        f"**{written} decisions** by `{spec.name}@{spec.version}` for `{window.label()}`\n\n"
+        f"**{written} decisions** by `{spec.name}@{spec.version}` for `{window.label()}`"
+        + (
+            f"; feature quality gate failed: `{quality_failed}`: nothing new decided"
+            if quality_failed
+            else ""
+        )
+        + "\n\n"
         + markdown_table(
             ["symbol", "action", "qty", "status", "event_ts"],
             [
@@ -169,6 +212,7 @@ def trade_decisions(
             summary,
             status_counts=dict(statuses),
             entry_block=None if block is None else {"reason": block.reason, "since": block.since.isoformat()},
+            feature_quality_gate_failed=quality_failed,
             risk_reason_counts=dict(reasons),
             strategy_id=spec.strategy_id,
             strategy_params=dict(spec.params),
