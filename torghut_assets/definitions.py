@@ -29,6 +29,7 @@ from torghut_assets.defs.continuity import (
     signal_continuity_job,
     signal_continuity_sensor,
 )
+from torghut_assets.defs.continuity_thresholds import ContinuityThresholdsResource
 from torghut_assets.defs.governance_resource import GovernanceResource
 from torghut_assets.defs.jobs import lane_window_job
 from torghut_assets.defs.live_reevaluation import live_reevaluation_job, live_reevaluation_sensor
@@ -123,6 +124,10 @@ def broker_resource(settings: Settings) -> BrokerResource:
         adapter_symbols=list(settings.execution_symbols),
         fallback_adapter=settings.fallback_adapter,
         paper_simulator_fallback=settings.profile != "production",
+        lean_timeout_seconds=settings.safety.lean.timeout_seconds,
+        lean_healthcheck_enabled=settings.safety.lean.healthcheck_enabled,
+        lean_healthcheck_timeout_seconds=settings.safety.lean.healthcheck_timeout_seconds,
+        lean_require_healthy=settings.safety.lean.require_healthy,
         **keys,
     )
 
@@ -154,6 +159,7 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
         "market_data": market_data_resource(settings),
         "broker": broker_resource(settings),
         "trading_session": trading_session_resource(settings),
+        "continuity": ContinuityThresholdsResource.from_config(settings.safety.continuity),
         "research_settings": ResearchResource(),
         "reconciliation": ReconciliationResource(),
         "llm": llm_advisory_resource(settings),

@@ -40,6 +40,7 @@ from torghut_assets.domain.universe_policy import (
     check_universe_policy,
     normalize_symbols,
 )
+from torghut_assets.safety_settings import SafetyThresholds, safety_thresholds
 
 SIGNAL_SOURCES = SETTINGS["TORGHUT_SIGNAL_SOURCE"].choices
 DEFAULT_GATE_POLICY_PATH = Path(__file__).parent / "policy" / "gates.toml"
@@ -92,6 +93,7 @@ class Settings:
     planned_decision_timeout_seconds: int = DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS
     open_window_interval_seconds: int = 15
     feature_quality_limits: FeatureQualityLimits = field(default_factory=FeatureQualityLimits)
+    safety: SafetyThresholds = field(default_factory=SafetyThresholds)
 
     @property
     def effective_signal_source(self) -> str:
@@ -183,6 +185,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rules.append("TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS must be between 5 and 300")
     feature_limits, feature_problems = _feature_quality_limits(env, bad)
     rules += feature_problems
+    safety, safety_problems = safety_thresholds(env, bad)
+    rules += safety_problems
     llm_policy, llm_problems = parse_policy(env)
     rules += llm_problems
     llm_base_url = configured(env, "LLM_BASE_URL")
@@ -239,6 +243,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         planned_decision_timeout_seconds=decision_timeout,
         open_window_interval_seconds=interval,
         feature_quality_limits=feature_limits,
+        safety=safety,
     )
 
 

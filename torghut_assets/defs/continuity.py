@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from torghut_assets.defs.alerts import AlertsResource, Log
+from torghut_assets.defs.continuity_thresholds import ContinuityThresholdsResource
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.partitions import WINDOW_START_DATE, lane_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
@@ -250,12 +251,15 @@ def signal_continuity_sensor(
     alerts: AlertsResource,
     broker: BrokerResource,
     trading_session: TradingSessionResource,
+    continuity: ContinuityThresholdsResource,
 ) -> dg.SensorResult | dg.SkipReason:
     now = pd.Timestamp.now(tz="UTC")
     live = frozenset(
         lane for lane in lane_partitions.get_partition_keys() if trading_session.mode(lane) is LaneMode.LIVE
     )
-    transitions, progress = evaluate_lanes(ledger, alerts, now, context.log, live_lanes=live)
+    transitions, progress = evaluate_lanes(
+        ledger, alerts, now, context.log, config=continuity.config(), live_lanes=live
+    )
     cancel_on_emergency_stop(ledger, broker, trading_session, transitions, now)
     cursor = json.dumps(progress, sort_keys=True)
     if not transitions:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,6 +237,9 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     lean_runner_url: str | None = None
     lean_timeout_seconds: float = 5.0
+    lean_healthcheck_enabled: bool = True
+    lean_healthcheck_timeout_seconds: float = 2.0
+    lean_require_healthy: bool = True
     alpaca_api_key_id: str | None = None
     alpaca_secret_key: str | None = None
     alpaca_trading_url: str | None = None
@@ -257,13 +260,24 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             manual_review_fallback_threshold=self.manual_review_fallback_threshold,
         )
 
+    def lean_usable(self, venues: Mapping[str, ExecutionVenue]) -> bool:
+        """The reference's adapter build: LEAN is used unless the health check is on, health is required
+        and the runner does not answer healthy (then orders take the fallback, `lean_runner_unhealthy`)."""
+        if LEAN not in venues:
+            return False
+        if not (self.lean_healthcheck_enabled and self.lean_require_healthy):
+            return True
+        return venues[LEAN].healthy()
+
     def venues(self, bars: pd.DataFrame) -> dict[str, ExecutionVenue]:
         venues: dict[str, ExecutionVenue] = {}
         if self.lean_runner_url:
             from torghut_assets.adapters.lean_runner import LeanRunnerVenue
 
             venues[LEAN] = LeanRunnerVenue(
-                base_url=self.lean_runner_url, timeout_seconds=self.lean_timeout_seconds
+                base_url=self.lean_runner_url,
+                timeout_seconds=self.lean_timeout_seconds,
+                healthcheck_timeout_seconds=self.lean_healthcheck_timeout_seconds,
             )
         alpaca = self.alpaca_venue()
         if alpaca is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.continuity import evaluate_lane, signal_continuity_sensor
+from torghut_assets.defs.continuity_thresholds import ContinuityThresholdsResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.continuity import ContinuityConfig, live_promotion_block
@@ -66,6 +67,7 @@ def test_second_tick_without_new_windows_skips_and_keeps_the_cursor(ledger_url: 
         "alerts": AlertsResource(),
         "broker": BrokerResource(),
         "trading_session": TradingSessionResource(),
+        "continuity": ContinuityThresholdsResource(),
     }
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         first = signal_continuity_sensor(context)
@@ -88,6 +90,8 @@ def test_transitions_request_one_refresh_run_with_a_unique_run_key(ledger_url: s
             "alerts": AlertsResource(),
             "broker": BrokerResource(),
             "trading_session": TradingSessionResource(),
+            "continuity": ContinuityThresholdsResource(),
+        "continuity": ContinuityThresholdsResource(),
         },
     ) as ctx:
         result = signal_continuity_sensor(ctx)

@@ -24,7 +24,7 @@ from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.lanes import LaneMode, LaneWindow
 from torghut_assets.domain.llm_advisory import ACTION_VETO
 from torghut_assets.domain.order_timing import SubmissionOutcome
-from torghut_assets.domain.routing import LEAN, symbols_for_manual_review
+from torghut_assets.domain.routing import symbols_for_manual_review
 from torghut_assets.ledger import llm_reviews, order_cancellations, queries, records, route_controls, schema
 from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.writes import replace_lane_window, to_native
@@ -116,7 +116,7 @@ def executions(
         controls=RouteControls(
             policy=policy,
             lean_kill_switch=kill_switch,
-            lean_healthy=_lean_healthy(real_venues, orders_possible=bool(pending)),
+            lean_healthy=_lean_healthy(broker, real_venues, orders_possible=bool(pending)),
             manual_review=manual_review,
             live=mode is LaneMode.LIVE,
         ),
@@ -222,8 +222,10 @@ def _cancel_summary(
     }
 
 
-def _lean_healthy(venues: Mapping[str, ExecutionVenue], *, orders_possible: bool) -> bool:
-    return orders_possible and LEAN in venues and venues[LEAN].healthy()
+def _lean_healthy(
+    broker: BrokerResource, venues: Mapping[str, ExecutionVenue], *, orders_possible: bool
+) -> bool:
+    return orders_possible and broker.lean_usable(venues)
 
 
 def replay_provenance() -> dict[str, object]:
