@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import cast
 
 from torghut_assets.ledger.engine import LedgerConfigError, create_ledger_engine, default_database_url
 
@@ -62,15 +63,21 @@ def _replay(args: argparse.Namespace) -> int:
     from torghut_assets.definitions import default_resources
     from torghut_assets.defs.partitions import lane_window_from_key
     from torghut_assets.defs.replay import record_replay, replay_window
+    from torghut_assets.defs.research_inputs import ResearchResource
+    from torghut_assets.domain.strategy_registry import StrategyLoadError, StrategyRunError, strategy_scope
 
     resources = default_resources()
     ledger = resources["ledger"]
     if args.url:
         ledger = ledger.model_copy(update={"database_url": args.url})  # type: ignore[attr-defined]
     window = lane_window_from_key(f"{args.lane}|{args.window}")
-    report = replay_window(
-        ledger, resources["market_data"], resources["research_settings"].settings(), window
-    )  # type: ignore[attr-defined]
+    research = cast(ResearchResource, resources["research_settings"])
+    try:
+        with strategy_scope(window=window.label(), timeout_seconds=research.strategy_timeout_seconds):
+            report = replay_window(ledger, resources["market_data"], research.settings(), window)  # type: ignore[arg-type]
+    except (StrategyRunError, StrategyLoadError) as exc:
+        print(f"{window.label()}: cannot replay: {exc}", file=sys.stderr)
+        return 1
     recorded = record_replay(ledger, report, pd.Timestamp.now(tz="UTC"))
     print(
         f"{window.label()} run {report.run_id}: {'MATCH' if report.matched else 'MISMATCH'} "
@@ -112,6 +119,97 @@ def _emergency_stop_clear(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
+    if args.key:
+        return _approve_signed(args)
+    return _approve_dev_hmac(args)
+
+
+def _read_private_key(path: str) -> object:
+    """The Ed25519 key in a PEM file, asking for its passphrase when it is encrypted."""
+    import getpass
+    import stat
+    from pathlib import Path
+
+    from torghut_assets.domain.signed_approvals import load_private_key
+
+    key_path = Path(path)
+    mode = key_path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        print(
+            f"warning: {key_path} is readable by others (mode {stat.S_IMODE(mode):o}); chmod 600 it",
+            file=sys.stderr,
+        )
+    pem = key_path.read_bytes()
+    try:
+        return load_private_key(pem)
+    except TypeError:  # encrypted: ask
+        return load_private_key(pem, getpass.getpass(f"passphrase for {key_path}: ").encode("utf-8"))
+
+
+def _approve_signed(args: argparse.Namespace) -> int:
+    """Sign an approval with the approver's own Ed25519 key, locally: no database, no server secret."""
+    import datetime as dt
+    from pathlib import Path
+
+    from torghut_assets.config_registry import configured
+    from torghut_assets.domain import signed_approvals as sa2
+
+    try:
+        private_key = _read_private_key(args.key)
+        assert isinstance(private_key, sa2.Ed25519PrivateKey)
+        approval = sa2.new_signed_approval(
+            candidate_id=args.candidate,
+            target_stage=args.stage,
+            approver=args.approver,
+            approver_role=args.role,
+            reason=args.reason,
+            public_key=sa2.public_key_bytes(private_key),
+            now=dt.datetime.now(dt.UTC),
+            ttl=dt.timedelta(hours=args.expires_in_hours),
+            symbols=[s for s in (args.symbols or "").split(",") if s.strip()],
+            source=sa2.SOURCE_CLI,
+            policy_checksum=args.policy_checksum,
+        )
+        token = sa2.sign(approval, private_key)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"approval refused: {exc}", file=sys.stderr)
+        return 1
+    registry_path = args.approvers or configured(os.environ, "TORGHUT_APPROVERS_PATH")
+    if registry_path:  # a local self-check against the approvers file the server uses, when at hand
+        try:
+            registry = sa2.Approvers.from_toml(Path(registry_path).read_bytes(), origin=registry_path)
+        except (OSError, ValueError) as exc:
+            print(f"warning: approvers file not checked: {exc}", file=sys.stderr)
+        else:
+            check = sa2.verify_signed_token(
+                token,
+                approvers=registry,
+                candidate_id=approval.candidate_id,
+                target_stage=approval.target_stage,
+                now=approval.issued_at,
+                used_approval_ids=(),
+                policy_checksum=approval.policy_checksum,
+            )
+            if not check.verdict.valid:
+                print(
+                    f"warning: the approvers file {registry_path} (version {registry.version}) would refuse "
+                    f"this approval: {check.verdict.reason}",
+                    file=sys.stderr,
+                )
+    print(
+        f"approval {approval.approval_id} for {approval.candidate_id} -> {approval.target_stage} by "
+        f"{approval.approver} ({approval.approver_role}), key {approval.key_id}, source {approval.source}"
+    )
+    print(
+        f"single use; expires {approval.expires_at.isoformat()}; pass the last line as approval_token "
+        "to promotion_job"
+    )
+    print(token)
+    return 0
+
+
+def _approve_dev_hmac(args: argparse.Namespace) -> int:
+    """dev only: an HMAC approval stored in the ledger (source cli_dev_hmac)."""
     import datetime as dt
 
     from torghut_assets.defs.approvals import (
@@ -121,13 +219,27 @@ def _approve(args: argparse.Namespace) -> int:
         record_approval_refusal,
     )
     from torghut_assets.defs.governance_resource import GovernanceConfigError, GovernanceResource
-    from torghut_assets.settings import load_settings
+    from torghut_assets.domain.approvals import SOURCE_CLI_DEV_HMAC
+    from torghut_assets.settings import SettingsError, load_settings
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if settings.profile == "production":
+        print(
+            "approval refused: production approvals are signed with your own key: "
+            "torghut-assets approve --key PATH … (docs/approvals.md)",
+            file=sys.stderr,
+        )
+        return 1
     governance = GovernanceResource(
         policy_path=settings.gate_policy_path,
+        approvers_path=settings.approvers_path,
+        profile=settings.profile,
         approval_secret=os.environ.get("TORGHUT_APPROVAL_SECRET") or None,
-        allow_dev_secret=settings.profile != "production",
+        allow_dev_secret=True,
     )
     config = ApprovalConfig(
         candidate_id=args.candidate,
@@ -144,7 +256,12 @@ def _approve(args: argparse.Namespace) -> int:
         secret, source = governance.secret()
         with engine.begin() as conn:
             record, token, reviewed = mint_approval(
-                conn, config, secret=secret, policy_checksum=governance.policy().checksum(), now=now
+                conn,
+                config,
+                secret=secret,
+                policy_checksum=governance.policy().checksum(),
+                now=now,
+                source=SOURCE_CLI_DEV_HMAC,
             )
     except (ApprovalRefusedError, GovernanceConfigError) as exc:
         with engine.begin() as conn:
@@ -153,8 +270,82 @@ def _approve(args: argparse.Namespace) -> int:
         return 1
     print(f"override {record.override_id} for {record.candidate_id} -> {record.scope.target_mode}")
     print(f"reviewed gate evaluation {reviewed['id']}; expires {record.expires_at.isoformat()}")
-    print(f"signed with the {source} secret")
+    print(f"dev only: signed with the {source} secret (production needs --key)")
     print(token)
+    return 0
+
+
+def _approvers_keygen(args: argparse.Namespace) -> int:
+    """A new Ed25519 key pair: the private key to a 0600 file, the public key as an approvers entry."""
+    import getpass
+    import re
+    from pathlib import Path
+
+    from torghut_assets.domain import signed_approvals as sa2
+
+    problems = []
+    if not sa2.APPROVER_ID_RE.fullmatch(args.approver):
+        problems.append(f"--approver must match {sa2.APPROVER_ID_RE.pattern} (e.g. an email)")
+    unknown = sorted(set(args.role or []) - sa2.ALLOWED_ROLES)
+    if unknown:
+        problems.append(
+            f"unknown role(s) {', '.join(unknown)} (allowed: {', '.join(sorted(sa2.ALLOWED_ROLES))})"
+        )
+    if problems:
+        print("error: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    passphrase = None
+    if args.passphrase:
+        passphrase = getpass.getpass("passphrase for the new key: ").encode("utf-8")
+        if passphrase != getpass.getpass("again: ").encode("utf-8") or not passphrase:
+            print("error: the passphrases differ (or are empty)", file=sys.stderr)
+            return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = out / f"{re.sub(r'[^A-Za-z0-9._-]', '_', args.approver)}.ed25519.pem"
+    private_key = sa2.Ed25519PrivateKey.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"error: {path} exists; not overwriting a key", file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(sa2.private_key_pem(private_key, passphrase))
+    public = sa2.public_key_bytes(private_key)
+    print(
+        f"private key written to {path} (mode 0600{', encrypted' if passphrase else ''}): "
+        "keep it on this machine"
+    )
+    print(f"key id {sa2.key_id(public)}")
+    print("add this entry to the approvers file (TORGHUT_APPROVERS_PATH) and bump its version:")
+    print()
+    print(sa2.approver_block(args.approver, public, args.role or []), end="")
+    return 0
+
+
+def _approvers_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from torghut_assets.config_registry import configured
+    from torghut_assets.domain.signed_approvals import Approvers, ApproversFileError
+    from torghut_assets.settings import DEFAULT_APPROVERS_PATH
+
+    path = args.file or configured(os.environ, "TORGHUT_APPROVERS_PATH") or str(DEFAULT_APPROVERS_PATH)
+    try:
+        registry = Approvers.from_toml(Path(path).read_bytes(), origin=path)
+    except ApproversFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: approvers file {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 1
+    print(f"approvers file {path}: version {registry.version}, sha256 {registry.checksum}")
+    for approver in sorted(registry.approvers.values(), key=lambda a: a.approver_id):
+        until = f", until {approver.not_after.isoformat()}" if approver.not_after else ""
+        print(
+            f"  {approver.approver_id}: key {approver.key_id}, "
+            f"roles {', '.join(sorted(approver.roles))}{until}"
+        )
     return 0
 
 
@@ -235,19 +426,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clear.set_defaults(func=_emergency_stop_clear)
     approve = sub.add_parser(
-        "approve", help="mint a signed, single-use approval override; prints the token on the last line"
+        "approve",
+        help="sign a scoped, expiring, single-use approval with your own key (--key); prints the token "
+        "on the last line",
+    )
+    approve.add_argument(
+        "--key",
+        help="your Ed25519 private key (PEM, from `approvers keygen`); signs locally, no database needed. "
+        "Without it (dev only): an HMAC approval stored in the ledger",
     )
     approve.add_argument("--candidate", required=True)
     approve.add_argument("--stage", required=True, help="paper | live_l1 | live_l2 | live_l3")
-    approve.add_argument("--approver", required=True)
+    approve.add_argument("--approver", required=True, help="your id in the approvers file")
     approve.add_argument("--role", required=True, help="risk_officer | head_of_trading")
     approve.add_argument("--reason", required=True)
     approve.add_argument("--symbols", help="comma-separated symbols in scope")
-    approve.add_argument("--expires-in-hours", type=float, default=24.0)
+    approve.add_argument("--expires-in-hours", type=float, default=24.0, help="validity, at most 24")
     approve.add_argument(
-        "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
+        "--policy-checksum",
+        help="bind the approval to this gate policy checksum (from the gate report you reviewed)",
+    )
+    approve.add_argument(
+        "--approvers",
+        help="with --key: check the approval against this approvers file before printing it "
+        "(default: TORGHUT_APPROVERS_PATH when set)",
+    )
+    approve.add_argument(
+        "--url", help="dev HMAC only: ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
     )
     approve.set_defaults(func=_approve)
+    approvers = sub.add_parser("approvers", help="approvers' keys and the approvers file").add_subparsers(
+        dest="approvers_command", required=True
+    )
+    keygen = approvers.add_parser(
+        "keygen", help="new Ed25519 key pair: private key to a 0600 file, public key as an approvers entry"
+    )
+    keygen.add_argument(
+        "--approver", required=True, help="your id as approvals will carry it (e.g. an email)"
+    )
+    keygen.add_argument("--out", required=True, help="folder for the private key (created 0700)")
+    keygen.add_argument(
+        "--role", action="append", help="risk_officer | head_of_trading (repeat for both); goes in the entry"
+    )
+    keygen.add_argument("--passphrase", action="store_true", help="encrypt the private key (asks twice)")
+    keygen.set_defaults(func=_approvers_keygen)
+    check_approvers = approvers.add_parser(
+        "check", help="validate the approvers file; print its version, sha256 and approvers"
+    )
+    check_approvers.add_argument("--file", help="default: TORGHUT_APPROVERS_PATH or the shipped file")
+    check_approvers.set_defaults(func=_approvers_check)
     config = sub.add_parser("config", help="environment variables").add_subparsers(
         dest="config_command", required=True
     )

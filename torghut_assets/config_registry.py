@@ -30,6 +30,7 @@ from torghut_assets.domain.llm_advisory import (
     RolloutStage,
     env_name,
 )
+from torghut_assets.domain.strategy_registry import DEFAULT_TIMEOUT_SECONDS
 from torghut_assets.domain.universe_policy import PROFILE_DEV, PROFILES, SOURCE_STATIC, SOURCES
 
 KINDS = ("str", "int", "float", "bool", "url", "csv", "csv-symbols", "path", "choice")
@@ -56,6 +57,7 @@ class EnvSetting:
     production_required: bool = False
     secret: bool = False
     read_by: str = CODE_LOCATION
+    dev_only: bool = False  # a production profile refuses to load with it set
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -316,11 +318,18 @@ _CORE: tuple[EnvSetting, ...] = (
         choices=("paper", "live"),
     ),
     EnvSetting(
+        "TORGHUT_LANE_CATALOG",
+        "path",
+        "lane catalog TOML: lanes, strategies, accounts, limits, window start (docs/lane-catalog.md); its "
+        "checksum is on every decision and research run",
+        when_unset="the shipped torghut_assets/policy/lane_catalog.toml",
+    ),
+    EnvSetting(
         "TORGHUT_LANE_MODES",
         "str",
-        "lane=mode pairs (replay, paper, live); a lane not named is replay and only reaches the simulated "
-        "venue; paper/live lanes trade their open window only",
-        when_unset="every lane replay",
+        "ops override of the lane catalog's modes: lane=mode pairs (replay, paper, live); a lane not named "
+        "keeps its catalog mode; paper/live lanes trade their open window only",
+        when_unset="every lane in its catalog mode",
     ),
     EnvSetting(
         "TRADING_PLANNED_DECISION_TIMEOUT_SECONDS",
@@ -330,11 +339,25 @@ _CORE: tuple[EnvSetting, ...] = (
         default="600",
     ),
     EnvSetting(
+        "TORGHUT_STRATEGY_TIMEOUT_SECONDS",
+        "float",
+        "time budget of one call to a plug-in strategy (docs/strategies.md); a call that overruns fails its "
+        "lane window with strategy_timeout (the call is abandoned); > 0",
+        default=f"{DEFAULT_TIMEOUT_SECONDS:g}",
+    ),
+    EnvSetting(
         "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE",
         "float",
         "a window whose macd, macd_signal or rsi14 is null in more than this share of its admitted rows "
         "fails closed (feature_quality_gate_failed: no decisions, no orders); >= 0",
         default="0.01",
+    ),
+    EnvSetting(
+        "TRADING_FEATURE_WARMUP_MINUTES",
+        "int",
+        "nulls in bars closing within this many minutes of the session open are indicator warm-up, left "
+        "out of that null rate; 0 counts every row (the reference); whole number 0-60",
+        default="15",
     ),
     EnvSetting(
         "TRADING_FEATURE_MAX_STALENESS_MS",
@@ -512,10 +535,18 @@ _CORE: tuple[EnvSetting, ...] = (
     EnvSetting(
         "TORGHUT_APPROVAL_SECRET",
         "str",
-        "HMAC secret (at least 32 bytes) signing and verifying approval overrides",
+        "dev only: HMAC secret (at least 32 bytes) of Launchpad approvals; production verifies approvers' "
+        "Ed25519 signatures and refuses it (docs/approvals.md)",
         when_unset="dev: a per-home secret file under $DAGSTER_HOME",
-        production_required=True,
         secret=True,
+        dev_only=True,
+    ),
+    EnvSetting(
+        "TORGHUT_APPROVERS_PATH",
+        "path",
+        "approvers TOML: each approver's Ed25519 public key and roles (docs/approvals.md); its checksum is "
+        "recorded with every approval it verifies",
+        when_unset="the shipped torghut_assets/policy/approvers.toml (no approvers)",
     ),
     EnvSetting(
         "TORGHUT_ALERT_WEBHOOK_URL",
@@ -609,3 +640,8 @@ def malformed(env: Mapping[str, str]) -> dict[str, str]:
 def missing_in_production(env: Mapping[str, str]) -> list[EnvSetting]:
     """Variables a production code location cannot run without, in declaration order."""
     return [s for s in REGISTRY if s.production_required and configured(env, s.name) is None]
+
+
+def refused_in_production(env: Mapping[str, str]) -> list[EnvSetting]:
+    """Dev-only variables that are set: a production code location refuses to load with them."""
+    return [s for s in REGISTRY if s.dev_only and configured(env, s.name) is not None]

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from torghut_assets.config_registry import CODE_LOCATION, INSTANCE, REGISTRY, SETTINGS, EnvSetting, redacted
+from torghut_assets.domain.lane_catalog import LaneCatalog
+from torghut_assets.domain.lanes import LaneMode
 from torghut_assets.settings import SettingsError, load_settings
 
 ORIGIN_ENV = "env"
@@ -70,4 +72,27 @@ def check_report(env: Mapping[str, str]) -> tuple[list[str], bool]:
         return lines, False
     lines.append(f"OK: the code location loads with profile {settings.profile!r}")
     lines += [f"note: {note}" for note in (settings.fallback_note, settings.llm_note) if note]
+    if settings.lane_catalog is not None:
+        lines += ["", *catalog_lines(settings.lane_catalog, settings.lane_modes)]
     return lines, True
+
+
+def catalog_lines(catalog: LaneCatalog, modes: Mapping[str, LaneMode]) -> list[str]:
+    """The lane catalog in effect: file, version, checksum, accounts and lanes (mode as it will run)."""
+    lines = [
+        f"lane catalog: {catalog.source}",
+        f"  version {catalog.version}  sha256 {catalog.checksum}",
+        f"  windows from {catalog.window_start} UTC  multi_account {str(catalog.multi_account).lower()}",
+    ]
+    for account in catalog.accounts.values():
+        lines.append(f"  account {account.label}: equity {account.equity:g}, broker {account.broker}")
+    for name, lane in catalog.lanes.items():
+        mode = modes.get(name, lane.mode)
+        note = f" ({mode.value} by TORGHUT_LANE_MODES)" if mode is not lane.mode else ""
+        lines.append(
+            f"  lane {name}: strategy {lane.strategy_ref}, account {lane.account_label}, "
+            f"mode {lane.mode.value}{note}"
+        )
+    if catalog.retired:
+        lines.append(f"  retired lanes: {', '.join(catalog.retired)}")
+    return lines

@@ -106,6 +106,7 @@ def market_data_resource(settings: Settings) -> MarketDataResource:
         feature_max_required_null_rate=settings.feature_quality_limits.max_required_null_rate,
         feature_max_staleness_ms=settings.feature_quality_limits.max_staleness_ms,
         feature_max_duplicate_ratio=settings.feature_quality_limits.max_duplicate_ratio,
+        feature_warmup_minutes=settings.feature_quality_limits.warmup_minutes,
         **secrets,
     )
 
@@ -136,6 +137,7 @@ def trading_session_resource(settings: Settings) -> TradingSessionResource:
     return TradingSessionResource(
         lane_modes=",".join(f"{lane}={mode.value}" for lane, mode in sorted(settings.lane_modes.items())),
         planned_decision_timeout_seconds=settings.planned_decision_timeout_seconds,
+        strategy_timeout_seconds=settings.strategy_timeout_seconds,
     )
 
 
@@ -145,6 +147,8 @@ def governance_resource(settings: Settings) -> GovernanceResource:
         secret["approval_secret"] = dg.EnvVar("TORGHUT_APPROVAL_SECRET")
     return GovernanceResource(
         policy_path=settings.gate_policy_path,
+        approvers_path=settings.approvers_path,
+        profile=settings.profile,
         allow_dev_secret=settings.profile != "production",
         llm_enabled=settings.llm_policy.enabled and settings.llm_note is None,
         **secret,
@@ -160,7 +164,7 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
         "broker": broker_resource(settings),
         "trading_session": trading_session_resource(settings),
         "continuity": ContinuityThresholdsResource.from_config(settings.safety.continuity),
-        "research_settings": ResearchResource(),
+        "research_settings": ResearchResource(strategy_timeout_seconds=settings.strategy_timeout_seconds),
         "reconciliation": ReconciliationResource(),
         "llm": llm_advisory_resource(settings),
         "alerts": alerts_resource(settings.alert_webhook_url_set),

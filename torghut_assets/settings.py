@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE
+from torghut_assets.catalog_loader import catalog_path, read_catalog
 from torghut_assets.config_registry import (
     SETTINGS,
     TRUE_WORDS,
@@ -26,13 +27,17 @@ from torghut_assets.config_registry import (
     malformed,
     missing_in_production,
     read,
+    refused_in_production,
 )
 from torghut_assets.domain.approvals import MIN_SECRET_BYTES
 from torghut_assets.domain.feature_quality import FeatureQualityLimits
 from torghut_assets.domain.gates import GatePolicy
-from torghut_assets.domain.lanes import LANES, LaneMode, LaneModeError, parse_lane_modes
+from torghut_assets.domain.lane_catalog import CatalogError, LaneCatalog
+from torghut_assets.domain.lanes import BROKER_NONE, LaneMode, LaneModeError, parse_lane_modes
 from torghut_assets.domain.llm_advisory import AdvisoryPolicy, parse_policy, policy_contradictions
 from torghut_assets.domain.order_timing import DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS
+from torghut_assets.domain.signed_approvals import Approvers, ApproversFileError
+from torghut_assets.domain.strategy_registry import DEFAULT_TIMEOUT_SECONDS
 from torghut_assets.domain.universe_policy import (
     PROFILE_PRODUCTION,
     SOURCE_JANGAR,
@@ -43,7 +48,9 @@ from torghut_assets.domain.universe_policy import (
 from torghut_assets.safety_settings import SafetyThresholds, safety_thresholds
 
 SIGNAL_SOURCES = SETTINGS["TORGHUT_SIGNAL_SOURCE"].choices
+MAX_FEATURE_WARMUP_MINUTES = 60  # the longest indicator warm-up here is 20 bars (Bollinger)
 DEFAULT_GATE_POLICY_PATH = Path(__file__).parent / "policy" / "gates.toml"
+DEFAULT_APPROVERS_PATH = Path(__file__).parent / "policy" / "approvers.toml"
 
 
 class SettingsError(ValueError):
@@ -76,6 +83,7 @@ class Settings:
     reconciliation_timezone: str = "America/New_York"
     gate_policy_path: str = str(DEFAULT_GATE_POLICY_PATH)
     approval_secret_set: bool = False
+    approvers_path: str = str(DEFAULT_APPROVERS_PATH)
     llm_policy: AdvisoryPolicy = field(default_factory=AdvisoryPolicy)
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -90,8 +98,10 @@ class Settings:
     universe_max_stale_seconds: int = 900
     universe_timeout_seconds: int = 5
     lane_modes: Mapping[str, LaneMode] = field(default_factory=dict)
+    lane_catalog: LaneCatalog | None = None
     planned_decision_timeout_seconds: int = DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS
     open_window_interval_seconds: int = 15
+    strategy_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     feature_quality_limits: FeatureQualityLimits = field(default_factory=FeatureQualityLimits)
     safety: SafetyThresholds = field(default_factory=SafetyThresholds)
 
@@ -111,8 +121,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     profile = read(env, "TORGHUT_ENV").lower()
     production = profile == PROFILE_PRODUCTION
     missing = missing_in_production(env) if production else []
+    dev_only = refused_in_production(env) if production else []
     bad = malformed(env)
-    reported = {s.name for s in missing} | set(bad)
+    reported = {s.name for s in missing} | {s.name for s in dev_only} | set(bad)
     rules: list[str] = []
 
     source = read(env, "TORGHUT_SIGNAL_SOURCE").lower()
@@ -167,7 +178,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     secret = env.get("TORGHUT_APPROVAL_SECRET", "")
     if secret and len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
         rules.append(f"TORGHUT_APPROVAL_SECRET must be at least {MIN_SECRET_BYTES} bytes")
-    lane_modes, mode_problems = _lane_modes(env, trading_mode)
+    approvers_path = configured(env, "TORGHUT_APPROVERS_PATH") or str(DEFAULT_APPROVERS_PATH)
+    rules += _approvers_problems(approvers_path)
+    catalog, catalog_problems = _lane_catalog(env)
+    rules += catalog_problems
+    lane_modes, mode_problems = _lane_modes(env, trading_mode, catalog)
     rules += mode_problems
     real_venue = lean_url is not None or alpaca_set
     trading_lanes = sorted(lane for lane, mode in lane_modes.items() if mode.reaches_real_venues)
@@ -183,6 +198,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rules.append("TRADING_PLANNED_DECISION_TIMEOUT_SECONDS must be >= 0 (0 disables expiry)")
     if not 5 <= interval <= 300:
         rules.append("TORGHUT_OPEN_WINDOW_INTERVAL_SECONDS must be between 5 and 300")
+    strategy_timeout = DEFAULT_TIMEOUT_SECONDS  # a malformed value is reported by the registry only
+    if "TORGHUT_STRATEGY_TIMEOUT_SECONDS" not in bad:
+        strategy_timeout = float(read(env, "TORGHUT_STRATEGY_TIMEOUT_SECONDS"))
+    if strategy_timeout <= 0:
+        rules.append(f"TORGHUT_STRATEGY_TIMEOUT_SECONDS={strategy_timeout:g} must be > 0")
     feature_limits, feature_problems = _feature_quality_limits(env, bad)
     rules += feature_problems
     safety, safety_problems = safety_thresholds(env, bad)
@@ -203,6 +223,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     elif llm_policy.enabled and not (llm_base_url and llm_model):
         llm_note = "LLM_ENABLED=true but LLM_BASE_URL or LLM_MODEL is not set: LLM advisory disabled"
     problems = [f"production needs {s.name}: {s.description}" for s in missing]
+    problems += [f"{s.name} is refused in production: {s.description}" for s in dev_only]
     problems += [*bad.values(), *_not_yet_reported(rules, reported)]
     if problems:
         raise SettingsError(problems)
@@ -226,6 +247,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconciliation_timezone=timezone,
         gate_policy_path=policy_path,
         approval_secret_set=bool(secret),
+        approvers_path=approvers_path,
         llm_policy=llm_policy,
         llm_base_url=llm_base_url,
         llm_model=llm_model,
@@ -240,8 +262,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         universe_max_stale_seconds=universe_timing.max_stale_seconds,
         universe_timeout_seconds=universe_timing.timeout_seconds,
         lane_modes=lane_modes,
+        lane_catalog=catalog,
         planned_decision_timeout_seconds=decision_timeout,
         open_window_interval_seconds=interval,
+        strategy_timeout_seconds=strategy_timeout,
         feature_quality_limits=feature_limits,
         safety=safety,
     )
@@ -256,8 +280,9 @@ def _whole(env: Mapping[str, str], bad: Mapping[str, str], name: str) -> int:
 def _feature_quality_limits(
     env: Mapping[str, str], bad: Mapping[str, str]
 ) -> tuple[FeatureQualityLimits, list[str]]:
-    """The limits of the window's feature quality gates (the reference's names and defaults); each must be
-    >= 0 (the registry already refused non-numbers, NaN and infinities). A bad value leaves the defaults."""
+    """The limits of the window's feature quality gates (the reference's names and defaults) and our
+    session warm-up; each must be >= 0 (the registry already refused non-numbers, NaN and infinities,
+    and non-integers for the integer ones). A bad value leaves the defaults."""
     null_rate = float(SETTINGS["TRADING_FEATURE_MAX_REQUIRED_NULL_RATE"].default)
     if "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE" not in bad:
         null_rate = float(read(env, "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE"))
@@ -265,29 +290,66 @@ def _feature_quality_limits(
     if "TRADING_FEATURE_MAX_DUPLICATE_RATIO" not in bad:
         duplicate_ratio = float(read(env, "TRADING_FEATURE_MAX_DUPLICATE_RATIO"))
     staleness = _whole(env, bad, "TRADING_FEATURE_MAX_STALENESS_MS")
+    warmup = _whole(env, bad, "TRADING_FEATURE_WARMUP_MINUTES")
     values = {
         "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE": null_rate,
         "TRADING_FEATURE_MAX_STALENESS_MS": staleness,
         "TRADING_FEATURE_MAX_DUPLICATE_RATIO": duplicate_ratio,
+        "TRADING_FEATURE_WARMUP_MINUTES": warmup,
     }
     problems = [f"{name}={value} must be >= 0" for name, value in values.items() if value < 0]
+    if warmup > MAX_FEATURE_WARMUP_MINUTES:
+        problems.append(
+            f"TRADING_FEATURE_WARMUP_MINUTES={warmup} is more than {MAX_FEATURE_WARMUP_MINUTES}: "
+            "it would switch the null-rate gate off for most of the session"
+        )
     if problems:
         return FeatureQualityLimits(), problems
-    return FeatureQualityLimits(null_rate, staleness, duplicate_ratio), []
+    return FeatureQualityLimits(null_rate, staleness, duplicate_ratio, warmup), []
 
 
-def _lane_modes(env: Mapping[str, str], trading_mode: str) -> tuple[dict[str, LaneMode], list[str]]:
-    """A live lane needs TRADING_MODE=live: the global switch is the last word on live capital."""
+def _lane_catalog(env: Mapping[str, str]) -> tuple[LaneCatalog | None, list[str]]:
+    """The lane catalog `TORGHUT_LANE_CATALOG` names (else the shipped one), every problem listed."""
     try:
-        modes = parse_lane_modes(configured(env, "TORGHUT_LANE_MODES") or "", frozenset(LANES))
+        return read_catalog(catalog_path(env)), []
+    except CatalogError as exc:
+        return None, [f"TORGHUT_LANE_CATALOG: {problem}" for problem in exc.problems]
+
+
+def _lane_modes(
+    env: Mapping[str, str], trading_mode: str, catalog: LaneCatalog | None
+) -> tuple[dict[str, LaneMode], list[str]]:
+    """The lanes not in replay: the catalog's modes with `TORGHUT_LANE_MODES` (the ops override) over
+    them. A live lane needs TRADING_MODE=live: the global switch is the last word on live capital; a
+    paper/live lane needs an account bound to a broker."""
+    lanes = {} if catalog is None else dict(catalog.lanes)
+    try:
+        overrides = parse_lane_modes(
+            configured(env, "TORGHUT_LANE_MODES") or "", frozenset(lanes) if catalog is not None else None
+        )
     except LaneModeError as exc:
         return {}, [f"TORGHUT_LANE_MODES: {exc}"]
-    live = sorted(lane for lane, mode in modes.items() if mode is LaneMode.LIVE)
+    modes: dict[str, LaneMode] = {
+        lane: cfg.mode for lane, cfg in lanes.items() if cfg.mode is not LaneMode.REPLAY
+    }
+    modes.update(overrides)
+    problems = []
+    live = sorted(lane for lane, mode in overrides.items() if mode is LaneMode.LIVE)
     if live and trading_mode != "live":
-        return modes, [
+        problems.append(
             f"TORGHUT_LANE_MODES puts {', '.join(live)} in live mode but TRADING_MODE={trading_mode}"
-        ]
-    return modes, []
+        )
+    for lane, cfg in sorted(lanes.items()):
+        if lane not in overrides and cfg.mode is LaneMode.LIVE and trading_mode != "live":
+            problems.append(
+                f"TORGHUT_LANE_CATALOG: lane '{lane}' is in live mode but TRADING_MODE={trading_mode}"
+            )
+        if lane in overrides and overrides[lane].reaches_real_venues and cfg.account_broker == BROKER_NONE:
+            problems.append(
+                f"TORGHUT_LANE_MODES puts {lane} in {overrides[lane].value} mode but its account "
+                f"'{cfg.account_label}' has broker = 'none' in the lane catalog (simulated only)"
+            )
+    return modes, problems
 
 
 @dataclass(frozen=True)
@@ -352,4 +414,17 @@ def _gate_policy_problems(policy_path: str) -> list[str]:
         return [f"TORGHUT_GATE_POLICY_PATH={policy_path!r} cannot be read: {exc.strerror}"]
     except ValueError as exc:
         return [f"TORGHUT_GATE_POLICY_PATH={policy_path!r}: {exc}"]
+    return []
+
+
+def _approvers_problems(path: str) -> list[str]:
+    """Every problem of the approvers file, each naming the file (and the approver it concerns)."""
+    try:
+        Approvers.from_toml(Path(path).read_bytes(), origin=path)
+    except OSError as exc:
+        return [f"TORGHUT_APPROVERS_PATH={path!r} cannot be read: {exc.strerror}"]
+    except ApproversFileError as exc:
+        return [f"TORGHUT_APPROVERS_PATH={path!r}: {problem}" for problem in exc.problems]
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        return [f"TORGHUT_APPROVERS_PATH={path!r}: {exc}"]
     return []

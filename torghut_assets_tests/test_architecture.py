@@ -23,9 +23,14 @@ FORBIDDEN_IN_DOMAIN = (
 # Beyond the standard library the domain may use only these. exchange_calendars is allowed in the market
 # calendar alone: it is a pure, deterministic, offline data library (NYSE holiday rules and dates in
 # code; no I/O, network or clock once start/end are given), so the domain stays replayable
-# (docs/market-calendar.md).
+# (docs/market-calendar.md). cryptography is allowed in signed_approvals alone: Ed25519 signing and
+# verification are pure, deterministic functions of key and bytes (no I/O; key generation, which draws
+# OS randomness, happens in the CLI) (docs/approvals.md).
 ALLOWED_IN_DOMAIN = frozenset({"torghut_assets", "numpy", "pandas", "pandera"})
-ALLOWED_IN_DOMAIN_MODULE = {"market_calendar.py": frozenset({"exchange_calendars"})}
+ALLOWED_IN_DOMAIN_MODULE = {
+    "market_calendar.py": frozenset({"exchange_calendars"}),
+    "signed_approvals.py": frozenset({"cryptography"}),
+}
 
 
 def _imported_roots(path: Path) -> set[str]:

@@ -87,7 +87,9 @@ def test_secrets_are_masked_and_never_printed(
     for name, value in {**PRODUCTION_OK, **SECRET_VALUES}.items():
         environment.setenv(name, value)
     code, output = _check(capsys)
-    assert code == 0
+    # production refuses the dev-only HMAC approval secret (docs/approvals.md), naming it, not showing it
+    assert code == 1
+    assert "INVALID: 1 problem(s):\n  - TORGHUT_APPROVAL_SECRET is refused in production" in output
     for name, value in SECRET_VALUES.items():
         assert _row(output, name) == [name, "env", f"{mask(value)}  [secret]"]
     assert [core for core in SECRET_CORES if core in output or core[-6:] in output] == []

@@ -143,8 +143,17 @@ def test_production_requirements_are_declared_for_the_code_location_only() -> No
         "TORGHUT_SIGNAL_SOURCE",
         "TRADING_UNIVERSE_SOURCE",
         "JANGAR_SYMBOLS_URL",
-        "TORGHUT_APPROVAL_SECRET",
     ]
+
+
+def test_only_the_hmac_approval_secret_is_dev_only_and_production_refuses_it() -> None:
+    from torghut_assets.config_registry import refused_in_production
+
+    assert [s.name for s in REGISTRY if s.dev_only] == ["TORGHUT_APPROVAL_SECRET"]
+    assert [s.name for s in refused_in_production({"TORGHUT_APPROVAL_SECRET": "x" * 40})] == [
+        "TORGHUT_APPROVAL_SECRET"
+    ]
+    assert refused_in_production({"TORGHUT_APPROVAL_SECRET": "  "}) == []
 
 
 def test_a_blank_value_counts_as_unset() -> None:

@@ -55,7 +55,6 @@ SECRET_SAMPLES = {
     "TORGHUT_SIGNAL_SOURCE_URL": "postgresql+psycopg2://ta_reader:pw@ta-db:5432/ta",
     "APCA_API_KEY_ID": "PKTEST",
     "APCA_API_SECRET_KEY": "not-a-real-secret",
-    "TORGHUT_APPROVAL_SECRET": "test-approval-secret-0123456789abcdef",
 }
 
 
@@ -179,10 +178,17 @@ def test_secrets_reach_the_pods_only_from_kubernetes_secrets() -> None:
 
 def test_every_secret_the_code_location_reads_is_provided_and_the_required_ones_are_not_optional() -> None:
     refs = _secret_refs(DEPLOYMENT["env"])
-    code_secrets = {s.name for s in REGISTRY if s.secret and s.read_by == CODE_LOCATION}
+    code_secrets = {s.name for s in REGISTRY if s.secret and s.read_by == CODE_LOCATION and not s.dev_only}
     assert set(refs) == code_secrets
     required = [s.name for s in REGISTRY if s.secret and s.production_required]
     assert required and [name for name in required if refs[name].get("optional")] == []
+
+
+def test_the_values_set_no_dev_only_variable_such_as_an_approval_signing_secret() -> None:
+    """Production holds no secret that can mint approvals: approvers sign with their own keys."""
+    names = {entry["name"] for entry in _env_lists(VALUES)}
+    assert names & {s.name for s in REGISTRY if s.dev_only} == set()
+    assert "--from-literal=TORGHUT_APPROVAL_SECRET" not in DEPLOY_DOC
 
 
 def test_dagster_storage_password_comes_from_the_named_secret() -> None:

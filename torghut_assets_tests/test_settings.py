@@ -17,7 +17,6 @@ PRODUCTION_OK = {
     "TORGHUT_ARTIFACT_ROOT": "/var/lib/torghut/artifacts",
     "APCA_API_KEY_ID": "PKTEST",
     "APCA_API_SECRET_KEY": "not-a-real-secret",
-    "TORGHUT_APPROVAL_SECRET": "test-approval-secret-0123456789abcdef",
     "TORGHUT_SIGNAL_SOURCE": "sql",
     "TORGHUT_SIGNAL_SOURCE_URL": "postgresql+psycopg2://torghut@db/ta",
     "TRADING_UNIVERSE_SOURCE": "jangar",
@@ -64,11 +63,12 @@ CONTRADICTORY_PRODUCTION = {
     "TRADING_UNIVERSE_STATIC_SYMBOLS": "AAPL,MSFT",
     "TRADING_LEAN_RUNNER_URL": "http://lean:8080",
     "TRADING_EXECUTION_ADAPTER_POLICY": "allowlist",
-    "TORGHUT_APPROVAL_SECRET": "",
+    "TORGHUT_APPROVAL_SECRET": "test-approval-secret-0123456789abcdef",
 }
 CONTRADICTORY_PRODUCTION_PROBLEMS = [
-    "production needs TORGHUT_APPROVAL_SECRET: HMAC secret (at least 32 bytes) signing and verifying "
-    "approval overrides",
+    "TORGHUT_APPROVAL_SECRET is refused in production: dev only: HMAC secret (at least 32 bytes) of "
+    "Launchpad approvals; production verifies approvers' Ed25519 signatures and refuses it "
+    "(docs/approvals.md)",
     "TORGHUT_SIGNAL_SOURCE=simulator is refused in production: use 'sql' or 'alpaca'",
     "TRADING_UNIVERSE_SOURCE='static' is refused in profile 'production': production takes its universe "
     "from TRADING_UNIVERSE_SOURCE='jangar' only (a static list is accepted only in profile 'dev')",
@@ -166,10 +166,60 @@ def test_production_needs_an_execution_venue() -> None:
         load_settings({**env, "TRADING_EXECUTION_FALLBACK_ADAPTER": "none"})
 
 
-def test_production_without_an_approval_secret_is_refused() -> None:
-    env = {k: v for k, v in PRODUCTION_OK.items() if k != "TORGHUT_APPROVAL_SECRET"}
-    with pytest.raises(SettingsError, match="TORGHUT_APPROVAL_SECRET"):
+def test_production_loads_without_an_approval_secret() -> None:
+    assert "TORGHUT_APPROVAL_SECRET" not in PRODUCTION_OK
+    assert load_settings(PRODUCTION_OK).approval_secret_set is False
+
+
+def test_production_refuses_an_approval_secret_no_secret_that_can_mint_approvals_on_the_server() -> None:
+    env = {**PRODUCTION_OK, "TORGHUT_APPROVAL_SECRET": "test-approval-secret-0123456789abcdef"}
+    with pytest.raises(SettingsError) as raised:
         load_settings(env)
+    (problem,) = raised.value.problems
+    assert problem.startswith("TORGHUT_APPROVAL_SECRET is refused in production: dev only")
+    assert "test-approval-secret" not in str(raised.value)
+
+
+def test_a_short_approval_secret_in_production_is_reported_once_as_refused() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**PRODUCTION_OK, "TORGHUT_APPROVAL_SECRET": "short"})
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "TORGHUT_APPROVAL_SECRET is refused in production"
+    ]
+
+
+def test_the_approvers_file_defaults_to_the_shipped_one_and_can_be_pointed_elsewhere(tmp_path: Path) -> None:
+    from torghut_assets.settings import DEFAULT_APPROVERS_PATH
+
+    assert load_settings({}).approvers_path == str(DEFAULT_APPROVERS_PATH)
+    own = tmp_path / "approvers.toml"
+    own.write_text("version = 4\napprovers = []\n", encoding="utf-8")
+    assert load_settings({**PRODUCTION_OK, "TORGHUT_APPROVERS_PATH": str(own)}).approvers_path == str(own)
+
+
+def test_an_unreadable_approvers_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(SettingsError, match=r"TORGHUT_APPROVERS_PATH=.*nope\.toml.* cannot be read"):
+        load_settings({"TORGHUT_APPROVERS_PATH": str(missing)})
+
+
+def test_an_invalid_approvers_file_lists_every_problem_naming_the_file_and_the_approver(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "approvers.toml"
+    bad.write_text(
+        'version = 0\n[[approvers]]\nid = "cio@desk"\npublic_key = "AAAA"\nroles = ["intern"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**PRODUCTION_OK, "TORGHUT_APPROVERS_PATH": str(bad)})
+    problems = raised.value.problems
+    assert len(problems) == 3 and all(
+        p.startswith(f"TORGHUT_APPROVERS_PATH={str(bad)!r}: ") for p in problems
+    )
+    assert "version must be a positive integer" in problems[0]
+    assert "approver 'cio@desk': public_key" in problems[1]
+    assert "approver 'cio@desk': unknown role(s) intern" in problems[2]
 
 
 def test_a_short_approval_secret_is_refused_in_any_profile() -> None:

@@ -1,9 +1,12 @@
-"""`approval_overrides`: a human mints a signed, scoped, expiring, single-use approval (§10.3).
+"""`approval_overrides`: mint an HMAC-signed, scoped, expiring, single-use approval — `dev` only (§10.3).
 
-Materialize it from the Launchpad (or run `torghut-assets approve …`). The approval is bound to the
-candidate, the target stage, the current gate policy checksum and the gate evaluation the approver
-reviewed, so it cannot be reused for anything else. The token is shown once, in this materialization's
-metadata; the ledger keeps only its sha256. Refused requests are recorded in the evidence chain.
+In production approvals are signed by each approver's own Ed25519 key on their own machine
+(`torghut-assets approve --key …`, docs/approvals.md) and this asset refuses to run. In `dev` it mints
+an HMAC approval bound to the candidate, the target stage, the current gate policy checksum and the
+gate evaluation the approver reviewed (source `launchpad_dev`). The token is never written into
+Dagster's metadata or logs: it goes to a 0600 file under `$DAGSTER_HOME/approval_tokens/`, and the
+materialization shows the approval id and that path. The ledger keeps only the token's sha256. Refused
+requests are recorded in the evidence chain.
 """
 
 import datetime as dt
@@ -63,6 +66,7 @@ def mint_approval(
     secret: bytes,
     policy_checksum: str,
     now: dt.datetime,
+    source: str = approvals.SOURCE_LAUNCHPAD_DEV,
 ) -> tuple[approvals.ApprovalRecord, str, dict[str, Any]]:
     """Create and store the record; returns (record, token, reviewed gate evaluation)."""
     problems = []
@@ -117,12 +121,17 @@ def mint_approval(
         token = approvals.mint_token(record, secret)
     except ValueError as exc:
         raise ApprovalRefusedError(str(exc)) from exc
-    approval_store.insert_override(conn, record, token)
+    approval_store.insert_override(conn, record, token, source=source)
     append_entry(
         conn,
         entry_kind="approval_override",
         subject=record.override_id,
-        content={**record.payload(), "token_sha256": approval_store.token_digest(token)},
+        content={
+            **record.payload(),
+            "token_sha256": approval_store.token_digest(token),
+            "scheme": approvals.SCHEME_HMAC,
+            "source": source,
+        },
         recorded_at=now,
     )
     return record, token, reviewed
@@ -148,7 +157,8 @@ def record_approval_refusal(conn: Connection, config: ApprovalConfig, message: s
 @dg.asset(
     group_name="governance",
     kinds={"sql"},
-    description="Mint a signed, scoped, expiring, single-use approval override (Launchpad config).",
+    description="dev only: mint an HMAC-signed, scoped, expiring, single-use approval (token to a 0600 "
+    "file under $DAGSTER_HOME; production approvers sign with `torghut-assets approve --key`).",
 )
 def approval_overrides(
     context: dg.AssetExecutionContext,
@@ -157,7 +167,15 @@ def approval_overrides(
     governance: GovernanceResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     now = dt.datetime.now(dt.UTC)
-    secret, source = governance.secret()
+    if not governance.hmac_allowed:
+        message = (
+            "minting approvals from the Launchpad is dev only: in production each approver signs with "
+            "their own key (torghut-assets approve --key …, docs/approvals.md)"
+        )
+        with ledger.transaction() as conn:
+            record_approval_refusal(conn, config, message, now)
+        raise dg.Failure(description=f"approval refused: {message}")
+    secret, secret_source = governance.secret()
     try:
         with ledger.transaction() as conn:
             record, token, reviewed = mint_approval(
@@ -184,23 +202,27 @@ def approval_overrides(
             for r in recent
         ],
     )
+    token_file = governance.deliver_dev_token(record.override_id, token)
+    del token  # from here on only its file path travels: never into metadata or logs
     context.log.info(
-        f"approval {record.override_id} minted for {record.candidate_id} → {record.scope.target_mode}"
+        f"approval {record.override_id} minted for {record.candidate_id} → {record.scope.target_mode}; "
+        f"token written to {token_file}"
     )
     return dg.MaterializeResult(
         metadata={
             "override_id": record.override_id,
-            "token": dg.MetadataValue.text(token),
+            "token_file": dg.MetadataValue.path(str(token_file)),
+            "source": approvals.SOURCE_LAUNCHPAD_DEV,
             "candidate_id": record.candidate_id,
             "target_stage": record.scope.target_mode,
             "expires_at": record.expires_at.isoformat(),
             "reviewed_gate_evaluation_id": str(reviewed["id"]),
-            "secret_source": source,
+            "secret_source": secret_source,
             "summary": dg.MetadataValue.md(
                 f"Approval `{record.override_id}` by **{record.approver}** ({record.approver_role}) for "
                 f"`{record.candidate_id}` → **{record.scope.target_mode}**, single use, expires "
-                f"{record.expires_at.isoformat()}. Pass the token as `approval_token` to promotion_job.\n\n"
-                + table
+                f"{record.expires_at.isoformat()}. The token is in `{token_file}` (mode 0600, dev only): "
+                "pass its content as `approval_token` to promotion_job.\n\n" + table
             ),
         }
     )

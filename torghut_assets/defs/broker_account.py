@@ -1,5 +1,6 @@
 """The account that sizing and reconciliation trust: the broker's own when an Alpaca venue is configured
-(`BrokerResource.alpaca_venue()`), the lane's simulated one otherwise.
+(`BrokerResource.alpaca_venue()`) and the lane's account is bound to it in the lane catalog
+(`broker = "alpaca"`, docs/lane-catalog.md), the lane's simulated one otherwise.
 
 Sizing (`trade_decisions`, for a lane in `paper` or `live` mode: a `replay` lane only ever reaches the
 simulated venue, so it keeps the simulated account): Alpaca's `equity` replaces the lane's configured
@@ -10,8 +11,9 @@ code (`alpaca_get_account_<failure>`) or `broker_trading_blocked` among the deci
 materialization says which account the equity came from (`equity_source`: `alpaca` or `simulated`).
 
 Reconciliation (`positions_match_broker`): Alpaca's positions must equal, symbol by symbol, the ledger's
-net filled quantity of every execution Alpaca placed (`POSITION_ADAPTERS`). A position report that cannot
-be read fails the check: unknown is not flat.
+net filled quantity of every execution Alpaca placed (`POSITION_ADAPTERS`) for the account label bound to
+it (positions are per account: another label's fills are not on that account). A position report that
+cannot be read fails the check: unknown is not flat.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from torghut_assets.adapters.execution_venue import VenueError
+from torghut_assets.catalog_loader import configured_catalog
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.domain.decisions import EntryBlock
-from torghut_assets.domain.lanes import LaneConfig, LaneMode
+from torghut_assets.domain.lanes import BROKER_ALPACA, LaneConfig, LaneMode
 from torghut_assets.domain.routing import ALPACA
 from torghut_assets.ledger import reconciliation as rec
 from torghut_assets.ledger import schema
@@ -82,11 +85,15 @@ class AccountBasis:
         }
 
 
-def read_account(broker: BrokerResource, mode: LaneMode = LaneMode.PAPER) -> AccountBasis:
-    """The broker's account when an Alpaca venue is configured and the lane can reach it (a `replay`
-    lane only ever trades the simulated venue, so it sizes on the simulated account); a failed read is
-    kept as its reason code (never silently replaced by the simulated account)."""
-    venue = broker.alpaca_venue() if mode.reaches_real_venues else None
+def read_account(
+    broker: BrokerResource, mode: LaneMode = LaneMode.PAPER, account_broker: str = BROKER_ALPACA
+) -> AccountBasis:
+    """The broker's account when an Alpaca venue is configured, the lane's account is bound to it
+    (`broker = "alpaca"` in the lane catalog) and the lane can reach it (a `replay` lane only ever trades
+    the simulated venue, so it sizes on the simulated account); a failed read is kept as its reason code
+    (never silently replaced by the simulated account)."""
+    bound = account_broker == BROKER_ALPACA
+    venue = broker.alpaca_venue() if mode.reaches_real_venues and bound else None
     if venue is None:
         return AccountBasis(SIMULATED)
     try:
@@ -109,17 +116,21 @@ def earliest(*blocks: EntryBlock | None) -> EntryBlock | None:
 
 
 def ledger_positions(
-    ledger: LedgerResource, adapters: frozenset[str] = POSITION_ADAPTERS
+    ledger: LedgerResource,
+    adapters: frozenset[str] = POSITION_ADAPTERS,
+    account_labels: frozenset[str] | None = None,
 ) -> dict[str, float]:
     """Σ signed filled qty per symbol of every execution these venues placed (all time: the broker's
-    positions are the sum of all its fills)."""
+    positions are the sum of all its fills), for these account labels only when given: positions are
+    per account, and another label's fills are not on this broker account."""
     table = schema.executions
     signed = sa.case((table.c.side == "buy", table.c.filled_qty), else_=-table.c.filled_qty)
-    query = (
-        sa.select(table.c.symbol, sa.func.sum(signed))
-        .where(table.c.execution_actual_adapter.in_(sorted(adapters)))
-        .group_by(table.c.symbol)
+    query = sa.select(table.c.symbol, sa.func.sum(signed)).where(
+        table.c.execution_actual_adapter.in_(sorted(adapters))
     )
+    if account_labels is not None:
+        query = query.where(table.c.alpaca_account_label.in_(sorted(account_labels)))
+    query = query.group_by(table.c.symbol)
     with ledger.read() as conn:
         return {str(symbol): float(total or 0.0) for symbol, total in conn.execute(query)}
 
@@ -141,7 +152,9 @@ def positions_finding(ledger: LedgerResource, broker: BrokerResource) -> rec.Fin
     except VenueError as exc:
         key = f"{venue.name} positions unreadable ({exc.reason_code}): unknown is not flat"
         return rec.Finding(POSITIONS_CHECK, False, 0, 1, (key,), "ERROR", {"reason_code": exc.reason_code})
-    expected = ledger_positions(ledger)
+    # The label the lane catalog binds to the broker: its fills, whichever lane placed them (retired too).
+    bound = configured_catalog().broker_account
+    expected = ledger_positions(ledger, account_labels=None if bound is None else frozenset({bound}))
     symbols = sorted(set(held) | {s for s, q in expected.items() if abs(q) > _QTY_TOLERANCE})
     failing = [
         f"{symbol}: ledger {expected.get(symbol, 0.0):g} vs {venue.name} {held.get(symbol, 0.0):g}"

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from torghut_assets.defs.alerts import AlertsResource, Log
 from torghut_assets.defs.continuity_thresholds import ContinuityThresholdsResource
 from torghut_assets.defs.metadata import markdown_table
-from torghut_assets.defs.partitions import WINDOW_START_DATE, lane_partitions
+from torghut_assets.defs.partitions import WINDOW_START, lane_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.alerts import Alert, continuity_alert
@@ -43,7 +43,7 @@ def evaluate_lane(
     trades live, so the LEAN live canary is measured too)."""
     with ledger.transaction() as conn:
         state = load_state(conn, lane) or ContinuityState(lane=lane)
-        floor = pd.Timestamp(WINDOW_START_DATE.replace("-00:00", ""), tz="UTC") - pd.Timedelta(hours=1)
+        floor = WINDOW_START - pd.Timedelta(hours=1)
         start_after = state.last_window_start or max(floor, now.floor("h") - INITIAL_LOOKBACK)
         due = due_windows(start_after, now, DEADLINE_GRACE, MAX_WINDOWS_PER_TICK)
         if not due:

@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -37,7 +36,6 @@ from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.llm_reviews import llm_error_budget_spent
 
 LLM_ERROR_KINDS = ("parse", "validation", "transport")  # skipped/blocked calls are not answers
-NULL_RATE_COLUMNS = {"macd": "null_rate_macd", "rsi14": "null_rate_rsi", "price": "null_rate_price"}
 
 
 LLM_BUDGET_LOOKBACK = dt.timedelta(hours=24)
@@ -102,18 +100,8 @@ def load_candidate(conn: Connection, candidate_id: str) -> CandidateContext:
 
 
 def signal_quality(conn: Connection, window: LaneWindow) -> ge.SignalQuality:
-    frame = queries.window_signals(conn, window.lane, window.start.to_pydatetime())
-    if frame.empty:
-        return ge.SignalQuality(0, 0.0, 0.0, 0.0, 0.0)
-    price = frame["price"].where(frame["price"].notna(), frame["close"])
-    lag_ms = (frame["ingest_ts"] - frame["event_ts"]).dt.total_seconds() * 1000.0
-    return ge.SignalQuality(
-        rows=len(frame),
-        null_rate_macd=float(frame["macd"].isna().mean()),
-        null_rate_rsi=float(frame["rsi14"].isna().mean()),
-        null_rate_price=float(price.isna().mean()),
-        staleness_p95_ms=float(np.percentile(lag_ms.clip(lower=0).to_numpy(), 95)),
-    )
+    """Gate-0 figures of the window's stored signals (pooled required-feature null rate, staleness)."""
+    return ge.signal_quality_of(queries.window_signals(conn, window.lane, window.start.to_pydatetime()))
 
 
 def tca_summary(conn: Connection, lane: str, start: dt.datetime, end: dt.datetime) -> ge.TcaSummary:

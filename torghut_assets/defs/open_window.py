@@ -26,6 +26,7 @@ from torghut_assets.defs.assets.llm_reviews import llm_decision_reviews
 from torghut_assets.defs.assets.signals import signals
 from torghut_assets.defs.assets.trading import session_bounds_for, trade_decisions
 from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.strategy_isolation import is_strategy_failure
 from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.lanes import LANES, LaneWindow
 
@@ -41,6 +42,7 @@ class TickReport:
     window: LaneWindow
     now: pd.Timestamp
     metadata: dict[str, Any]
+    strategy_failure: str | None = None  # the lane's strategy failed this tick: nothing decided or sent
 
     @property
     def sent(self) -> int:
@@ -77,11 +79,18 @@ def advance_open_windows(resources: Mapping[str, Any], now: pd.Timestamp) -> lis
             continue
         key = lane_window_key(lane, window.start)
         metadata: dict[str, Any] = {}
-        for step in OPEN_WINDOW_STEPS:
-            step_resources = {k: pinned[k] for k in step.required_resource_keys if k != "io_manager"}
-            with dg.build_asset_context(partition_key=key, resources=step_resources) as context:
-                result = step(context)
-            metadata = dict(result.metadata or {})
+        try:
+            for step in OPEN_WINDOW_STEPS:
+                step_resources = {k: pinned[k] for k in step.required_resource_keys if k != "io_manager"}
+                with dg.build_asset_context(partition_key=key, resources=step_resources) as context:
+                    result = step(context)
+                metadata = dict(result.metadata or {})
+        except dg.Failure as exc:
+            if not is_strategy_failure(exc):
+                raise
+            # one lane's broken strategy stops that lane's tick only; the other lanes still trade
+            reports.append(TickReport(lane, window, now, {}, strategy_failure=exc.description))
+            continue
         reports.append(TickReport(lane=lane, window=window, now=now, metadata=metadata))
     return reports
 
@@ -119,6 +128,9 @@ def build_open_window_sensor(interval_seconds: int) -> dg.SensorDefinition:
             return dg.SkipReason("no paper/live lane has an open window in an open market session")
         active = [r for r in reports if r.sent or r.unsent]
         for report in reports:
+            if report.strategy_failure:
+                context.log.error(f"{report.window.label()}: {report.strategy_failure}")
+                continue
             context.log.info(f"{report.window.label()}: sent {report.sent}, unsent {report.unsent or 'none'}")
         return dg.SensorResult(asset_events=[tick_observation(r) for r in active])
 

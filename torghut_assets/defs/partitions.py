@@ -1,15 +1,22 @@
-"""Lane-window partitions: a small static `lane` dimension × an hourly UTC `window` dimension."""
+"""Lane-window partitions: a small static `lane` dimension × an hourly UTC `window` dimension.
+
+Both come from the lane catalog (docs/lane-catalog.md): the lanes it declares and its `windows.start_date`.
+They are static partitions, rebuilt when the code location loads: editing the catalog and reloading adds
+or removes a lane's partitions (a retired lane's ledger history stays under its name).
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
 
-from torghut_assets.domain.lanes import LANES, LaneWindow
+from torghut_assets.catalog_loader import configured_catalog
+from torghut_assets.domain.lanes import LaneWindow
 
-WINDOW_START_DATE = "2026-01-05-00:00"
+WINDOW_START_DATE = configured_catalog().window_start
+WINDOW_START = pd.to_datetime(WINDOW_START_DATE, format="%Y-%m-%d-%H:%M").tz_localize("UTC")
 
-lane_partitions = dg.StaticPartitionsDefinition(sorted(LANES))
+lane_partitions = dg.StaticPartitionsDefinition(sorted(configured_catalog().lanes))
 window_partitions = dg.HourlyPartitionsDefinition(start_date=WINDOW_START_DATE, timezone="UTC")
 lane_window_partitions = dg.MultiPartitionsDefinition({"lane": lane_partitions, "window": window_partitions})
 

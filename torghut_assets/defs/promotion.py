@@ -1,14 +1,24 @@
 """`promotion_job`: evaluate every gate for one candidate and advance it at most one stage.
 
 Launched from the Launchpad with a typed config. Whatever the outcome, one transaction writes the gate
-evaluation, the `research_promotions` row and their evidence-chain entries (plus, when allowed, the
-rollout transition, lifecycle changes and the consumed approval). A deny then fails the run, naming
-every failing gate, so it is red in the UI and cannot be mistaken for a promotion.
+evaluation, the `research_promotions` row and their evidence-chain entries, and spends a presented
+approval that verified (plus, when allowed, the rollout transition and lifecycle changes). A deny then
+fails the run, naming every failing gate, so it is red in the UI and cannot be mistaken for a promotion.
+
+An approval token (`tav2.…`, signed by an approver's own Ed25519 key; or, in `dev` only, an HMAC
+`wpat-…` token) is verified against the approvers file (docs/approvals.md). What is recorded is the
+approval id, approver, role, source, signing key id and approvers-file checksum — never the token.
+
+Single use means single presentation. The token sits in this job's run config, which Dagster keeps, so
+an approval that verifies is spent by the promotion decision it accompanies whether that promotion is
+allowed or denied (`approval_overrides.used_by_promotion_id` / `used_outcome`); presented again, it is
+refused `approval_replayed`, naming that promotion and its outcome. A denied promotion needs a fresh
+approval. A token that fails verification is not spent (it was never a valid approval).
 """
 
 import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import dagster as dg
@@ -32,7 +42,7 @@ from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.research_inputs import ResearchResource, UpstreamMissingError
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.domain import approvals
+from torghut_assets.domain import approvals, signed_approvals
 from torghut_assets.domain.alerts import Alert, promotion_denied_alert
 from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.gates import GatePolicy, GateReport, evaluate_gates
@@ -53,7 +63,10 @@ class PromotionConfig(dg.Config):
         description="paper | live_l1 | live_l2 | live_l3 ('live' = the next live stage)"
     )
     requester: str = Field(description="who asks; recorded on the promotion row")
-    approval_token: str | None = Field(default=None, description="wpat-… token from approval_overrides")
+    approval_token: str | None = Field(
+        default=None,
+        description="tav2.… token from `torghut-assets approve --key` (dev: also a wpat-… HMAC token)",
+    )
     reason: str = Field(default="", description="why now; recorded with the transition")
 
     @field_validator("target_stage")
@@ -85,6 +98,10 @@ class PromotionResult:
     frozen: bool
     approval_reason: str | None
     artifacts: dict[str, str]
+    # The approval this decision spent (its first presentation, whatever the outcome), and, for a
+    # replay, what spent it earlier.
+    approval_spent: str | None = None
+    approval_spent_by: approvals.ApprovalUse | None = None
 
 
 def resolve_stage(requested: str, current: Stage) -> Stage:
@@ -94,6 +111,80 @@ def resolve_stage(requested: str, current: Stage) -> Stage:
     if following is None or stage_mode(following) != "live":
         raise PromotionRefusedError(f"'live' from {current.value}: the next stage is not a live stage")
     return following
+
+
+@dataclass(frozen=True)
+class PresentedApproval:
+    """A presented token's verdict; for an Ed25519 approval, the verified approval and the checksum of
+    the approvers file that judged it. Holds no token."""
+
+    verdict: approvals.ApprovalVerdict
+    signed: signed_approvals.SignedApproval | None = None
+    approvers_checksum: str | None = None
+
+
+def _check_approval(
+    conn: Connection,
+    token: str | None,
+    *,
+    governance: GovernanceResource,
+    candidate_id: str,
+    stage: Stage,
+    policy: GatePolicy,
+    now: dt.datetime,
+) -> PresentedApproval | None:
+    if token is None or not token.strip():
+        return None
+    token = token.strip()
+    if token.startswith(signed_approvals.TOKEN_PREFIX):
+        try:
+            registry: signed_approvals.Approvers | None = governance.approvers()
+        except GovernanceConfigError:
+            registry = None  # every token refused: approval_approvers_file_unavailable
+        claimed = signed_approvals.claimed_approval_id(token)
+        used: dict[str, approvals.ApprovalUse | None] = {}
+        if claimed is not None and approval_store.seen(conn, claimed):
+            used[claimed] = approval_store.use_of(conn, claimed)
+        check = signed_approvals.verify_signed_token(
+            token,
+            approvers=registry,
+            candidate_id=candidate_id,
+            target_stage=stage.value,
+            now=now,
+            used_approval_ids=used,
+            policy_checksum=policy.checksum(),
+        )
+        return PresentedApproval(check.verdict, check.approval, check.approvers_checksum)
+    parsed = approvals.parse_token(token)
+    if not governance.hmac_allowed:
+        reason = approvals.APPROVAL_HMAC_REFUSED if parsed else approvals.APPROVAL_TOKEN_MALFORMED
+        return PresentedApproval(approvals.ApprovalVerdict(False, reason, parsed[0] if parsed else None))
+    try:
+        secret, _ = governance.secret()
+    except GovernanceConfigError:
+        secret = b""
+    found = approval_store.load_record(conn, parsed[0]) if parsed else None
+    used_ids: dict[str, approvals.ApprovalUse | None] = {}
+    if found is not None and found[1] is not None:
+        used_ids[found[0].override_id] = approval_store.use_of(conn, found[0].override_id)
+
+    def lookup(override_id: str) -> approvals.ApprovalRecord | None:
+        return found[0] if found is not None and found[0].override_id == override_id else None
+
+    verdict = approvals.verify_token(
+        token,
+        secret=secret,
+        record_lookup=lookup,
+        candidate_id=candidate_id,
+        target_mode=stage.value,
+        policy_checksum=policy.checksum(),
+        now=now,
+        used_override_ids=used_ids,
+    )
+    if verdict.valid and verdict.override_id:
+        provenance = approval_store.provenance_of(conn, verdict.override_id)
+        verdict = replace(verdict, provenance=provenance)
+    return PresentedApproval(verdict)
 
 
 def _verify_approval(
@@ -106,29 +197,10 @@ def _verify_approval(
     policy: GatePolicy,
     now: dt.datetime,
 ) -> approvals.ApprovalVerdict | None:
-    if token is None or not token.strip():
-        return None
-    try:
-        secret, _ = governance.secret()
-    except GovernanceConfigError:
-        secret = b""
-    parsed = approvals.parse_token(token.strip())
-    found = approval_store.load_record(conn, parsed[0]) if parsed else None
-    used = {found[0].override_id} if found is not None and found[1] is not None else set()
-
-    def lookup(override_id: str) -> approvals.ApprovalRecord | None:
-        return found[0] if found is not None and found[0].override_id == override_id else None
-
-    return approvals.verify_token(
-        token.strip(),
-        secret=secret,
-        record_lookup=lookup,
-        candidate_id=candidate_id,
-        target_mode=stage.value,
-        policy_checksum=policy.checksum(),
-        now=now,
-        used_override_ids=used,
+    presented = _check_approval(
+        conn, token, governance=governance, candidate_id=candidate_id, stage=stage, policy=policy, now=now
     )
+    return None if presented is None else presented.verdict
 
 
 def _uncertainty(
@@ -189,7 +261,7 @@ def run_promotion(
     mode = stage_mode(stage)
     uncertainty, replay_error = _uncertainty(ctx, ledger, market_data, research_settings, policy)
     with ledger.read() as conn:
-        verdict = _verify_approval(
+        presented = _check_approval(
             conn,
             config.approval_token,
             governance=governance,
@@ -198,6 +270,7 @@ def run_promotion(
             policy=policy,
             now=now,
         )
+        verdict = None if presented is None else presented.verdict
         gathered = gather_evidence(
             conn,
             ctx,
@@ -254,7 +327,7 @@ def run_promotion(
             if outcome.allowed:
                 # Decide again against the lane as it is inside this transaction (a concurrent promotion).
                 outcome = decide(conn, lane_now, verdict)
-            consumed_ok = True
+            spent_here: str | None = None
             promotion_id_for_use = None
             gate_row = promotion_records.gate_evaluation_row(
                 run_id=str(ctx.run["run_id"]),
@@ -266,21 +339,44 @@ def run_promotion(
                 code_version=torghut_assets.__version__,
             )
             conn.execute(promotion_records.schema.gate_evaluations.insert().values(**gate_row))
-            if outcome.allowed and verdict is not None and verdict.valid and verdict.override_id:
+            if verdict is not None and verdict.valid and verdict.override_id:
+                # Single use means single presentation: spent by this decision, allowed or denied.
+                assert presented is not None and config.approval_token is not None
                 promotion_id_for_use = _new_id()
-                consumed_ok = approval_store.consume(
-                    conn, verdict.override_id, promotion_id=promotion_id_for_use, at=now
-                )
-                if not consumed_ok:
-                    verdict = approvals.ApprovalVerdict(
-                        False, approvals.APPROVAL_REPLAYED, verdict.override_id
+                used_outcome = approvals.USED_ALLOWED if outcome.allowed else approvals.USED_DENIED
+                if presented.signed is not None:
+                    spent_ok = approval_store.record_signed_use(
+                        conn,
+                        presented.signed,
+                        config.approval_token.strip(),
+                        promotion_id=promotion_id_for_use,
+                        outcome=used_outcome,
+                        gate_evaluation_id=str(gate_row["id"]),
+                        policy_checksum=report.policy_checksum,
+                        approvers_checksum=presented.approvers_checksum or "",
+                        at=now,
+                    )
+                else:
+                    spent_ok = approval_store.consume(
+                        conn,
+                        verdict.override_id,
+                        promotion_id=promotion_id_for_use,
+                        outcome=used_outcome,
+                        at=now,
+                    )
+                if spent_ok:
+                    spent_here = verdict.override_id
+                else:  # a concurrent promotion presented it first
+                    verdict = replace(
+                        verdict,
+                        valid=False,
+                        reason=approvals.APPROVAL_REPLAYED,
+                        spent_by=approval_store.use_of(conn, verdict.override_id),
                     )
                     outcome = decide(conn, lane_now, verdict)
-            approval_record = None
-            if verdict is not None and verdict.override_id:
-                found = approval_store.load_record(conn, verdict.override_id)
-                approval_record = None if found is None else found[0]
             used_approval = outcome.allowed and verdict is not None and verdict.valid
+            provenance = None if verdict is None else verdict.provenance
+            approver = provenance if used_approval else None
             patch_ref = None
             if outcome.allowed and stage == Stage.PAPER:
                 patch_ref = ledger.artifacts.write_text(
@@ -294,8 +390,8 @@ def run_promotion(
                 run_id=str(ctx.run["run_id"]),
                 gate_evaluation=gate_row,
                 requester=config.requester,
-                approver=approval_record.approver if used_approval and approval_record else None,
-                approver_role=approval_record.approver_role if used_approval and approval_record else None,
+                approver=approver.approver if approver else None,
+                approver_role=approver.approver_role if approver else None,
                 override_id=verdict.override_id if verdict is not None else None,
                 evidence_bundle={
                     "fold_metrics_count": len(ctx.folds_of(ctx.candidate_id)),
@@ -306,6 +402,15 @@ def run_promotion(
                     ),
                     "reasons": list(outcome.reason_codes),
                     "approval_verdict": None if verdict is None else verdict.reason,
+                    # single use: whether this decision spent the approval, or what spent it earlier
+                    "approval_spent": spent_here is not None,
+                    "approval_spent_by": None
+                    if verdict is None or verdict.spent_by is None
+                    else verdict.spent_by.as_dict(),
+                    # who signed, how, where it was minted, and the approvers file that judged it; set
+                    # only for an authenticated approval (never the token)
+                    "approval": None if provenance is None else provenance.as_dict(),
+                    "approvers_checksum": None if presented is None else presented.approvers_checksum,
                     "stage_caps": asdict(caps_for(stage)),
                     "requester": config.requester,
                     "request_reason": config.reason,
@@ -318,7 +423,7 @@ def run_promotion(
                 if previous and previous.candidate_id != ctx.candidate_id
                 else None,
             )
-            if promotion_id_for_use and consumed_ok:
+            if promotion_id_for_use and spent_here is not None:
                 promotion["id"] = promotion_id_for_use
             conn.execute(promotion_records.schema.research_promotions.insert().values(**promotion))
             transition_row = None
@@ -383,6 +488,8 @@ def run_promotion(
         frozen=frozen or newly_frozen,
         approval_reason=None if verdict is None else verdict.reason,
         artifacts=artifacts,
+        approval_spent=spent_here,
+        approval_spent_by=None if verdict is None else verdict.spent_by,
     )
 
 
@@ -460,6 +567,18 @@ def outcome_markdown(result: PromotionResult) -> str:
     return f"{head}\n\npolicy `{result.report.policy_checksum[:16]}…`\n\n{gates}\n\n**Reasons**\n{reasons}\n"
 
 
+def approval_note(result: PromotionResult) -> str:
+    """What a denied run tells its operator about the approval it carried (single use)."""
+    if result.approval_spent is not None:
+        return (
+            f". Approval {result.approval_spent} is spent by this denied promotion (single use means "
+            "single presentation): promoting again needs a fresh approval"
+        )
+    if result.approval_spent_by is not None:
+        return f". The approval was {result.approval_spent_by.describe()}: promoting needs a fresh approval"
+    return ""
+
+
 def denial_alerts(result: PromotionResult, requester: str) -> list[Alert]:
     """A page for a denied live promotion; paper denials are routine and stay in the run."""
     outcome = result.outcome
@@ -514,6 +633,17 @@ def evaluate_and_promote(
         "promotion_row_id": result.promotion["id"],
         "policy_checksum": result.report.policy_checksum,
         "approval": result.approval_reason or "none presented",
+        **({"approval_spent": result.approval_spent} if result.approval_spent else {}),
+        **(
+            {"approval_spent_by": dg.MetadataValue.json(result.approval_spent_by.as_dict())}
+            if result.approval_spent_by is not None
+            else {}
+        ),
+        **(
+            {"approval_signed_by": dg.MetadataValue.json(signed_by)}
+            if (signed_by := (result.promotion.get("evidence_bundle") or {}).get("approval"))
+            else {}
+        ),
         "auto_frozen": result.frozen,
         "summary": dg.MetadataValue.md(outcome_markdown(result)),
         **{f"artifact_{k}": dg.MetadataValue.path(v) for k, v in result.artifacts.items()},
@@ -522,7 +652,8 @@ def evaluate_and_promote(
     if not result.outcome.allowed:
         raise dg.Failure(
             description=f"promotion denied for {result.outcome.candidate_id} → "
-            f"{result.outcome.requested_stage.value}: {', '.join(result.outcome.reason_codes)}",
+            f"{result.outcome.requested_stage.value}: {', '.join(result.outcome.reason_codes)}"
+            + approval_note(result),
             metadata=metadata,
         )
     return dg.Output(result.promotion["id"], metadata=metadata)

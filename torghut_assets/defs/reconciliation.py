@@ -25,6 +25,7 @@ from torghut_assets.defs.resources import BrokerResource, LedgerResource, Market
 from torghut_assets.domain.alerts import Alert, reconciliation_alert
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import market_minutes
+from torghut_assets.domain.strategy_registry import StrategyLoadError, StrategyRunError, strategy_scope
 from torghut_assets.ledger import reconciliation as rec
 from torghut_assets.ledger import records, schema
 from torghut_assets.ledger.evidence_digests import live_recompute
@@ -209,9 +210,13 @@ def _replay_finding(
     normal = [s for s in statuses if s["status"] != "skipped"][-sample:] if sample else []
     failing = []
     for status in normal:
-        report = replay_window(
-            ledger, market_data, research.settings(), LaneWindow(status["lane"], status["window_start"])
-        )
+        window = LaneWindow(status["lane"], status["window_start"])
+        try:
+            with strategy_scope(window=window.label(), timeout_seconds=research.strategy_timeout_seconds):
+                report = replay_window(ledger, market_data, research.settings(), window)
+        except (StrategyRunError, StrategyLoadError) as exc:  # one lane's broken strategy is one finding
+            failing.append(f"{status['lane']}/{status['window_start'].isoformat()}: {exc}")
+            continue
         failing += [
             f"{status['lane']}/{status['window_start'].isoformat()}: {d.table}.{d.field}"
             for d in report.differences

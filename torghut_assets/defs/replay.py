@@ -22,12 +22,13 @@ from torghut_assets.defs.research_inputs import (
     stored_research_rows,
 )
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.defs.strategy_isolation import isolated_strategy
 from torghut_assets.domain import research_evaluation as evaluation
 from torghut_assets.domain.evidence import canonical_json, canonical_value
+from torghut_assets.domain.lane_catalog import lane_candidates, lane_research_settings, lane_strategy
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.research_evaluation import ResearchSettings
 from torghut_assets.domain.signal_frame import dataset_version
-from torghut_assets.domain.strategies import default_strategy
 from torghut_assets.ledger import queries, research_records, schema
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.identity import row_id
@@ -35,7 +36,11 @@ from torghut_assets.ledger.writes import upsert_rows
 
 REPLAY_ROLE = "replay_verifier"
 REPORT_KIND = "backtest/evaluation-report"
-_SKIPPED_FIELDS = {"research_runs": {"status", "artifact_refs", "artifact_manifest_hash"}}
+# `lane_catalog_checksum` is provenance (which catalog file was loaded); what the catalog decides for the
+# lane (strategy, params, grid) is in the run id and the candidates, which are compared.
+_SKIPPED_FIELDS = {
+    "research_runs": {"status", "artifact_refs", "artifact_manifest_hash", "lane_catalog_checksum"}
+}
 _TOLERANCE = 1e-9
 
 
@@ -122,7 +127,8 @@ def replay_window(
     if not stored["research_runs"]:
         raise UpstreamMissingError(f"nothing to replay: no research run for {window.label()}")
     run = stored["research_runs"][0]
-    spec = default_strategy(window.config.strategy_type)
+    settings = lane_research_settings(settings, window.config)
+    spec = lane_strategy(window.config)
     if run["status"] == "skipped":
         with ledger.read() as conn:
             verdict = queries.window_rows(conn, schema.signal_ingest_windows, window.lane, window.start)[0]
@@ -153,7 +159,7 @@ def replay_window(
     run_id = expected_run["run_id"]
     results = evaluation.evaluate_candidates(
         frame,
-        evaluation.candidate_specs(window.config.strategy_type, settings),
+        lane_candidates(window.config, settings),
         run_id=run_id,
         dataset_version=expected_run["dataset_version"],
         cost=settings.cost_model,
@@ -280,7 +286,8 @@ def replay_lane_window(
     research_settings: ResearchResource,
 ) -> dg.Output[bool]:
     window = lane_window_from_key(f"{config.lane}|{config.window}")
-    report = replay_window(ledger, market_data, research_settings.settings(), window)
+    with isolated_strategy(window, research_settings.strategy_timeout_seconds):
+        report = replay_window(ledger, market_data, research_settings.settings(), window)
     recorded = record_replay(ledger, report, pd.Timestamp.now(tz="UTC"))
     if not report.matched:
         context.log.error(f"replay of {window.label()} differs in {len(report.differences)} field(s)")

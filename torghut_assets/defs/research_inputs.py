@@ -7,12 +7,14 @@ import dagster as dg
 import pandas as pd
 
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.domain.lane_catalog import lane_research_settings
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import previous_sessions, session_bounds
 from torghut_assets.domain.research_evaluation import ResearchSettings, spec_from_parameter_set
 from torghut_assets.domain.signal_frame import dataset_version
 from torghut_assets.domain.signal_quality import admit_signals
 from torghut_assets.domain.strategies import StrategySpec
+from torghut_assets.domain.strategy_registry import DEFAULT_TIMEOUT_SECONDS, StrategyLoadError
 from torghut_assets.ledger import queries, schema
 from torghut_assets.ledger.records import LedgerIntegrityError
 
@@ -39,6 +41,9 @@ class ResearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     purge_bars: int = 5
     fold_mode: str = "sliding"
     grid: dict[str, list[float]] | None = None
+    # TORGHUT_STRATEGY_TIMEOUT_SECONDS: per strategy call; not part of the settings' checksum (it decides
+    # whether a run finishes, never what it computes)
+    strategy_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 
     def settings(self) -> ResearchSettings:
         grid = None if self.grid is None else tuple(sorted((k, tuple(v)) for k, v in self.grid.items()))
@@ -85,6 +90,7 @@ def research_dataset(
     ledger: LedgerResource, market_data: MarketDataResource, window: LaneWindow, settings: ResearchSettings
 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """The run row and, for a normal run, the dataset it was recorded with (refusing a drifted source)."""
+    settings = lane_research_settings(settings, window.config)
     run = run_row(ledger, window)
     if run["status"] == "skipped":
         return run, None
@@ -111,6 +117,8 @@ def stored_candidates(
     for row in sorted(rows, key=lambda r: r["candidate_id"]):
         try:
             specs.append((row, spec_from_parameter_set(row["parameter_set"])))
+        except StrategyLoadError:
+            raise  # the strategy does not load (or changed version): a strategy failure, not corruption
         except ValueError as exc:
             raise LedgerIntegrityError(f"candidate {row['candidate_id']}: {exc}") from exc
     return specs

@@ -125,6 +125,7 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     feature_max_required_null_rate: float = FeatureQualityLimits.max_required_null_rate
     feature_max_staleness_ms: int = FeatureQualityLimits.max_staleness_ms
     feature_max_duplicate_ratio: float = FeatureQualityLimits.max_duplicate_ratio
+    feature_warmup_minutes: int = FeatureQualityLimits.warmup_minutes  # TRADING_FEATURE_WARMUP_MINUTES
 
     _adapter: Any = PrivateAttr(default=None)
     _universe_client: Any = PrivateAttr(default=None)
@@ -198,6 +199,7 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             max_required_null_rate=self.feature_max_required_null_rate,
             max_staleness_ms=self.feature_max_staleness_ms,
             max_duplicate_ratio=self.feature_max_duplicate_ratio,
+            warmup_minutes=self.feature_warmup_minutes,
         )
 
     def fetch_window(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

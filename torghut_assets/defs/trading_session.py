@@ -11,24 +11,30 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from torghut_assets.domain.lanes import LaneMode, LaneWindow, lane_mode, parse_lane_modes
+from torghut_assets.domain.lanes import LANES, LaneMode, LaneWindow, lane_mode, parse_lane_modes
 from torghut_assets.domain.order_timing import (
     DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS,
     WindowPhase,
     window_phase,
 )
+from torghut_assets.domain.strategy_registry import DEFAULT_TIMEOUT_SECONDS
 
 
 class TradingSessionResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """`lane_modes` is `TORGHUT_LANE_MODES` (`lane=mode,...`; unnamed lanes are `replay`); `fixed_now`
-    pins the clock (ISO-8601, UTC assumed when naive) for a loop tick or a test."""
+    """`lane_modes` is `TORGHUT_LANE_MODES` (`lane=mode,...`; unnamed lanes keep the lane catalog's mode,
+    docs/lane-catalog.md); `fixed_now` pins the clock (ISO-8601, UTC assumed when naive) for a loop tick
+    or a test."""
 
     lane_modes: str = ""
     planned_decision_timeout_seconds: int = DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS
     fixed_now: str | None = None
+    strategy_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # TORGHUT_STRATEGY_TIMEOUT_SECONDS, per call
 
     def mode(self, lane: str) -> LaneMode:
-        return lane_mode(parse_lane_modes(self.lane_modes), lane)
+        """`lane_modes` (the ops override) first, else the lane catalog's mode (replay for a lane the
+        catalog does not declare, e.g. a retired one)."""
+        configured = LANES[lane].mode if lane in LANES else LaneMode.REPLAY
+        return lane_mode(parse_lane_modes(self.lane_modes), lane, configured)
 
     def now(self) -> pd.Timestamp:
         if self.fixed_now:
@@ -45,6 +51,7 @@ class TradingSessionResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             lane_modes=self.lane_modes,
             planned_decision_timeout_seconds=self.planned_decision_timeout_seconds,
             fixed_now=now.isoformat(),
+            strategy_timeout_seconds=self.strategy_timeout_seconds,
         )
 
     def describe(self, window: LaneWindow) -> dict[str, object]:

@@ -1,9 +1,19 @@
-"""Signed, single-use approval overrides (docs/promotion.md).
+"""HMAC-signed, single-use approval overrides: the `dev` profile's path (docs/approvals.md).
+
+Production verifies only approvals signed by a person's own Ed25519 key (`domain/signed_approvals.py`);
+there, a token of this kind is refused with `approval_hmac_refused_in_production`, and no secret that
+could mint one exists on the server. This module also holds what both kinds share: roles, refusal codes
+and the verdict.
 
 An override is a record (who, why, for which candidate, mode, symbols, policy checksum and gate
 evaluation, valid from/until) plus a token `wpat-<override_id>.<hmac-sha256 hex>` whose signature
 covers the canonical JSON of every record field. Verification is fail closed: any doubt yields a
 refusal with a stable reason code, never an exception for hostile token text.
+
+Single use means single presentation: an approval that verifies is spent by the first promotion it is
+presented to, whether that promotion is allowed or denied (the ledger records which, `ApprovalUse`), and
+any later presentation is refused `approval_replayed`, naming that promotion and its outcome. A token
+that fails verification was never a valid approval and is not spent.
 
 An override can only lift what §10.3 allows; the never-bypassable blocks (kill switch, gate 0,
 continuity latch, `reject` verdicts, ...) are enforced elsewhere and ignore approvals.
@@ -16,7 +26,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +56,19 @@ APPROVAL_WRONG_MODE = "approval_wrong_mode"
 APPROVAL_POLICY_CHANGED = "approval_policy_changed"
 APPROVAL_ROLE_NOT_ALLOWED = "approval_role_not_allowed"
 APPROVAL_SECRET_MISSING = "approval_secret_missing"
+APPROVAL_HMAC_REFUSED = "approval_hmac_refused_in_production"
+
+# How an approval was signed, and where it was minted (recorded with every approval used).
+SCHEME_HMAC = "hmac_v1"
+SCHEME_ED25519 = "ed25519_v2"
+SOURCE_LAUNCHPAD_DEV = "launchpad_dev"
+SOURCE_CLI_DEV_HMAC = "cli_dev_hmac"
+
+# The outcome of the promotion an approval was presented to, recorded when it is spent
+# (`approval_overrides.used_outcome`): an approval is spent by its first presentation either way.
+USED_ALLOWED = "allow"
+USED_DENIED = "deny"
+USED_OUTCOMES: frozenset[str] = frozenset({USED_ALLOWED, USED_DENIED})
 
 _OVERRIDE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
@@ -114,10 +137,74 @@ class ApprovalRecord:
 
 
 @dataclass(frozen=True)
+class ApprovalProvenance:
+    """Who signed an approval, with what, and where it was minted; never the token itself."""
+
+    scheme: str
+    source: str | None
+    approver: str
+    approver_role: str
+    approvers_checksum: str | None = None  # the approvers file that verified an Ed25519 approval
+    key_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "source": self.source,
+            "approver": self.approver,
+            "approver_role": self.approver_role,
+            "approvers_checksum": self.approvers_checksum,
+            "key_id": self.key_id,
+        }
+
+
+@dataclass(frozen=True)
+class ApprovalUse:
+    """Why an approval id is no longer usable: the promotion decision that spent it and that decision's
+    outcome (`allow` / `deny`), or a revocation. Fields are None where the ledger does not know them
+    (a row written before outcomes were recorded, or a row inserted to block the id)."""
+
+    promotion_id: str | None
+    outcome: str | None
+    at: dt.datetime | None
+    revoked: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "promotion_id": self.promotion_id,
+            "outcome": self.outcome,
+            "at": None if self.at is None else self.at.isoformat(),
+            "revoked": self.revoked,
+        }
+
+    def describe(self) -> str:
+        """One line for an operator: which promotion spent the approval, with which outcome, when."""
+        when = "" if self.at is None else f" at {self.at.isoformat()}"
+        if self.revoked:
+            return f"revoked{when}"
+        if self.promotion_id is None:
+            return f"already recorded in the ledger{when}"
+        outcome = {USED_ALLOWED: "allowed", USED_DENIED: "denied"}.get(self.outcome or "", "outcome unknown")
+        return f"spent by promotion {self.promotion_id} ({outcome}){when}"
+
+
+@dataclass(frozen=True)
 class ApprovalVerdict:
     valid: bool
     reason: str
     override_id: str | None
+    # Set only once the signature was verified: a refused forgery's claims are nobody's approval.
+    provenance: ApprovalProvenance | None = None
+    # Set on `approval_replayed` when the ledger says what spent (or revoked) the approval.
+    spent_by: ApprovalUse | None = None
+
+
+def recorded_use(used: Collection[str], approval_id: str) -> ApprovalUse | None:
+    """What spent `approval_id`, when `used` is a mapping id → `ApprovalUse` (None otherwise)."""
+    if not isinstance(used, Mapping):
+        return None
+    found = used.get(approval_id)
+    return found if isinstance(found, ApprovalUse) else None
 
 
 def new_override_id() -> str:
@@ -189,7 +276,11 @@ def verify_token(
     now: dt.datetime,
     used_override_ids: Collection[str],
 ) -> ApprovalVerdict:
-    """Check a presented token against the stored record; the first failing check is the reason."""
+    """Check a presented token against the stored record; the first failing check is the reason.
+
+    `used_override_ids` are the spent (or revoked) ids; given as a mapping id → `ApprovalUse`, a replay's
+    verdict names what spent the approval (`spent_by`).
+    """
     _require_utc_aware("now", now)
 
     def refuse(reason: str, override_id: str | None) -> ApprovalVerdict:
@@ -208,7 +299,9 @@ def verify_token(
     if record.override_id != override_id or not hmac.compare_digest(expected, presented):
         return refuse(APPROVAL_SIGNATURE_INVALID, override_id)
     if override_id in used_override_ids:
-        return refuse(APPROVAL_REPLAYED, override_id)
+        return ApprovalVerdict(
+            False, APPROVAL_REPLAYED, override_id, spent_by=recorded_use(used_override_ids, override_id)
+        )
     if now < record.created_at:
         return refuse(APPROVAL_NOT_YET_VALID, override_id)
     if now >= record.expires_at:

@@ -37,6 +37,10 @@ class TradeDecision:
     params: dict[str, object]
     account_label: str
     risk_reasons: tuple[str, ...] = field(default=())
+    # The lane catalog's `multi_account`: the label is part of the hash (true) or null in it (the
+    # reference's single-account hash). The checksum of the catalog that shaped the decision.
+    account_in_hash: bool = True
+    lane_catalog_checksum: str | None = None
 
     @property
     def status(self) -> str:
@@ -64,11 +68,17 @@ class TradeDecision:
                 "risk_reasons": list(self.risk_reasons),
             }
         )
+        if self.lane_catalog_checksum is not None:
+            payload["lane_catalog"] = {
+                "checksum": self.lane_catalog_checksum,
+                "multi_account": self.account_in_hash,
+            }
         return payload
 
 
 def decision_hash(decision: TradeDecision) -> str:
-    """Reference idempotency key; it doubles as the broker `client_order_id`, so it must be stable."""
+    """Reference idempotency key; it doubles as the broker `client_order_id`, so it must be stable. The
+    account label is in it in multi-account mode, null otherwise (the reference's `ensure_decision`)."""
     return sha256_hex(
         {
             "strategy_id": decision.strategy_id,
@@ -82,7 +92,7 @@ def decision_hash(decision: TradeDecision) -> str:
             "limit_price": None,
             "stop_price": None,
             "params": decision.params,
-            "account_label": decision.account_label,
+            "account_label": decision.account_label if decision.account_in_hash else None,
         }
     )
 
@@ -181,6 +191,8 @@ def plan_session_decisions(
                 params=params,
                 account_label=lane.account_label,
                 risk_reasons=tuple(reasons),
+                account_in_hash=lane.multi_account,
+                lane_catalog_checksum=lane.catalog_checksum,
             )
         )
 

@@ -14,6 +14,14 @@ The measures, each compared with its limit by strict `>` (a figure equal to its 
 - `null_rate_by_field`: per required feature, the share of admitted rows where it is null. The gate
   fails when **any one** of `macd`, `macd_signal`, `rsi14` is over the limit; `price` is reported but
   not gated (the reference's `QUALITY_GATED_REQUIRED_FIELDS`). The rates are not pooled over the fields.
+  Our own addition, not the reference's: for the gated fields, rows whose bar closed within the first
+  `warmup_minutes` of its session (`0 < event_ts - open <= warmup_minutes`, the open from
+  `market_calendar`) are indicator warm-up and left out of both the count and the rows it is divided
+  by (`warmup_rows` says how many); with no row left the rate is 0. Our indicators restart at every
+  open (`indicators.py`: `rsi14` first exists on the session's 15th bar, which closes 15 minutes after
+  the open; the `adjust=False` EMAs behind `macd`/`macd_signal` exist from the first bar), while the
+  reference's run continuously. `warmup_minutes=0` leaves every row in: the reference's gate exactly.
+  `price` is divided by every admitted row.
 - `staleness_ms_p95`: the 95th percentile (`statistics.quantiles(n=100, method="inclusive")`, truncated
   to an int) of each admitted row's `ingest_ts - event_ts` in whole milliseconds (truncated, floored at 0):
   the feed's own lag, so a replay of a past window measures the same.
@@ -34,8 +42,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from torghut_assets.domain.market_calendar import EXCHANGE_TZ, session_opens_closes
 from torghut_assets.domain.research import FEATURE_SCHEMA_VERSION
 from torghut_assets.domain.signal_quality import REJECT_DUPLICATE, AdmittedSignals
 
@@ -81,31 +91,40 @@ def declares_compatible_schema(declared: object) -> bool:
     return major is None or major == READ_SCHEMA_MAJOR
 
 
+DEFAULT_FEATURE_WARMUP_MINUTES = 15
+"""`indicators.compute_signals` leaves `rsi14` null on each session's first 14 bars (closing 1-14 minutes
+after the open) and gives its first value on the 15th, which closes 15 minutes after it: the warm-up runs
+through that first value. The `adjust=False` EMAs behind `macd` and `macd_signal` have a value from the
+first bar, so they have no warm-up nulls."""
+
+
 @dataclass(frozen=True)
 class FeatureQualityLimits:
-    """The reference's `FeatureQualityThresholds`, names and defaults (TRADING_FEATURE_MAX_*)."""
+    """The reference's `FeatureQualityThresholds`, names and defaults (TRADING_FEATURE_MAX_*), plus our
+    session warm-up (TRADING_FEATURE_WARMUP_MINUTES; 0 is the reference's behaviour)."""
 
     max_required_null_rate: float = 0.01
     max_staleness_ms: int = 120_000
     max_duplicate_ratio: float = 0.02
+    warmup_minutes: int = DEFAULT_FEATURE_WARMUP_MINUTES
 
     def __post_init__(self) -> None:
-        for name in ("max_required_null_rate", "max_staleness_ms", "max_duplicate_ratio"):
+        for name in ("max_required_null_rate", "max_staleness_ms", "max_duplicate_ratio", "warmup_minutes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"feature quality limit {name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"feature quality limit {name} must be a finite number >= 0, got {value!r}")
-        if not float(self.max_staleness_ms).is_integer():
-            raise ValueError(
-                f"feature quality limit max_staleness_ms must be whole, got {self.max_staleness_ms!r}"
-            )
+        for name in ("max_staleness_ms", "warmup_minutes"):
+            if not float(getattr(self, name)).is_integer():
+                raise ValueError(f"feature quality limit {name} must be whole, got {getattr(self, name)!r}")
 
     def as_dict(self) -> dict[str, float | int]:
         return {
             "max_required_null_rate": self.max_required_null_rate,
             "max_staleness_ms": int(self.max_staleness_ms),
             "max_duplicate_ratio": self.max_duplicate_ratio,
+            "warmup_minutes": int(self.warmup_minutes),
         }
 
 
@@ -121,6 +140,8 @@ class FeatureQualityReport:
     null_rate_by_field: Mapping[str, float] = field(
         default_factory=lambda: dict.fromkeys(REQUIRED_FEATURE_FIELDS, 0.0)
     )
+    warmup_rows: int = 0
+    """Admitted rows inside their session's warm-up, left out of the gated fields' null rates."""
     staleness_ms_p95: int = 0
     declared_schema_version: str | None = None
     schema_mismatch_total: int = 0
@@ -147,6 +168,7 @@ class FeatureQualityReport:
             "duplicate_ratio": self.duplicate_ratio,
             "null_rate_by_field": dict(self.null_rate_by_field),
             "gated_null_fields": list(QUALITY_GATED_REQUIRED_FIELDS),
+            "warmup_rows": self.warmup_rows,
             "staleness_ms_p95": self.staleness_ms_p95,
             "declared_schema_version": self.declared_schema_version,
             "schema_mismatch_total": self.schema_mismatch_total,
@@ -170,7 +192,8 @@ def evaluate_feature_quality(
         )
     duplicates = int(admitted.rejected.get(REJECT_DUPLICATE, 0))
     duplicate_ratio = duplicates / admitted.source_rows
-    null_rates = {name: int(frame[name].isna().sum()) / rows for name in REQUIRED_FEATURE_FIELDS}
+    warmup = in_session_warmup(frame["event_ts"], limits.warmup_minutes)
+    null_rates = required_null_rates(frame, warmup)
     staleness = staleness_p95_ms(row_staleness_ms(frame))
     mismatched = 0 if declares_compatible_schema(declared) else rows
     failed = set()
@@ -189,11 +212,43 @@ def evaluate_feature_quality(
         duplicate_total=duplicates,
         duplicate_ratio=duplicate_ratio,
         null_rate_by_field=null_rates,
+        warmup_rows=int(warmup.sum()),
         staleness_ms_p95=staleness,
         declared_schema_version=declared,
         schema_mismatch_total=mismatched,
         reasons=tuple(sorted(failed)),
     )
+
+
+def in_session_warmup(event_ts: pd.Series, minutes: int) -> npt.NDArray[np.bool_]:
+    """Per row: did its bar close within the first `minutes` of its session, `0 < event_ts - open <=
+    minutes` with the open of the exchange date of `event_ts` (`market_calendar.session_opens_closes`)?
+    Rows on a closed day or at/before the open are not warm-up; `minutes=0` marks none."""
+    if minutes <= 0 or event_ts.empty:
+        return np.zeros(len(event_ts), dtype=bool)
+    ts = pd.DatetimeIndex(event_ts)
+    local_day = ts.tz_convert(EXCHANGE_TZ).tz_localize(None).to_numpy().astype("datetime64[D]")
+    utc = ts.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]")
+    opens, _ = session_opens_closes(local_day)
+    in_session = ~np.isnat(opens)
+    since_open = np.where(in_session, utc - opens, np.timedelta64(0, "us"))
+    limit = np.timedelta64(int(minutes), "m").astype("timedelta64[us]")
+    return np.asarray(in_session & (since_open > np.timedelta64(0, "us")) & (since_open <= limit))
+
+
+def required_null_rates(frame: pd.DataFrame, warmup: npt.NDArray[np.bool_]) -> dict[str, float]:
+    """Each required field's null share: the gated fields over the rows outside `warmup` (0 when there
+    are none), `price` over every row."""
+    nulls = frame[list(REQUIRED_FEATURE_FIELDS)].isna().to_numpy()
+    judged = ~warmup
+    judged_rows = int(judged.sum())
+    rates = {}
+    for i, name in enumerate(REQUIRED_FEATURE_FIELDS):
+        if name in QUALITY_GATED_REQUIRED_FIELDS:
+            rates[name] = int(nulls[judged, i].sum()) / judged_rows if judged_rows else 0.0
+        else:
+            rates[name] = int(nulls[:, i].sum()) / len(frame)
+    return rates
 
 
 def row_staleness_ms(frame: pd.DataFrame) -> list[int]:

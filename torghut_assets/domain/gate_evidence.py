@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from torghut_assets.domain.backtest import net_pnl_cv
 from torghut_assets.domain.gates import GateEvidence, fragility_rank
 from torghut_assets.domain.uncertainty import UncertaintyEvidence
@@ -32,11 +35,47 @@ CAVEATS = (
 
 @dataclass(frozen=True)
 class SignalQuality:
+    """Gate-0 figures of a window's stored signals. `required_feature_null_rate` is the gated one; the
+    per-field rates (its three parts) and the staleness are None for an empty window."""
+
     rows: int
-    null_rate_macd: float
-    null_rate_rsi: float
-    null_rate_price: float
-    staleness_p95_ms: float
+    required_feature_null_rate: float
+    null_rate_macd: float | None
+    null_rate_rsi: float | None
+    null_rate_price: float | None
+    staleness_p95_ms: float | None
+
+
+REQUIRED_FEATURES = 3  # macd (with its signal line), rsi, price: lane.py `_required_feature_null_rate`
+
+
+def signal_quality_of(frame: pd.DataFrame) -> SignalQuality:
+    """Gate-0 figures of a window's stored signals (the ledger's `signals` columns).
+
+    The gated rate pools the three required features the way the reference does (proompteng/lab
+    18622cbe3a, services/torghut/app/trading/autonomy/lane.py `_required_feature_null_rate`): missing
+    (row, feature) cells over rows x 3, where macd is missing when `macd` or `macd_signal` is null, rsi
+    when `rsi14` is, and price when both `price` and `close` are. An empty window is 1.0 (nothing shows
+    the features are there). Each per-field rate is that feature's missing cells over the rows, so the
+    three average to the gated rate. Staleness is the p95 of each row's `ingest_ts - event_ts` in ms,
+    floored at 0.
+    """
+    rows = len(frame)
+    if rows == 0:
+        return SignalQuality(0, 1.0, None, None, None, None)
+    macd_missing = (frame["macd"].isna() | frame["macd_signal"].isna()).to_numpy()
+    rsi_missing = frame["rsi14"].isna().to_numpy()
+    price_missing = (frame["price"].isna() & frame["close"].isna()).to_numpy()
+    missing = int(macd_missing.sum()) + int(rsi_missing.sum()) + int(price_missing.sum())
+    lag_ms = (frame["ingest_ts"] - frame["event_ts"]).dt.total_seconds() * 1000.0
+    return SignalQuality(
+        rows=rows,
+        required_feature_null_rate=missing / (rows * REQUIRED_FEATURES),
+        null_rate_macd=float(macd_missing.mean()),
+        null_rate_rsi=float(rsi_missing.mean()),
+        null_rate_price=float(price_missing.mean()),
+        staleness_p95_ms=float(np.percentile(lag_ms.clip(lower=0).to_numpy(), 95)),
+    )
 
 
 @dataclass(frozen=True)
@@ -203,10 +242,13 @@ def assemble_gate_evidence(
     turnovers = _fold_values(ordered, "turnover_ratio")
     costs = _fold_values(ordered, "cost_bps")
     score, rank = fragility(ordered)
+    # An empty window still has a gated null rate (1.0); its other signal figures are missing.
+    null_rate = signal_quality.required_feature_null_rate if signal_quality is not None else None
     sq = signal_quality if signal_quality is not None and signal_quality.rows > 0 else None
     prof = profitability or {}
     return GateEvidence(
         feature_schema_version=run.get("feature_schema_version"),
+        required_feature_null_rate=null_rate,
         null_rate_macd=sq.null_rate_macd if sq else None,
         null_rate_rsi=sq.null_rate_rsi if sq else None,
         null_rate_price=sq.null_rate_price if sq else None,

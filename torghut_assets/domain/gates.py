@@ -34,6 +34,9 @@ UNCERTAINTY_ACTIONS = ("pass", "degrade", "abstain", "fail")
 # Fragility state → rank (§9: normal 0 … crisis 3, unknown 1).
 FRAGILITY_RANKS = {"normal": 0, "elevated": 1, "stress": 2, "crisis": 3}
 FRAGILITY_STRESS_RANK = 2
+REQUIRED_FEATURE_NULL_RATE_EXCEEDED = "required_feature_null_rate_exceeds_threshold"
+"""Gate 0's null-rate reason, the reference's code (proompteng/lab 18622cbe3a,
+services/torghut/app/trading/autonomy/gates.py `_gate0_data_integrity`)."""
 
 
 def fragility_rank(state: str | None) -> int:
@@ -46,7 +49,7 @@ class GatePolicy:
     policy_version: str = "v3-gates-1"
     required_feature_schema_version: str = "3.0.0"
     # gate 0
-    max_null_rate: float = 0.01
+    max_null_rate: float = 0.01  # the reference's gate0_max_null_rate, on required_feature_null_rate
     max_staleness_p95_ms: float = 120000.0
     min_symbols: int = 1
     # gate 1
@@ -162,6 +165,10 @@ class GateEvidence:
 
     # gate 0
     feature_schema_version: str | None = None
+    # The gated figure: missing (row, feature) cells over rows x 3 for macd, rsi, price (lane.py
+    # `_required_feature_null_rate`); an empty window is 1.0. The per-field rates below are its three
+    # parts, reported only.
+    required_feature_null_rate: float | None = None
     null_rate_macd: float | None = None
     null_rate_rsi: float | None = None
     null_rate_price: float | None = None
@@ -294,10 +301,11 @@ def gate0_data_integrity(e: GateEvidence, p: GatePolicy, target: str) -> GateRes
     schema = c.text("feature_schema_version")
     if schema is not None and schema != p.required_feature_schema_version:
         c.add("feature_schema_version_mismatch")
-    for name in ("null_rate_macd", "null_rate_rsi", "null_rate_price"):
-        rate = c.num(name)
-        if rate is not None and rate > p.max_null_rate:
-            c.add(f"{name}_exceeds_max")
+    # Pooled over the three required features, strict `>` (gates.py `_gate0_data_integrity`); the
+    # per-field rates are reported, not gated.
+    null_rate = c.num("required_feature_null_rate")
+    if null_rate is not None and null_rate > p.max_null_rate:
+        c.add(REQUIRED_FEATURE_NULL_RATE_EXCEEDED)
     staleness = c.num("staleness_p95_ms")
     if staleness is not None and staleness > p.max_staleness_p95_ms:
         c.add("staleness_p95_ms_exceeds_max")

@@ -1,12 +1,13 @@
 """Lanes and lane windows: the unit of work, evidence and idempotency.
 
-A lane is one pipeline instance (account label + strategy config). A lane window is one lane over one
-hourly UTC window; every ledger row of the window pipeline belongs to exactly one lane window.
+A lane is one pipeline instance (account label + strategy config), declared in the lane catalog
+(docs/lane-catalog.md). A lane window is one lane over one hourly UTC window; every ledger row of the
+window pipeline belongs to exactly one lane window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -56,13 +57,29 @@ def parse_lane_modes(text: str, known_lanes: frozenset[str] | None = None) -> di
     return modes
 
 
-def lane_mode(modes: Mapping[str, LaneMode], lane: str) -> LaneMode:
-    return modes.get(lane, LaneMode.REPLAY)
+def lane_mode(modes: Mapping[str, LaneMode], lane: str, default: LaneMode = LaneMode.REPLAY) -> LaneMode:
+    """The lane's mode: named in `modes` (the `TORGHUT_LANE_MODES` override), else `default` (the lane
+    catalog's mode, replay for a lane it does not know)."""
+    return modes.get(lane, default)
+
+
+BROKER_ALPACA = "alpaca"
+BROKER_NONE = "none"
 
 
 @dataclass(frozen=True)
 class LaneConfig:
-    """Risk limits are per lane so one misbehaving strategy cannot consume another's budget."""
+    """One lane of the lane catalog (`domain/lane_catalog.py`, docs/lane-catalog.md). Risk limits are per
+    lane so one misbehaving strategy cannot consume another's budget.
+
+    `strategy_type` is the strategy reference (a built-in name or an import path, `module:Class`);
+    `params` override the strategy's defaults (the lane's `sizing.notional_per_trade` included) and
+    `research_grid` replaces its default research grid. `equity` is the lane's account's simulated
+    equity; `account_broker` says whether that account is the configured broker's (`alpaca`) or
+    simulated only (`none`). `multi_account` puts `account_label` into the decision hash (the reference's
+    TRADING_MULTI_ACCOUNT_ENABLED). `catalog_checksum` is the sha256 of the catalog file the lane came
+    from, recorded on the rows it shapes.
+    """
 
     lane: str
     strategy_type: str
@@ -76,20 +93,46 @@ class LaneConfig:
     allow_shorts: bool = False
     session_close_flatten_minutes: int = 2
     session_close_entry_block_minutes: int = 10
+    mode: LaneMode = LaneMode.REPLAY
+    params: tuple[tuple[str, float], ...] = ()
+    research_grid: tuple[tuple[str, tuple[float, ...]], ...] | None = None
+    account_broker: str = BROKER_ALPACA
+    multi_account: bool = True
+    catalog_checksum: str | None = None
+
+    @property
+    def strategy_ref(self) -> str:
+        return self.strategy_type
+
+    def grid_mapping(self) -> dict[str, tuple[float, ...]] | None:
+        return None if self.research_grid is None else dict(self.research_grid)
 
 
-LANES: dict[str, LaneConfig] = {
-    "macd_rsi": LaneConfig(
-        lane="macd_rsi",
-        strategy_type="legacy_macd_rsi",
-        description="Reference default strategy: MACD cross filtered by RSI extremes.",
-    ),
-    "ema_trend": LaneConfig(
-        lane="ema_trend",
-        strategy_type="ema_trend",
-        description="EMA12/EMA26 trend-following crosses.",
-    ),
-}
+class _ConfiguredLanes(Mapping[str, LaneConfig]):
+    """The process's lanes: those of the lane catalog (`TORGHUT_LANE_CATALOG`, else the shipped
+    `policy/lane_catalog.toml`), read once on first use. Reading the file is the loader's job
+    (`torghut_assets/catalog_loader.py`), imported here only when the lanes are first asked for, so
+    importing the domain still reads nothing."""
+
+    def _lanes(self) -> Mapping[str, LaneConfig]:
+        from torghut_assets.catalog_loader import configured_catalog
+
+        return configured_catalog().lanes
+
+    def __getitem__(self, lane: str) -> LaneConfig:
+        return self._lanes()[lane]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lanes())
+
+    def __len__(self) -> int:
+        return len(self._lanes())
+
+    def __repr__(self) -> str:
+        return f"LANES({sorted(self._lanes())})"
+
+
+LANES: Mapping[str, LaneConfig] = _ConfiguredLanes()
 
 
 class UnknownLaneError(ValueError):

@@ -24,6 +24,7 @@ from torghut_assets.domain.backtest import (
 from torghut_assets.domain.evidence import sha256_hex
 from torghut_assets.domain.overfitting import candidate_overfitting_report
 from torghut_assets.domain.strategies import StrategySpec, default_strategy, parameter_grid, strategy_actions
+from torghut_assets.domain.strategy_registry import StrategyLoadError
 from torghut_assets.domain.stress import STRESS_CASES, StressResult, run_stress
 from torghut_assets.domain.walk_forward import Fold, walk_forward_folds
 
@@ -89,9 +90,21 @@ class CandidateResult:
         return self.spec.parameter_set()
 
 
-def candidate_specs(strategy_type: str, settings: ResearchSettings) -> list[StrategySpec]:
-    """Every combination tried for the run, losers included: deflated Sharpe needs all trials."""
-    return parameter_grid(default_strategy(strategy_type), settings.grid_mapping())
+def candidate_specs(
+    strategy_type: str,
+    settings: ResearchSettings,
+    *,
+    params: Mapping[str, float] | None = None,
+    grid: Mapping[str, Sequence[float]] | None = None,
+) -> list[StrategySpec]:
+    """Every combination tried for the run, losers included: deflated Sharpe needs all trials.
+
+    `strategy_type` is a strategy reference (built-in name or plug-in import path); `params` overrides its
+    defaults and `grid` (e.g. a lane's own) replaces the research settings' grid, itself replacing the
+    strategy's default grid. Each candidate's parameter set carries the reference and version, so both are
+    in every candidate hash and id."""
+    axes = grid if grid is not None else settings.grid_mapping()
+    return parameter_grid(default_strategy(strategy_type, params), axes)
 
 
 def evaluate_candidates(
@@ -144,9 +157,17 @@ def spec_from_parameter_set(parameter_set: Mapping[str, object]) -> StrategySpec
     params = parameter_set.get("params")
     if not isinstance(params, Mapping):
         raise ValueError("parameter_set has no params mapping")
-    spec = default_strategy(str(parameter_set["strategy_type"])).with_params(
-        **{str(k): float(v) for k, v in params.items()}
-    )
+    ref = str(parameter_set["strategy_type"])
+    spec = default_strategy(ref)  # StrategyLoadError when the strategy is unknown or does not load
+    recorded = parameter_set.get("version")
+    if recorded is not None and str(recorded) != spec.version:
+        raise StrategyLoadError(
+            [
+                f"strategy {ref!r}: the candidate was researched with version {recorded} but version "
+                f"{spec.version} is installed; research the window again, or install version {recorded}"
+            ]
+        )
+    spec = spec.with_params(**{str(k): float(v) for k, v in params.items()})
     if research.strategy_config_hash(spec.parameter_set()) != research.strategy_config_hash(parameter_set):
         raise ValueError(f"parameter_set {parameter_set} does not rebuild to the same strategy")
     return spec

@@ -4,6 +4,12 @@ A strategy is identified by (name, version); its numeric parameters vary per can
 of one strategy shares the `strategy_id` that decisions are keyed on (docs/ledger.md, §5) while
 `parameter_set()` tells candidates apart in `research_candidates`.
 
+`strategy_type` is a strategy reference: a built-in name (`legacy_macd_rsi`, `ema_trend`) or the import path
+of a plug-in (`package.module:attribute`, docs/strategies.md). Resolving, checking and calling a reference
+is `strategy_registry`'s job; the spec-level functions here (`default_strategy`, `default_grid`,
+`parameter_grid`, `strategy_actions`, `actions_in_order`) go through it, so built-ins and plug-ins share one
+path. The built-ins below keep a fast path: their rules read `SortedColumns`, converted once per frame.
+
 Actions are computed per (symbol, session) in (symbol, event_ts, seq) order whatever the input order, so a
 cross is never measured against another symbol's row or against the previous day's close. A session is the
 America/New_York calendar date of the bar close time (regular-hours bars close 09:31-16:00 ET).
@@ -11,10 +17,10 @@ America/New_York calendar date of the bar close time (regular-hours bars close 0
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -32,36 +38,17 @@ EMA_TREND = "ema_trend"
 # Fixed so strategy ids survive process restarts and match across machines.
 STRATEGY_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:torghut:strategy")
 
-_VERSIONS: dict[str, str] = {LEGACY_MACD_RSI: "1.0.0", EMA_TREND: "1.0.0"}
-
-_DEFAULT_PARAMS: dict[str, dict[str, float]] = {
-    LEGACY_MACD_RSI: {"rsi_buy_below": 35.0, "rsi_sell_above": 65.0, "notional_per_trade": 1000.0},
-    EMA_TREND: {"min_cross_bps": 1.0, "rsi_filter_max": 70.0, "notional_per_trade": 1000.0},
-}
-
-_DEFAULT_GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
-    LEGACY_MACD_RSI: {
-        "rsi_buy_below": (30.0, 35.0, 40.0, 45.0),
-        "rsi_sell_above": (55.0, 60.0, 65.0, 70.0),
-    },
-    EMA_TREND: {
-        "min_cross_bps": (0.0, 1.0, 2.0, 5.0),
-        "rsi_filter_max": (60.0, 70.0, 80.0),
-    },
-}
-
-STRATEGY_TYPES: tuple[str, ...] = tuple(sorted(_VERSIONS))
-
-
-def _check_type(strategy_type: str) -> None:
-    if strategy_type not in _VERSIONS:
-        raise ValueError(f"unknown strategy type {strategy_type!r}; known: {', '.join(STRATEGY_TYPES)}")
-
 
 @dataclass(frozen=True)
 class StrategySpec:
     """One candidate configuration; params are normalised to sorted (name, float) pairs so equal configs
-    compare, hash and serialise identically."""
+    compare, hash and serialise identically.
+
+    Identity: `default_strategy` sets `name` to the strategy reference itself (the built-in name, or the
+    plug-in's import path, never the plug-in's self-declared `name`), so `strategy_id` =
+    uuid5(reference, version). Two plug-ins cannot share an import path, and an import path always holds a
+    `:` that no built-in name has, so no two strategies collide; a new version is a new id. Built-in ids
+    are unchanged by this rule (their name always was their reference)."""
 
     name: str
     strategy_type: str
@@ -109,37 +96,31 @@ class StrategySpec:
         }
 
 
-def default_strategy(strategy_type: str) -> StrategySpec:
-    _check_type(strategy_type)
-    return StrategySpec(
-        name=strategy_type,
-        strategy_type=strategy_type,
-        version=_VERSIONS[strategy_type],
-        params=tuple(_DEFAULT_PARAMS[strategy_type].items()),
-    )
+def default_strategy(strategy_type: str, params: Mapping[str, float] | None = None) -> StrategySpec:
+    """The strategy behind a reference at its declared defaults, `params` overriding some of them.
+
+    Raises `strategy_registry.StrategyLoadError` (a ValueError) naming every problem: an unknown reference,
+    a plug-in that does not import or is not a Strategy, a parameter the strategy does not declare."""
+    from torghut_assets.domain.strategy_registry import strategy_spec
+
+    return strategy_spec(strategy_type, params)
 
 
 def default_grid(strategy_type: str) -> dict[str, tuple[float, ...]]:
-    _check_type(strategy_type)
-    return dict(_DEFAULT_GRIDS[strategy_type])
+    from torghut_assets.domain.strategy_registry import strategy_grid
+
+    return strategy_grid(strategy_type)
 
 
 def parameter_grid(
     spec: StrategySpec, grid: Mapping[str, Sequence[float]] | None = None
 ) -> list[StrategySpec]:
-    """Cartesian product over the grid; axes vary in sorted-name order, last axis fastest, values in the
-    order given, so the candidate list (and every id derived from it) is reproducible."""
-    _check_type(spec.strategy_type)
-    axes = default_grid(spec.strategy_type) if grid is None else dict(grid)
-    names = sorted(axes)
-    unknown = [n for n in names if n not in dict(spec.params)]
-    if unknown:
-        raise ValueError(f"grid: strategy {spec.name!r} has no parameter(s) {', '.join(unknown)}")
-    empty = [n for n in names if len(axes[n]) == 0]
-    if empty:
-        raise ValueError(f"grid: empty value list for {', '.join(empty)}")
-    values = [tuple(float(v) for v in axes[n]) for n in names]
-    return [spec.with_params(**dict(zip(names, combo, strict=True))) for combo in itertools.product(*values)]
+    """Cartesian product over the grid (the strategy's default grid when None); axes vary in sorted-name
+    order, last axis fastest, values in the order given, so the candidate list (and every id derived from
+    it) is reproducible."""
+    from torghut_assets.domain.strategy_registry import spec_grid
+
+    return spec_grid(spec, grid)
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,15 +204,34 @@ RULE_COLUMNS = ("macd", "macd_signal", "rsi14", "ema12", "ema26")
 @dataclass(frozen=True, eq=False)
 class SortedColumns:
     """What the action rules read, in a layout's sorted order, converted once per frame: a sweep over
-    many candidates then pays only for the comparisons."""
+    many candidates then pays only for the comparisons.
+
+    `source` and `order` (the unsorted frame and the layout's order) let a plug-in strategy, which reads
+    whole frames rather than these arrays, get the same rows in the same order (`sorted_frame`); the
+    sorted frame is built on first use only, so built-ins never pay for it."""
 
     values: Mapping[str, FloatArray]
     price: FloatArray
     group_start: BoolArray
+    source: pd.DataFrame | None = None
+    order: IntArray | None = None
+    _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def column(self, name: str) -> FloatArray:
         found = self.values.get(name)
         return np.full(len(self.price), np.nan) if found is None else found
+
+    def sorted_frame(self) -> pd.DataFrame:
+        """The source frame in this order with a fresh RangeIndex (position i is sorted row i)."""
+        if self.source is None or self.order is None:
+            raise ValueError("these sorted columns were built without their source frame")
+        if "sorted" not in self._frames:
+            self._frames["sorted"] = sorted_frame(self.source, self.order)
+        return self._frames["sorted"]
+
+
+def sorted_frame(signals: pd.DataFrame, order: IntArray) -> pd.DataFrame:
+    return signals.iloc[order].reset_index(drop=True)
 
 
 def sorted_columns(signals: pd.DataFrame, layout: BarLayout) -> SortedColumns:
@@ -241,7 +241,9 @@ def sorted_columns(signals: pd.DataFrame, layout: BarLayout) -> SortedColumns:
         return out
 
     present = {name: read(name) for name in RULE_COLUMNS if name in signals.columns}
-    return SortedColumns(present, resolve_price(signals)[layout.order], layout.group_start)
+    return SortedColumns(
+        present, resolve_price(signals)[layout.order], layout.group_start, source=signals, order=layout.order
+    )
 
 
 def previous_in_group(values: FloatArray, group_start: BoolArray) -> FloatArray:
@@ -253,25 +255,75 @@ def previous_in_group(values: FloatArray, group_start: BoolArray) -> FloatArray:
     return prev
 
 
-def _macd_rsi(columns: SortedColumns, spec: StrategySpec) -> npt.NDArray[np.int8]:
+def _macd_rsi(columns: SortedColumns, params: Mapping[str, float]) -> npt.NDArray[np.int8]:
     macd, sig, rsi = columns.column("macd"), columns.column("macd_signal"), columns.column("rsi14")
-    buy = (macd > sig) & (rsi < spec.param("rsi_buy_below"))
-    sell = (macd < sig) & (rsi > spec.param("rsi_sell_above"))
+    buy = (macd > sig) & (rsi < params["rsi_buy_below"])
+    sell = (macd < sig) & (rsi > params["rsi_sell_above"])
     return (buy.astype(np.int8) - sell.astype(np.int8)).astype(np.int8)
 
 
-def _ema_trend(columns: SortedColumns, spec: StrategySpec) -> npt.NDArray[np.int8]:
+def _ema_trend(columns: SortedColumns, params: Mapping[str, float]) -> npt.NDArray[np.int8]:
     gap = columns.column("ema12") - columns.column("ema26")
     gap_bps = gap / columns.price * 1e4
     prev = previous_in_group(gap_bps, columns.group_start)
-    band = spec.param("min_cross_bps")
+    band = params["min_cross_bps"]
     rsi = columns.column("rsi14")
-    buy = (gap_bps > band) & (prev <= band) & (rsi <= spec.param("rsi_filter_max"))
+    buy = (gap_bps > band) & (prev <= band) & (rsi <= params["rsi_filter_max"])
     sell = (gap_bps < -band) & (prev >= -band)
     return (buy.astype(np.int8) - sell.astype(np.int8)).astype(np.int8)
 
 
-_ACTION_RULES = {LEGACY_MACD_RSI: _macd_rsi, EMA_TREND: _ema_trend}
+ActionRule = Callable[[SortedColumns, Mapping[str, float]], npt.NDArray[np.int8]]
+
+
+@dataclass(frozen=True, eq=False)
+class BuiltinStrategy:
+    """A strategy shipped with the package. It satisfies `strategy_registry.Strategy` like any plug-in
+    (same resolution, identity, parameter and grid checks), and adds `actions_in_order`: its rule reads
+    columns sorted and converted once per frame, which is what keeps a many-candidate sweep cheap. Being
+    in-tree, reviewed and vectorised, it is called inline: no worker thread, no output re-validation."""
+
+    name: str
+    version: str
+    default_params: Mapping[str, float]
+    default_grid: Mapping[str, Sequence[float]]
+    rule: ActionRule
+
+    def actions(self, signals: pd.DataFrame, params: Mapping[str, float]) -> npt.NDArray[np.int8]:
+        layout = bar_layout(signals)
+        out = np.zeros(len(signals), dtype=np.int8)
+        out[layout.order] = self.rule(sorted_columns(signals, layout), params)
+        return out
+
+    def actions_in_order(self, columns: SortedColumns, params: Mapping[str, float]) -> npt.NDArray[np.int8]:
+        return self.rule(columns, params)
+
+
+def _builtin(
+    name: str, params: dict[str, float], grid: dict[str, tuple[float, ...]], rule: ActionRule
+) -> BuiltinStrategy:
+    return BuiltinStrategy(name, "1.0.0", MappingProxyType(params), MappingProxyType(grid), rule)
+
+
+BUILTIN_STRATEGIES: Mapping[str, BuiltinStrategy] = MappingProxyType(
+    {
+        LEGACY_MACD_RSI: _builtin(
+            LEGACY_MACD_RSI,
+            {"rsi_buy_below": 35.0, "rsi_sell_above": 65.0, "notional_per_trade": 1000.0},
+            {"rsi_buy_below": (30.0, 35.0, 40.0, 45.0), "rsi_sell_above": (55.0, 60.0, 65.0, 70.0)},
+            _macd_rsi,
+        ),
+        EMA_TREND: _builtin(
+            EMA_TREND,
+            {"min_cross_bps": 1.0, "rsi_filter_max": 70.0, "notional_per_trade": 1000.0},
+            {"min_cross_bps": (0.0, 1.0, 2.0, 5.0), "rsi_filter_max": (60.0, 70.0, 80.0)},
+            _ema_trend,
+        ),
+    }
+)
+
+STRATEGY_TYPES: tuple[str, ...] = tuple(sorted(BUILTIN_STRATEGIES))
+"""The built-in strategy references; any `package.module:attribute` import path is accepted as well."""
 
 
 def strategy_actions(signals: pd.DataFrame, spec: StrategySpec) -> pd.Series:
@@ -281,26 +333,31 @@ def strategy_actions(signals: pd.DataFrame, spec: StrategySpec) -> pd.Series:
     [-min_cross_bps, +min_cross_bps] (gap > band now, <= band on the previous bar of the same symbol and
     session; mirrored for sells). Measuring the cross against the band rather than against zero means a
     gap that creeps through zero and widens later still fires once, when it becomes significant.
+
+    A plug-in is called through `strategy_registry.run_strategy` (sorted copy of the frame, time budget,
+    output checks); its failures raise `strategy_registry.StrategyRunError`.
     """
-    layout = bar_layout(signals)
-    out = np.zeros(len(signals), dtype=np.int8)
-    out[layout.order] = actions_in_order(sorted_columns(signals, layout), spec)
-    return pd.Series(out, index=signals.index, name="action", dtype="int8")
+    from torghut_assets.domain.strategy_registry import spec_actions
+
+    return spec_actions(signals, spec)
 
 
 def actions_in_order(columns: SortedColumns, spec: StrategySpec) -> npt.NDArray[np.int8]:
     """`strategy_actions` in the columns' sorted order, for callers that sorted the frame already."""
-    _check_type(spec.strategy_type)
-    return _ACTION_RULES[spec.strategy_type](columns, spec)
+    from torghut_assets.domain.strategy_registry import spec_actions_in_order
+
+    return spec_actions_in_order(columns, spec)
 
 
 __all__ = [
+    "BUILTIN_STRATEGIES",
     "EMA_TREND",
     "LEGACY_MACD_RSI",
     "MARKET_TZ",
     "STRATEGY_TYPES",
     "BarKeys",
     "BarLayout",
+    "BuiltinStrategy",
     "SortedColumns",
     "StrategySpec",
     "actions_in_order",
@@ -313,6 +370,7 @@ __all__ = [
     "previous_in_group",
     "resolve_price",
     "sorted_columns",
+    "sorted_frame",
     "strategy_actions",
     "utc_index",
 ]

@@ -208,6 +208,7 @@ def decision_from_row(row: dict[str, Any]) -> TradeDecision:
     """Rebuild the decision a ledger row records, refusing rows whose content no longer hashes right."""
     payload = row["decision_json"]
     params = {k: v for k, v in dict(payload["params"]).items() if k not in ("price", "arrival_price")}
+    catalog = payload.get("lane_catalog") or {}  # absent on rows written before the lane catalog
     decision = TradeDecision(
         strategy_id=str(payload["strategy_id"]),
         symbol=str(payload["symbol"]),
@@ -221,6 +222,8 @@ def decision_from_row(row: dict[str, Any]) -> TradeDecision:
         params=params,
         account_label=str(row["alpaca_account_label"]),
         risk_reasons=tuple(payload.get("risk_reasons") or ()),
+        account_in_hash=bool(catalog.get("multi_account", True)),
+        lane_catalog_checksum=catalog.get("checksum"),
     )
     if decision.decision_hash != row["decision_hash"]:
         raise LedgerIntegrityError(

@@ -45,6 +45,7 @@ def _run_base(window: LaneWindow, spec: StrategySpec, settings: ResearchSettings
         "window_end": window.end,
         "policy_checksum": promotion_policy.policy_checksum(),
         "runner_binary_hash": settings.checksum(),
+        "lane_catalog_checksum": window.config.catalog_checksum,
     }
 
 

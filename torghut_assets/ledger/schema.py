@@ -256,6 +256,7 @@ research_runs = sa.Table(
     sa.Column("artifact_manifest_hash", sa.String(64)),
     sa.Column("artifact_refs", JSON),
     _created_at(),
+    sa.Column("lane_catalog_checksum", sa.String(64)),
     sa.UniqueConstraint("lane", "window_start", "window_end", "run_kind"),
 )
 
@@ -482,8 +483,17 @@ approval_overrides = sa.Table(
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),  # never the token itself
     sa.Column("revoked_at", TS),
+    # Spent by its first presentation to promotion_job: that promotion decision, and its outcome
+    # (`allow` / `deny`; single use means single presentation).
     sa.Column("used_at", TS),
     sa.Column("used_by_promotion_id", UUID),
+    sa.Column("used_outcome", sa.String(8)),
+    # How it was signed (hmac_v1 dev / ed25519_v2), where it was minted (cli, launchpad_dev, ...), and for
+    # an Ed25519 approval the signing key's id and the sha256 of the approvers file that verified it.
+    sa.Column("scheme", sa.String(16)),
+    sa.Column("source", sa.String(32)),
+    sa.Column("key_id", sa.String(32)),
+    sa.Column("approvers_checksum", sa.String(64)),
     _created_at(),
     sa.Index(None, "candidate_id"),
 )

@@ -168,9 +168,11 @@ def test_fills_are_read_across_pages_of_the_activities_feed_and_no_further_than_
     assert report is not None and (report.filled_qty, report.raw["fills_complete"]) == (10, True)
     assert report.avg_fill_price == placed.avg_fill_price
     reads = stub.requests_to("/v2/account/activities/FILL")
-    # from a second before the order's creation: 4 earlier fills, 5 other ones, then the order's 2;
-    # the walk stops on the page that completes the order's filled_qty
-    assert [r.query.get("page_token") is not None for r in reads] == [False, True, True, True, True, True]
+    # from a second before the order's creation: at most 4 earlier fills (fewer when the machine is slow
+    # and they fall outside that second), 5 other ones, then the order's 2 — 6 pages of 2 at most; the
+    # walk stops on the page that completes the order's filled_qty, never reaching the 5 later fills
+    tokens = [r.query.get("page_token") is not None for r in reads]
+    assert tokens[0] is False and all(tokens[1:]) and 4 <= len(reads) <= 6
     assert {"after", "until"} <= reads[0].query.keys()  # the order is final: bounded on both sides
 
 

@@ -1,5 +1,9 @@
 """A ledger with one researched lane window, passing parity and fresh readiness drills, and helpers to
-promote, approve and roll back in it. Governance rows are wiped between tests; research rows stay."""
+promote, approve and roll back in it. Governance rows are wiped between tests; research rows stay.
+
+Approvals are Ed25519-signed by default (the production path): the harness registers three approvers
+with fixed test-only keys in an approvers file next to the ledger. `approve_hmac` mints the dev-only
+HMAC kind."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from torghut_assets.defs.operational_readiness import operational_readiness
 from torghut_assets.defs.partitions import lane_window_key
 from torghut_assets.defs.promotion import PromotionConfig, PromotionResult, run_promotion
 from torghut_assets.defs.route_parity import route_parity
+from torghut_assets.domain import signed_approvals
 from torghut_assets.domain.approvals import ApprovalRecord
 from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
 from torghut_assets.ledger import schema
@@ -28,6 +33,59 @@ from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, materiali
 
 LANE = "macd_rsi"
 SECRET = "test-approval-secret-7d1c9e0a5b3f4e2d8c6a"
+APPROVERS_FILE = "approvers.toml"
+CIO, RISK, MALLORY = "cio@torghut", "risk@torghut", "mallory@torghut"
+# Test-only keys (fixed seeds, so every copy of a governed ledger shares them). Never used outside tests.
+APPROVER_KEYS = {
+    name: signed_approvals.Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32)
+    for i, name in enumerate((CIO, RISK, MALLORY), start=1)
+}
+APPROVER_ROLES = {
+    CIO: ("head_of_trading", "risk_officer"),
+    RISK: ("risk_officer",),
+    MALLORY: ("risk_officer",),
+}
+UNREGISTERED_KEY = signed_approvals.Ed25519PrivateKey.from_private_bytes(bytes([99]) * 32)
+
+
+def approvers_toml(
+    roles: dict[str, tuple[str, ...]] | None = None, *, version: int = 1, extra: str = ""
+) -> str:
+    blocks = [
+        signed_approvals.approver_block(name, signed_approvals.public_key_bytes(APPROVER_KEYS[name]), r)
+        for name, r in (roles or APPROVER_ROLES).items()
+    ]
+    return f"version = {version}\n\n" + "\n".join(blocks) + extra
+
+
+def sign_approval(
+    candidate_id: str,
+    stage: str,
+    *,
+    approver: str = CIO,
+    role: str = "head_of_trading",
+    key: signed_approvals.Ed25519PrivateKey | None = None,
+    now: dt.datetime | None = None,
+    hours: float = 24.0,
+    reason: str = "paper period reviewed by the investment committee",
+    policy_checksum: str | None = None,
+) -> tuple[signed_approvals.SignedApproval, str]:
+    """What `torghut-assets approve --key` does, with the approver's (or `key`'s) private key."""
+    signer = key or APPROVER_KEYS[approver]
+    approval = signed_approvals.new_signed_approval(
+        candidate_id=candidate_id,
+        target_stage=stage,
+        approver=approver,
+        approver_role=role,
+        reason=reason,
+        public_key=signed_approvals.public_key_bytes(signer),
+        now=now or dt.datetime.now(dt.UTC),
+        ttl=dt.timedelta(hours=hours),
+        policy_checksum=policy_checksum,
+    )
+    return approval, signed_approvals.sign(approval, signer)
+
+
 PARITY_WINDOWS = [pd.Timestamp(f"2026-03-03 {h}:00", tz="UTC") for h in (14, 16, 17, 18, 19, 20)]
 GOVERNANCE_TABLES = (
     "rollout_transitions",
@@ -51,8 +109,12 @@ class GovernedLedger:
         return {**resources(self.url, self.root / "artifacts"), "governance": self.governance(**governance)}
 
     def governance(self, **overrides: Any) -> GovernanceResource:
+        approvers = self.root / APPROVERS_FILE
+        if not approvers.exists():
+            approvers.write_text(approvers_toml(), encoding="utf-8")
         settings: dict[str, Any] = {
             "policy_path": str(self.root / "gates-live-enabled.toml"),
+            "approvers_path": str(approvers),
             "approval_secret": SECRET,
             "dagster_home": str(self.root),
         }
@@ -84,7 +146,22 @@ class GovernedLedger:
         role: str = "head_of_trading",
         now: dt.datetime | None = None,
         hours: float = 24.0,
+        approver: str = CIO,
+        key: signed_approvals.Ed25519PrivateKey | None = None,
+    ) -> tuple[signed_approvals.SignedApproval, str]:
+        """An Ed25519 approval signed by `approver`'s key (or `key`), as the CLI signs it offline."""
+        return sign_approval(candidate_id, stage, approver=approver, role=role, key=key, now=now, hours=hours)
+
+    def approve_hmac(
+        self,
+        candidate_id: str,
+        stage: str,
+        *,
+        role: str = "head_of_trading",
+        now: dt.datetime | None = None,
+        hours: float = 24.0,
     ) -> tuple[ApprovalRecord, str]:
+        """dev only: an HMAC approval stored in the ledger when minted (as the Launchpad mints it)."""
         config = ApprovalConfig(
             candidate_id=candidate_id,
             target_stage=stage,

@@ -91,7 +91,6 @@ def test_transitions_request_one_refresh_run_with_a_unique_run_key(ledger_url: s
             "broker": BrokerResource(),
             "trading_session": TradingSessionResource(),
             "continuity": ContinuityThresholdsResource(),
-        "continuity": ContinuityThresholdsResource(),
         },
     ) as ctx:
         result = signal_continuity_sensor(ctx)

@@ -7,6 +7,7 @@ readiness drills; the live ramp is enabled in the test's policy file (it is off 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +19,18 @@ from torghut_assets.defs.assets.trading import entry_block
 from torghut_assets.defs.promotion import PromotionRefusedError, promotion_job
 from torghut_assets.defs.rollback import RollbackConfig, rollback_job, run_rollback
 from torghut_assets.domain.continuity import ContinuityState
+from torghut_assets.domain.signed_approvals import signature_part
 from torghut_assets.ledger import route_controls
 from torghut_assets.ledger.continuity_store import save_state
 from torghut_assets.ledger.evidence_digests import live_recompute
 from torghut_assets.ledger.evidence_log import verify_chain
-from torghut_assets_tests.defs.governance_harness import LANE, GovernedLedger, build_governed_ledger
+from torghut_assets_tests.defs.governance_harness import (
+    APPROVER_KEYS,
+    LANE,
+    MALLORY,
+    GovernedLedger,
+    build_governed_ledger,
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +101,37 @@ def test_paper_to_live_is_denied_without_an_approval(ledger: GovernedLedger) -> 
 def test_paper_to_live_with_a_valid_token_advances_one_stage_and_consumes_it(ledger: GovernedLedger) -> None:
     champion = _at_paper(ledger)
     ledger.promote(champion, "live")  # the denial the approver reviews
-    record, token = ledger.approve(champion, "live_l1")
+    approval, token = ledger.approve(champion, "live_l1")
+    assert ledger.rows("approval_overrides", override_id=approval.approval_id) == []  # minted offline
     result = ledger.promote(champion, "live", token=token)
     assert result.outcome.action == "promote", result.outcome.reason_codes
     assert result.outcome.approved_stage is not None and result.outcome.approved_stage.value == "live_l1"
-    (override,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    (override,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
     assert override["used_at"] is not None and override["used_by_promotion_id"] == result.promotion["id"]
+    approvers_checksum = ledger.governance().approvers().checksum
+    assert (override["scheme"], override["source"], override["key_id"], override["approvers_checksum"]) == (
+        "ed25519_v2",
+        "cli",
+        approval.key_id,
+        approvers_checksum,
+    )
+    assert override["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
     assert (
         result.promotion["approver"] == "cio@torghut"
-        and result.promotion["override_id"] == record.override_id
+        and result.promotion["approver_role"] == "head_of_trading"
+        and result.promotion["override_id"] == approval.approval_id
     )
-    assert token not in str(override)
+    bundle = result.promotion["evidence_bundle"]
+    assert bundle["approvers_checksum"] == approvers_checksum
+    assert bundle["approval"] == {
+        "scheme": "ed25519_v2",
+        "source": "cli",
+        "approver": "cio@torghut",
+        "approver_role": "head_of_trading",
+        "approvers_checksum": approvers_checksum,
+        "key_id": approval.key_id,
+    }
+    assert token not in str(override) and signature_part(token) not in str(result.promotion)
 
 
 def test_a_replayed_token_is_refused_and_the_refusal_recorded(ledger: GovernedLedger) -> None:
@@ -131,14 +159,47 @@ def test_a_forged_token_is_refused(ledger: GovernedLedger) -> None:
     assert result.outcome.action == "deny" and "approval_signature_invalid" in result.outcome.reason_codes
 
 
-def test_a_token_signed_with_another_secret_is_refused(ledger: GovernedLedger) -> None:
+def test_a_token_signed_with_another_persons_key_is_refused(ledger: GovernedLedger) -> None:
     champion = _at_paper(ledger)
     ledger.promote(champion, "live")
-    _, token = ledger.approve(champion, "live_l1")
+    _, token = ledger.approve(champion, "live_l1", key=APPROVER_KEYS[MALLORY])  # names cio, signed by mallory
+    result = ledger.promote(champion, "live", token=token)
+    assert result.outcome.action == "deny"
+    assert "approval_key_not_registered_for_approver" in result.outcome.reason_codes
+
+
+def test_in_dev_an_hmac_token_signed_with_another_secret_is_refused(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    _, token = ledger.approve_hmac(champion, "live_l1")
     result = ledger.promote(
         champion, "live", token=token, approval_secret="another-secret-of-sufficient-length-1234"
     )
     assert "approval_signature_invalid" in result.outcome.reason_codes
+
+
+def test_in_dev_a_launchpad_hmac_token_still_promotes_and_records_its_source(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    record, token = ledger.approve_hmac(champion, "live_l1")
+    result = ledger.promote(champion, "live", token=token)
+    assert result.outcome.allowed, result.outcome.reason_codes
+    (override,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    assert (override["scheme"], override["source"]) == ("hmac_v1", "launchpad_dev")
+    assert result.promotion["evidence_bundle"]["approval"]["source"] == "launchpad_dev"
+
+
+def test_production_refuses_an_hmac_token_even_one_signed_with_the_right_secret(
+    ledger: GovernedLedger,
+) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    record, token = ledger.approve_hmac(champion, "live_l1")
+    result = ledger.promote(champion, "live", token=token, profile="production")
+    assert result.outcome.action == "deny"
+    assert "approval_hmac_refused_in_production" in result.outcome.reason_codes
+    (override,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    assert override["used_at"] is None
 
 
 def test_an_expired_token_is_refused(ledger: GovernedLedger) -> None:
@@ -168,27 +229,99 @@ def test_a_token_scoped_to_another_candidate_is_refused(ledger: GovernedLedger) 
     assert "approval_wrong_candidate" in result.outcome.reason_codes
 
 
+def _latch_continuity(ledger: GovernedLedger, latched: bool) -> None:
+    since = pd.Timestamp("2026-03-03 16:00", tz="UTC")
+    state = (
+        ContinuityState(lane=LANE, alert_active=True, alert_reason="no_signals_in_window", alert_since=since)
+        if latched
+        else ContinuityState(lane=LANE)
+    )
+    engine = ledger.engine()
+    with engine.begin() as conn:
+        save_state(conn, state, [], since.to_pydatetime())
+    engine.dispose()
+
+
 def test_live_promotion_is_refused_while_the_continuity_alert_is_latched(ledger: GovernedLedger) -> None:
+    """The denial spends the approval (single use means single presentation): its token sits in the
+    denied run's config, so once the latch clears it must not promote; a fresh approval does."""
     champion = _at_paper(ledger)
     ledger.promote(champion, "live")
     record, token = ledger.approve(champion, "live_l1")
-    since = pd.Timestamp("2026-03-03 16:00", tz="UTC")
-    engine = ledger.engine()
-    with engine.begin() as conn:
-        save_state(
-            conn,
-            ContinuityState(
-                lane=LANE, alert_active=True, alert_reason="no_signals_in_window", alert_since=since
-            ),
-            [],
-            since.to_pydatetime(),
-        )
-    engine.dispose()
+    _latch_continuity(ledger, True)
     result = ledger.promote(champion, "live", token=token)
     assert result.outcome.action == "deny"
     assert "signal_continuity_alert_latched" in result.outcome.hard_blocks
-    (override,) = ledger.rows("approval_overrides", override_id=record.override_id)
-    assert override["used_at"] is None
+    assert result.approval_reason == "approval_valid" and result.approval_spent == record.override_id
+    (spent,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    assert (spent["used_by_promotion_id"], spent["used_outcome"]) == (result.promotion["id"], "deny")
+    _latch_continuity(ledger, False)
+    replay = ledger.promote(champion, "live", token=token)
+    assert replay.outcome.action == "deny" and replay.approval_reason == "approval_replayed"
+    assert replay.approval_spent_by is not None
+    assert (replay.approval_spent_by.promotion_id, replay.approval_spent_by.outcome) == (
+        result.promotion["id"],
+        "deny",
+    )
+    _, fresh = ledger.approve(champion, "live_l1")
+    assert ledger.promote(champion, "live", token=fresh).outcome.allowed
+
+
+def test_a_denied_promotion_spends_its_approval(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    approval, token = ledger.approve(champion, "live_l2")
+    denied = ledger.promote(champion, "live_l2", token=token)  # paper → live_l2 skips a stage
+    assert denied.outcome.action == "deny" and denied.approval_reason == "approval_valid"
+    (spent,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
+    assert spent["used_at"] is not None
+    assert (spent["used_by_promotion_id"], spent["used_outcome"]) == (denied.promotion["id"], "deny")
+    (row,) = ledger.rows("research_promotions", id=denied.promotion["id"])
+    assert row["decision_action"] == "deny" and row["override_id"] == approval.approval_id
+    assert row["approver"] == "torghut_gates"  # spent, but it approved nothing
+    assert row["evidence_bundle"]["approval_spent"] is True
+    assert row["evidence_bundle"]["approval"]["approver"] == "cio@torghut"
+
+
+def test_the_replay_after_a_denial_is_refused_naming_the_earlier_outcome(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    approval, token = ledger.approve(champion, "live_l2")
+    denied = ledger.promote(champion, "live_l2", token=token)  # paper → live_l2 skips a stage
+    assert denied.outcome.action == "deny" and denied.approval_spent == approval.approval_id
+    _, step = ledger.approve(champion, "live_l1")
+    assert ledger.promote(champion, "live_l1", token=step).outcome.allowed
+    replay = ledger.promote(champion, "live_l2", token=token)  # live_l2 is now the next step
+    assert replay.outcome.action == "deny" and "approval_replayed" in replay.outcome.reason_codes
+    assert replay.approval_spent is None and replay.transition is None
+    bundle = replay.promotion["evidence_bundle"]
+    assert bundle["approval_verdict"] == "approval_replayed" and bundle["approval_spent"] is False
+    assert (bundle["approval_spent_by"]["promotion_id"], bundle["approval_spent_by"]["outcome"]) == (
+        denied.promotion["id"],
+        "deny",
+    )
+    (spent,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
+    assert spent["used_by_promotion_id"] == denied.promotion["id"]  # the replay changed nothing
+    _, fresh = ledger.approve(champion, "live_l2")
+    assert ledger.promote(champion, "live_l2", token=fresh).approval_reason == "approval_valid"
+
+
+def test_an_invalid_token_is_not_spent(ledger: GovernedLedger) -> None:
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    approval, token = ledger.approve(champion, "live_l1")
+    forged = token[:-4] + ("0000" if not token.endswith("0000") else "1111")
+    expired, stale = ledger.approve(
+        champion, "live_l1", now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=3), hours=1
+    )
+    for hostile, reason in ((forged, "approval_signature_invalid"), (stale, "approval_expired")):
+        refused = ledger.promote(champion, "live", token=hostile)
+        assert refused.outcome.action == "deny" and refused.approval_reason == reason
+        assert refused.approval_spent is None
+        assert reason in refused.promotion["evidence_bundle"]["approval_verdict"]  # the refusal recorded
+    assert ledger.rows("approval_overrides", override_id=approval.approval_id) == []
+    assert ledger.rows("approval_overrides", override_id=expired.approval_id) == []
+    used = ledger.promote(champion, "live", token=token)  # the genuine approval was not burnt
+    assert used.outcome.allowed and used.approval_spent == approval.approval_id
 
 
 def test_the_kill_switch_blocks_promotion_even_with_a_valid_approval(ledger: GovernedLedger) -> None:
@@ -209,6 +342,7 @@ def test_the_kill_switch_blocks_promotion_even_with_a_valid_approval(ledger: Gov
     engine.dispose()
     result = ledger.promote(champion, "live", token=token)
     assert result.outcome.action == "deny" and "kill_switch_active" in result.outcome.hard_blocks
+    assert result.approval_spent is not None  # presented once: spent, though it lifted nothing
 
 
 def test_a_threshold_failure_is_lifted_only_by_a_scoped_approval(ledger: GovernedLedger) -> None:
@@ -358,16 +492,18 @@ def test_promotion_and_rollback_jobs_succeed_from_launchpad_config(ledger: Gover
     assert [t["transition_type"] for t in ledger.rows("rollout_transitions")] == ["advance", "rollback"]
 
 
-def test_approval_asset_shows_the_token_once_and_refuses_a_wrong_role(ledger: GovernedLedger) -> None:
+def test_in_dev_the_approval_asset_writes_the_token_to_a_private_file_never_into_metadata(
+    ledger: GovernedLedger,
+) -> None:
     from torghut_assets.defs.approvals import approval_overrides
 
     champion = _at_paper(ledger)
     ledger.promote(champion, "live")
 
-    def mint(role: str) -> dg.ExecuteInProcessResult:
+    def mint(role: str, **governance: object) -> dg.ExecuteInProcessResult:
         return dg.materialize(
             [approval_overrides],
-            resources=ledger.resources(),
+            resources=ledger.resources(**governance),
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
             run_config={
@@ -388,9 +524,45 @@ def test_approval_asset_shows_the_token_once_and_refuses_a_wrong_role(ledger: Go
     refused = mint("risk_officer")
     assert not refused.success and "approval_refused" in ledger.evidence_kinds()
     minted = mint("head_of_trading")
-    token = minted.asset_materializations_for_node("approval_overrides")[0].metadata["token"].value
-    assert str(token).startswith("wpat-")
-    assert ledger.promote(champion, "live", token=str(token)).outcome.allowed
+    metadata = minted.asset_materializations_for_node("approval_overrides")[0].metadata
+    assert "token" not in metadata and metadata["source"].value == "launchpad_dev"
+    token_file = Path(str(metadata["token_file"].value))
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text(encoding="utf-8").strip()
+    assert token.startswith("wpat-") and token_file.name == f"{metadata['override_id'].value}.token"
+    events = [dg.serialize_value(e) for e in minted.all_events]
+    assert not [e for e in events if token in e or token.rpartition(".")[2] in e]
+    assert ledger.promote(champion, "live", token=token).outcome.allowed
+
+
+def test_in_production_the_launchpad_approval_asset_refuses_to_mint(ledger: GovernedLedger) -> None:
+    from torghut_assets.defs.approvals import approval_overrides
+
+    champion = _at_paper(ledger)
+    ledger.promote(champion, "live")
+    refused = dg.materialize(
+        [approval_overrides],
+        resources=ledger.resources(profile="production"),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        run_config={
+            "ops": {
+                "approval_overrides": {
+                    "config": {
+                        "candidate_id": champion,
+                        "target_stage": "live_l1",
+                        "approver": "cio@torghut",
+                        "approver_role": "head_of_trading",
+                        "reason": "reviewed",
+                    }
+                }
+            }
+        },
+    )
+    assert not refused.success
+    failure = refused.failure_data_for_node("approval_overrides")
+    assert failure is not None and "dev only" in str(failure.error)
+    assert ledger.rows("approval_overrides") == [] and "approval_refused" in ledger.evidence_kinds()
 
 
 def test_a_promoted_champion_drives_the_lanes_decisions_within_stage_caps(ledger: GovernedLedger) -> None:

@@ -1,4 +1,5 @@
-"""Hostile checks of signed approval overrides (docs/promotion.md): each forgery has one stable refusal."""
+"""Hostile checks of HMAC approval overrides, the dev-only path (docs/approvals.md): each forgery has one
+stable refusal."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from torghut_assets.domain.approvals import (
     APPROVAL_VALID,
     APPROVAL_WRONG_CANDIDATE,
     APPROVAL_WRONG_MODE,
+    USED_ALLOWED,
     ApprovalRecord,
+    ApprovalUse,
     ApprovalVerdict,
     mint_token,
     new_record,
@@ -126,6 +129,24 @@ def test_replayed_refused() -> None:
     record = make_record()
     verdict = verify(mint_token(record, SECRET), record, used={record.override_id})
     assert verdict.reason == APPROVAL_REPLAYED
+
+
+def test_a_replay_names_what_spent_the_approval() -> None:
+    record = make_record()
+    token = mint_token(record, SECRET)
+    spender = ApprovalUse(promotion_id="prom-7", outcome=USED_ALLOWED, at=NOW)
+    verdict = verify(token, record, used={record.override_id: spender})
+    assert (verdict.valid, verdict.reason, verdict.spent_by) == (False, APPROVAL_REPLAYED, spender)
+    assert spender.as_dict() == {
+        "promotion_id": "prom-7",
+        "outcome": "allow",
+        "at": NOW.isoformat(),
+        "revoked": False,
+    }
+    assert ApprovalUse(None, None, NOW, revoked=True).describe() == f"revoked at {NOW.isoformat()}"
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")  # not this approval: no replay, no spender
+    refused = verify(forged, record, used={record.override_id: spender})
+    assert refused.reason == APPROVAL_SIGNATURE_INVALID and refused.spent_by is None
 
 
 def test_unknown_override_refused() -> None:

@@ -3,7 +3,9 @@
 The reference is proompteng/lab 18622cbe3a, services/torghut/app/trading/feature_quality.py: duplicate
 ratio, per-field required-feature null rate, p95 staleness and schema version, each compared by strict `>`.
 Inputs are the simulated window 2026-03-03 15:00-16:00 UTC (eight symbols, 480 rows, feed lag 50-900 ms),
-degraded the way a real feed degrades: redeliveries, indicator gaps, a backed-up pipeline.
+degraded the way a real feed degrades: redeliveries, indicator gaps, a backed-up pipeline. The session
+warm-up (rows within `warmup_minutes` of the open left out of the gated null rates) is our addition, not
+the reference's; it is specified on the simulated window holding the open, 14:00-15:00 UTC.
 """
 
 from __future__ import annotations
@@ -96,11 +98,12 @@ def test_a_clean_window_passes_every_gate_and_reports_its_figures(raw: pd.DataFr
     assert report.schema_mismatch_total == 0
 
 
-def test_the_default_limits_are_the_reference_defaults() -> None:
+def test_the_default_limits_are_the_reference_defaults_plus_our_warm_up() -> None:
     assert FeatureQualityLimits().as_dict() == {
         "max_required_null_rate": 0.01,
         "max_staleness_ms": 120_000,
         "max_duplicate_ratio": 0.02,
+        "warmup_minutes": 15,
     }
 
 
@@ -176,15 +179,106 @@ def test_gaps_spread_over_different_fields_do_not_add_up(raw_300: pd.DataFrame) 
     assert report.accepted
 
 
-def test_the_session_opening_warm_up_fails_the_window(session: SimulatedSession) -> None:
-    """The simulator's rsi14 needs 14 bars of the session: 14 of each symbol's 29 opening-window rows are
-    null (48 %), far over 1 %, so the 14:00 window (the open is 14:30 UTC) fails closed."""
-    start, end = utc("2026-03-03 14:00"), utc("2026-03-03 15:00")
-    opening = session.signals[session.signals["event_ts"] < end]
-    admitted = admit_signals(opening, window_start=start, window_end=end, universe=session.universe)
-    report = evaluate_feature_quality(admitted)
+# --- the session's indicator warm-up (our addition; TRADING_FEATURE_WARMUP_MINUTES) ----------------------
+
+OPENING_START, OPENING_END = utc("2026-03-03 14:00"), utc("2026-03-03 15:00")  # the open is 14:30 UTC
+
+
+@pytest.fixture
+def opening(session: SimulatedSession) -> AdmittedSignals:
+    """The window holding the open, as the real indicators compute it: 29 rows per symbol (bars closing
+    14:31-14:59), rsi14 null on each symbol's first 14."""
+    frame = session.signals[session.signals["event_ts"] < OPENING_END]
+    return admit_signals(frame, window_start=OPENING_START, window_end=OPENING_END, universe=session.universe)
+
+
+def test_the_indicators_leave_rsi14_null_for_14_bars_and_macd_never(session: SimulatedSession) -> None:
+    """What the 15-minute default rests on: per symbol, rsi14 is null on the bars closing 1-14 minutes
+    after the open and has a value from the bar closing at 15; macd and macd_signal always have one."""
+    frame = session.signals
+    since_open = (frame["event_ts"] - session.open) // pd.Timedelta(minutes=1)
+    null_rsi = frame["rsi14"].isna()
+    assert set(since_open[null_rsi]) == set(range(1, 15))
+    assert null_rsi.sum() == 14 * len(session.universe)
+    assert not frame[["macd", "macd_signal"]].isna().any().any()
+
+
+def test_the_opening_window_passes_with_the_default_warm_up(opening: AdmittedSignals) -> None:
+    """Rows whose bar closed within 15 minutes of the open (15 per symbol) are left out of the gated
+    fields' rates; the remaining 14 per symbol all have their features."""
+    report = evaluate_feature_quality(opening)
+    assert report.accepted and report.reasons == ()
+    assert report.warmup_rows == 15 * 8 and report.rows_total == 29 * 8
+    assert report.null_rate_by_field == {"price": 0.0, "macd": 0.0, "macd_signal": 0.0, "rsi14": 0.0}
+    assert report.as_metadata()["warmup_rows"] == 120
+
+
+def test_with_no_warm_up_the_opening_window_fails_as_in_the_reference(opening: AdmittedSignals) -> None:
+    """warmup_minutes=0 counts every row: 14 of each symbol's 29 rows are null (48 %), far over 1 %."""
+    report = evaluate_feature_quality(opening, FeatureQualityLimits(warmup_minutes=0))
+    assert report.warmup_rows == 0
     assert report.null_rate_by_field["rsi14"] == 14 / 29
     assert report.reasons == (FeatureQualityReason.REQUIRED_NULL_RATE,)
+
+
+def test_a_warm_up_shorter_than_the_indicators_need_still_fails(opening: AdmittedSignals) -> None:
+    """13 minutes leave each symbol's 14th bar (null rsi14) in: 1 of 16 judged rows (6.25 %)."""
+    report = evaluate_feature_quality(opening, FeatureQualityLimits(warmup_minutes=13))
+    assert report.null_rate_by_field["rsi14"] == 1 / 16
+    assert report.reasons == (FeatureQualityReason.REQUIRED_NULL_RATE,)
+
+
+def test_nulls_inside_the_warm_up_are_not_counted_even_in_fields_that_need_none(
+    session: SimulatedSession,
+) -> None:
+    """A macd_signal null on every symbol's first bar and on its 15th (closing exactly 15 minutes after
+    the open, the last warm-up bar) leaves every gated rate at 0."""
+    frame = session.signals[session.signals["event_ts"] < OPENING_END].copy()
+    since_open = frame["event_ts"] - session.open
+    frame.loc[since_open.isin([pd.Timedelta(minutes=1), pd.Timedelta(minutes=15)]), "macd_signal"] = np.nan
+    admitted = admit_signals(
+        frame, window_start=OPENING_START, window_end=OPENING_END, universe=session.universe
+    )
+    report = evaluate_feature_quality(admitted)
+    assert admitted.frame["macd_signal"].isna().sum() == 16
+    assert report.accepted and report.null_rate_by_field["macd_signal"] == 0.0
+
+
+def test_a_mid_session_null_rsi14_still_counts(raw_300: pd.DataFrame) -> None:
+    """The 15:00 window starts 30 minutes after the open: no row is warm-up, and 4 null rsi14 of 300
+    (1.33 %) fail it with the default warm-up as without one."""
+    frame = with_nulls(raw_300, "rsi14", [0, 1, 2, 3])
+    for minutes in (15, 0):
+        report = judge(frame, FeatureQualityLimits(warmup_minutes=minutes))
+        assert report.warmup_rows == 0
+        assert report.null_rate_by_field["rsi14"] == 4 / 300
+        assert report.reasons == (FeatureQualityReason.REQUIRED_NULL_RATE,)
+
+
+def test_a_null_just_after_the_warm_up_counts(opening: AdmittedSignals) -> None:
+    """The bar closing 16 minutes after the open is judged: a null rsi14 there on one of 8 symbols is 1 of
+    112 judged rows (0.89 %, passes); on two, 2 of 112 (1.79 %) fail."""
+    frame = opening.frame.copy()
+    first_judged = frame.index[frame["event_ts"] == utc("2026-03-03 14:46")]
+    for nulls, accepted in ((1, True), (2, False)):
+        degraded = with_nulls(frame, "rsi14", list(first_judged[:nulls]))
+        report = evaluate_feature_quality(AdmittedSignals(frame=degraded, source_rows=len(degraded)))
+        assert report.null_rate_by_field["rsi14"] == nulls / 112
+        assert report.accepted is accepted
+
+
+def test_a_window_wholly_inside_the_warm_up_has_nothing_to_judge(opening: AdmittedSignals) -> None:
+    frame = opening.frame[opening.frame["event_ts"] <= utc("2026-03-03 14:45")].reset_index(drop=True)
+    report = evaluate_feature_quality(AdmittedSignals(frame=frame, source_rows=len(frame)))
+    assert report.warmup_rows == report.rows_total == 120
+    assert report.accepted and report.null_rate_by_field["rsi14"] == 0.0
+
+
+def test_price_is_reported_over_every_row_warm_up_included(opening: AdmittedSignals) -> None:
+    frame = with_nulls(opening.frame.copy(), "price", [0, 1])  # two of the first (warm-up) rows
+    report = evaluate_feature_quality(AdmittedSignals(frame=frame, source_rows=len(frame)))
+    assert report.null_rate_by_field["price"] == 2 / 232
+    assert report.accepted
 
 
 # --- staleness -----------------------------------------------------------------------------------------
@@ -265,6 +359,9 @@ def test_every_failed_gate_is_reported_in_sorted_order_and_fits_the_verdict_colu
         {"max_duplicate_ratio": math.nan},
         {"max_duplicate_ratio": math.inf},
         {"max_staleness_ms": 1.5},
+        {"warmup_minutes": -1},
+        {"warmup_minutes": 7.5},
+        {"warmup_minutes": True},
     ],
 )
 def test_impossible_limits_are_refused(limits: dict[str, float]) -> None:

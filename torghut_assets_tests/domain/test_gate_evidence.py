@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from torghut_assets.domain.backtest import net_pnl_cv
@@ -21,10 +22,13 @@ from torghut_assets.domain.gate_evidence import (
     assemble_gate_evidence,
     fragility,
     profitability_evidence,
+    signal_quality_of,
     validate_profitability_evidence,
 )
-from torghut_assets.domain.gates import GateEvidence
+from torghut_assets.domain.gates import GateEvidence, GatePolicy, gate0_data_integrity
+from torghut_assets.domain.signal_frame import empty_signal_frame
 from torghut_assets.domain.uncertainty import UncertaintyEvidence
+from torghut_assets_tests.domain.session_fixtures import simulate_session, utc
 
 CANDIDATE = "cand-4f1c0a9e2b7d-a"
 INCUMBENT = "cand-9b03e5d17c42-b"
@@ -245,7 +249,12 @@ def test_fragility_of_unknown_regimes_and_no_folds() -> None:
 # --- assembly ---------------------------------------------------------------------------------------
 
 SIGNAL_QUALITY = SignalQuality(
-    rows=1_170, null_rate_macd=0.0, null_rate_rsi=0.002, null_rate_price=0.0, staleness_p95_ms=45_000.0
+    rows=1_170,
+    required_feature_null_rate=0.002 / 3,
+    null_rate_macd=0.0,
+    null_rate_rsi=0.002,
+    null_rate_price=0.0,
+    staleness_p95_ms=45_000.0,
 )
 TCA = TcaSummary(order_count=18, avg_slippage_bps=6.5, avg_shortfall_notional=4.2, avg_churn_ratio=0.1)
 READY = Readiness(
@@ -287,6 +296,7 @@ def test_assembly_maps_every_available_input() -> None:
     evidence = assemble(folds=[FOLDS[2], FOLDS[0], FOLDS[3], FOLDS[1]])
     nets = (12.40, -3.15, 8.15, 1.00)
     assert evidence.feature_schema_version == "3.0.0"
+    assert evidence.required_feature_null_rate == 0.002 / 3
     assert (evidence.null_rate_rsi, evidence.staleness_p95_ms) == (0.002, 45_000.0)
     assert (evidence.symbol_count, evidence.decision_count, evidence.trade_count) == (3, 36, 18)
     assert evidence.fold_net_pnls == nets
@@ -323,13 +333,24 @@ def test_assembly_leaves_what_it_cannot_establish_as_none() -> None:
     assert evidence.recalibration_artifact is None
 
 
-def test_signal_quality_with_no_rows_is_missing() -> None:
-    evidence = assemble(signal_quality=dataclasses.replace(SIGNAL_QUALITY, rows=0))
+def test_a_window_with_no_rows_has_a_null_rate_of_one_and_no_other_signal_figures() -> None:
+    evidence = assemble(signal_quality=signal_quality_of(empty_signal_frame()))
+    assert evidence.required_feature_null_rate == 1.0
     assert evidence.null_rate_macd is None
     assert evidence.null_rate_rsi is None
     assert evidence.null_rate_price is None
     assert evidence.staleness_p95_ms is None
-    assert assemble(signal_quality=None).null_rate_price is None
+    result = gate0_data_integrity(evidence, GatePolicy(), "paper")
+    assert "required_feature_null_rate_exceeds_threshold" in result.reasons
+
+
+def test_signal_quality_not_gathered_is_missing() -> None:
+    evidence = assemble(signal_quality=None)
+    assert evidence.required_feature_null_rate is None
+    assert evidence.null_rate_price is None
+    assert (
+        "required_feature_null_rate_missing" in gate0_data_integrity(evidence, GatePolicy(), "paper").reasons
+    )
 
 
 def test_absent_tca_llm_readiness_profitability_and_uncertainty_stay_none() -> None:
@@ -413,3 +434,85 @@ def test_an_incumbent_named_without_its_folds_is_missing_not_flat() -> None:
     evidence = payload(baseline_candidate_id=INCUMBENT, baseline_folds=None)
     assert evidence["market_net_pnl_delta"] is None
     assert "market_net_pnl_delta_missing" in validate_profitability_evidence(evidence)
+
+
+# --- gate 0: the required-feature null rate pooled over the three features ----------------------------
+# The reference (proompteng/lab 18622cbe3a, autonomy/lane.py `_required_feature_null_rate`) counts missing
+# (row, feature) cells over rows x 3; gates.py `_gate0_data_integrity` fails the window on `>` 0.01.
+# Window: five simulated symbols, 15:00-16:00 UTC on 2026-03-03, 300 rows, no gaps; so 9 missing cells
+# are exactly the 1 % limit.
+
+
+@pytest.fixture(scope="module")
+def clean_window() -> pd.DataFrame:
+    signals = simulate_session().signals
+    in_window = (signals["event_ts"] >= utc("2026-03-03 15:00")) & (
+        signals["event_ts"] < utc("2026-03-03 16:00")
+    )
+    frame = signals[in_window & signals["symbol"].isin(sorted(signals["symbol"].unique())[:5])]
+    return frame.reset_index(drop=True)
+
+
+def with_gaps(frame: pd.DataFrame, column: str, rows: list[int]) -> pd.DataFrame:
+    out = frame.copy()
+    out.loc[rows, column] = np.nan
+    return out
+
+
+def gate0_of(frame: pd.DataFrame) -> tuple[SignalQuality, bool, tuple[str, ...]]:
+    quality = signal_quality_of(frame)
+    result = gate0_data_integrity(assemble(signal_quality=quality), GatePolicy(), "paper")
+    return quality, result.passed, result.reasons
+
+
+def test_a_clean_window_has_no_missing_features(clean_window: pd.DataFrame) -> None:
+    quality, passed, _ = gate0_of(clean_window)
+    assert len(clean_window) == 300
+    assert (quality.rows, quality.required_feature_null_rate) == (300, 0.0)
+    assert (quality.null_rate_macd, quality.null_rate_rsi, quality.null_rate_price) == (0.0, 0.0, 0.0)
+    assert passed
+
+
+def test_one_sparse_field_over_the_limit_passes_when_the_pooled_rate_is_under_it(
+    clean_window: pd.DataFrame,
+) -> None:
+    """rsi14 null in 6 of 300 rows is 2 % of that field, which the old per-field gate failed, but 6 of the
+    900 required cells (0.67 %): the reference's pooled gate passes the window."""
+    quality, passed, reasons = gate0_of(with_gaps(clean_window, "rsi14", list(range(0, 60, 10))))
+    assert quality.null_rate_rsi == 0.02 > GatePolicy().max_null_rate
+    assert quality.required_feature_null_rate == 6 / 900
+    assert passed and reasons == ()
+
+
+def test_gaps_spread_over_the_fields_add_up_in_the_pooled_rate(clean_window: pd.DataFrame) -> None:
+    """4 null macd, 3 null rsi14, 3 rows without price or close: each field at most 1.33 %, the three
+    together 10 of 900 cells (1.11 %) over the limit."""
+    frame = with_gaps(clean_window, "macd", [0, 1, 2, 3])
+    frame = with_gaps(frame, "rsi14", [100, 101, 102])
+    frame = with_gaps(with_gaps(frame, "price", [200, 201, 202]), "close", [200, 201, 202])
+    quality, passed, reasons = gate0_of(frame)
+    assert quality.required_feature_null_rate == 10 / 900
+    assert not passed and reasons == ("required_feature_null_rate_exceeds_threshold",)
+
+
+@pytest.mark.parametrize(("gaps", "passed"), [(9, True), (10, False)])
+def test_a_pooled_rate_equal_to_the_limit_passes(clean_window: pd.DataFrame, gaps: int, passed: bool) -> None:
+    """A null macd_signal makes the row's macd missing (the reference needs `macd` and `signal`): 9 of 900
+    cells are exactly 1 % and pass; 10 fail."""
+    quality, ok, _ = gate0_of(with_gaps(clean_window, "macd_signal", list(range(gaps))))
+    assert quality.required_feature_null_rate == gaps / 900
+    assert quality.null_rate_macd == gaps / 300
+    assert ok is passed
+
+
+def test_a_row_missing_every_feature_counts_three_cells_and_price_falls_back_to_close(
+    clean_window: pd.DataFrame,
+) -> None:
+    frame = with_gaps(clean_window, "macd", [5])
+    frame = with_gaps(with_gaps(frame, "rsi14", [5]), "price", [5, 6])
+    frame = with_gaps(frame, "close", [5])  # row 6 keeps its close, so its price is there
+    quality = signal_quality_of(frame)
+    assert quality.required_feature_null_rate == 3 / 900
+    assert (quality.null_rate_macd, quality.null_rate_rsi, quality.null_rate_price) == (1 / 300,) * 3
+    avg = (quality.null_rate_macd or 0) + (quality.null_rate_rsi or 0) + (quality.null_rate_price or 0)
+    assert quality.required_feature_null_rate == pytest.approx(avg / 3)

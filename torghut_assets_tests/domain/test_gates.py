@@ -37,6 +37,7 @@ def passing_evidence(target: str = "paper") -> GateEvidence:
     """Complete, healthy evidence: every gate passes for `target` (live needs LIVE_POLICY)."""
     return GateEvidence(
         feature_schema_version="3.0.0",
+        required_feature_null_rate=0.002 / 3,
         null_rate_macd=0.0,
         null_rate_rsi=0.002,
         null_rate_price=0.0,
@@ -121,10 +122,10 @@ def test_every_gate_passes_on_passing_evidence(target: str) -> None:
     [
         ({"feature_schema_version": "2.9.0"}, "feature_schema_version_mismatch"),
         ({"feature_schema_version": None}, "feature_schema_version_missing"),
-        ({"null_rate_macd": 0.02}, "null_rate_macd_exceeds_max"),
-        ({"null_rate_rsi": 0.011}, "null_rate_rsi_exceeds_max"),
-        ({"null_rate_price": 0.5}, "null_rate_price_exceeds_max"),
-        ({"null_rate_price": float("nan")}, "null_rate_price_invalid"),
+        ({"required_feature_null_rate": 0.011}, "required_feature_null_rate_exceeds_threshold"),
+        ({"required_feature_null_rate": 1.0}, "required_feature_null_rate_exceeds_threshold"),
+        ({"required_feature_null_rate": None}, "required_feature_null_rate_missing"),
+        ({"required_feature_null_rate": float("nan")}, "required_feature_null_rate_invalid"),
         ({"staleness_p95_ms": 120_001.0}, "staleness_p95_ms_exceeds_max"),
         ({"symbol_count": 0}, "symbol_count_below_min"),
     ],
@@ -133,6 +134,25 @@ def test_gate0_fails(changes: dict[str, Any], reason: str) -> None:
     result = gate0_data_integrity(with_(passing_evidence(), **changes), GatePolicy(), "shadow")
     assert result.status == "fail"
     assert reason in result.reasons
+
+
+@pytest.mark.parametrize(("rate", "passed"), [(0.01, True), (0.010000001, False)])
+def test_gate0_null_rate_equal_to_the_limit_passes(rate: float, passed: bool) -> None:
+    """Strict `>` against `max_null_rate`, as the reference compares `gate0_max_null_rate`."""
+    result = gate0_data_integrity(
+        with_(passing_evidence(), required_feature_null_rate=rate), GatePolicy(), "paper"
+    )
+    assert result.passed is passed
+    assert result.reasons == (() if passed else ("required_feature_null_rate_exceeds_threshold",))
+
+
+def test_gate0_gates_the_pooled_rate_and_only_reports_the_per_field_rates() -> None:
+    """rsi14 missing in 2 % of the rows is 0.67 % of the window's required-feature cells: gate 0 passes,
+    and a per-field rate that is absent or over the limit does not fail it either."""
+    sparse_rsi = with_(passing_evidence(), required_feature_null_rate=0.02 / 3, null_rate_rsi=0.02)
+    assert gate0_data_integrity(sparse_rsi, GatePolicy(), "paper").passed
+    unreported = with_(passing_evidence(), null_rate_macd=None, null_rate_rsi=None, null_rate_price=1.0)
+    assert gate0_data_integrity(unreported, GatePolicy(), "paper").passed
 
 
 @pytest.mark.parametrize(
@@ -416,7 +436,7 @@ def test_policy_explicit_zero_is_kept_and_applied() -> None:
     assert isinstance(policy.max_null_rate, float)
     assert policy.min_hash_count == 0
     result = gate0_data_integrity(passing_evidence(), policy, "paper")
-    assert result.reasons == ("null_rate_rsi_exceeds_max",)
+    assert result.reasons == ("required_feature_null_rate_exceeds_threshold",)
 
 
 def test_policy_refuses_unknown_keys_and_wrong_types() -> None:
@@ -447,7 +467,11 @@ def test_policy_checksum() -> None:
 # Inputs only required conditionally: stability mode (fragility rank ≥ 2; passing evidence has 0) and
 # recalibration ids (non-pass uncertainty action). The approval token is required for live only.
 CONDITIONAL = {"fragility_stability_mode", "recalibration_run_id", "recalibration_artifact"}
-REQUIRED_INPUTS = sorted(f.name for f in dataclasses.fields(GateEvidence) if f.name not in CONDITIONAL)
+# Reported beside the gated pooled `required_feature_null_rate`, never gated.
+REPORTED_ONLY = {"null_rate_macd", "null_rate_rsi", "null_rate_price"}
+REQUIRED_INPUTS = sorted(
+    f.name for f in dataclasses.fields(GateEvidence) if f.name not in CONDITIONAL | REPORTED_ONLY
+)
 EXPECTED_REASON = {"approval_token_valid": "approval_token_missing"}
 
 

@@ -17,7 +17,7 @@ from torghut_assets.domain.live_reevaluation import (
 
 APPROVAL_MISSING = "gate5_live_ramp_readiness:approval_token_missing"
 TURNOVER = "gate2_risk_capacity:turnover_exceeds_max"
-NULL_RATE = "gate0_data_integrity:null_rate_exceeds_max"
+NULL_RATE = "gate0_data_integrity:required_feature_null_rate_exceeds_threshold"
 LIVE_OFF = "gate5_live_ramp_readiness:live_rollout_disabled_by_policy"
 
 

@@ -237,7 +237,10 @@ def test_every_active_safety_block_is_named() -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"null_rate_macd": 0.02}, "gate0_data_integrity:null_rate_macd_exceeds_max"),
+        (
+            {"required_feature_null_rate": 0.02},
+            "gate0_data_integrity:required_feature_null_rate_exceeds_threshold",
+        ),
         ({"feature_schema_version": "2.9.0"}, "gate0_data_integrity:feature_schema_version_mismatch"),
         ({"symbol_count": 0}, "gate0_data_integrity:symbol_count_below_min"),
         ({"forecast_calibration": None}, "gate3_shadow_paper_quality:forecast_calibration_missing"),
@@ -298,12 +301,12 @@ def test_live_without_approval_is_denied() -> None:
 
 
 def test_a_hard_block_keeps_the_soft_reasons_in_the_deny() -> None:
-    report = report_for(Stage.PAPER, null_rate_rsi=0.05, cost_bps=40.0)
+    report = report_for(Stage.PAPER, required_feature_null_rate=0.05, cost_bps=40.0)
     outcome = decide(Stage.PAPER, report, safety=SafetyState(True, False, False), frozen=True)
     assert outcome.action == DENY
     assert outcome.reason_codes[0] == KILL_SWITCH_ACTIVE
     assert {
-        "gate0_data_integrity:null_rate_rsi_exceeds_max",
+        "gate0_data_integrity:required_feature_null_rate_exceeds_threshold",
         "gate2_risk_capacity:cost_bps_exceeds_max",
         CANDIDATE_PAUSED,
     } <= set(outcome.reason_codes)

@@ -708,6 +708,7 @@ SETTINGS_KEYS: dict[str, list[str]] = {
     ],
     "TORGHUT_GATE_POLICY_PATH": ["", "/nonexistent/gates.toml", "/", "\x00", "x" * 5000],
     "TORGHUT_APPROVAL_SECRET": ["short", "test-approval-secret-0123456789abcdef", "🔑" * 9],
+    "TORGHUT_APPROVERS_PATH": ["", "/nonexistent/approvers.toml", "/", "\x00", "x" * 5000],
 }
 _ENV_VALUE = st.text(max_size=40) | st.sampled_from(["", " ", "\x00", "é" * 300])
 

@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -277,9 +278,10 @@ def surfaces(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory)
             flow("promotion to paper", lambda: promote("paper"))
             flow("promotion to live without approval (denied)", lambda: promote("live"))
             minted = flow("approval asset", lambda: approve("head_of_trading", "live_l1"))
-            token = str(
-                minted.asset_materializations_for_node("approval_overrides")[0].metadata["token"].value
-            )
+            token_file = minted.asset_materializations_for_node("approval_overrides")[0].metadata[
+                "token_file"
+            ]
+            token = Path(str(token_file.value)).read_text(encoding="utf-8").strip()  # dev: a 0600 file
             flow(
                 "approval asset refusing a risk officer for live", lambda: approve("risk_officer", "live_l2")
             )

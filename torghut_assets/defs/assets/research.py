@@ -24,14 +24,15 @@ from torghut_assets.defs.research_inputs import (
     stored_candidates,
 )
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
+from torghut_assets.defs.strategy_isolation import isolated_strategy
 from torghut_assets.domain import promotion as promotion_policy
 from torghut_assets.domain import research
 from torghut_assets.domain import research_evaluation as evaluation
 from torghut_assets.domain.continuity import ContinuityConfig, WindowObservation, continuity_summary
+from torghut_assets.domain.lane_catalog import lane_candidates, lane_research_settings, lane_strategy
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.research_report import evaluation_markdown, evaluation_report
 from torghut_assets.domain.signal_frame import dataset_version
-from torghut_assets.domain.strategies import default_strategy
 from torghut_assets.domain.stress import STRESS_CASES
 from torghut_assets.ledger import queries, research_records, schema
 from torghut_assets.ledger.continuity_store import load_state
@@ -72,8 +73,9 @@ def research_runs(
     research_settings: ResearchResource,
 ) -> dg.MaterializeResult:
     window = lane_window(context)
-    settings = research_settings.settings()
-    spec = default_strategy(window.config.strategy_type)
+    settings = lane_research_settings(research_settings.settings(), window.config)
+    with isolated_strategy(window, research_settings.strategy_timeout_seconds):
+        spec = lane_strategy(window.config)
     with ledger.read() as conn:
         ingest = queries.window_rows(conn, schema.signal_ingest_windows, window.lane, window.start)
         lane_state = load_state(conn, window.lane)
@@ -148,17 +150,18 @@ def research_candidates(
     research_settings: ResearchResource,
 ) -> dg.MaterializeResult:
     window = lane_window(context)
-    settings = research_settings.settings()
+    settings = lane_research_settings(research_settings.settings(), window.config)
     run, frame = research_dataset(ledger, market_data, window, settings)
     rows: list[dict[str, Any]] = []
     if frame is not None:
-        results = evaluation.evaluate_candidates(
-            frame,
-            evaluation.candidate_specs(window.config.strategy_type, settings),
-            run_id=run["run_id"],
-            dataset_version=run["dataset_version"],
-            cost=settings.cost_model,
-        )
+        with isolated_strategy(window, research_settings.strategy_timeout_seconds):
+            results = evaluation.evaluate_candidates(
+                frame,
+                lane_candidates(window.config, settings),
+                run_id=run["run_id"],
+                dataset_version=run["dataset_version"],
+                cost=settings.cost_model,
+            )
         rows = research_records.candidate_rows(
             window,
             run["run_id"],
@@ -199,7 +202,7 @@ def research_fold_metrics(
     research_settings: ResearchResource,
 ) -> dg.MaterializeResult:
     window = lane_window(context)
-    settings = research_settings.settings()
+    settings = lane_research_settings(research_settings.settings(), window.config)
     run, frame = research_dataset(ledger, market_data, window, settings)
     rows: list[dict[str, Any]] = []
     folds = []
@@ -207,11 +210,12 @@ def research_fold_metrics(
         folds = evaluation.fold_plan(frame, settings)
         regimes = evaluation.fold_regimes(frame, folds)
         fold_frame = evaluation.fold_frame(frame, folds)
-        for cand, spec in stored_candidates(ledger, window):
-            metrics = fold_frame.evaluate(spec, settings.cost_model)
-            rows += research_records.fold_rows(
-                window, cand["candidate_id"], folds, metrics, regimes, settings.cost_model
-            )
+        with isolated_strategy(window, research_settings.strategy_timeout_seconds):
+            for cand, spec in stored_candidates(ledger, window):
+                metrics = fold_frame.evaluate(spec, settings.cost_model)
+                rows += research_records.fold_rows(
+                    window, cand["candidate_id"], folds, metrics, regimes, settings.cost_model
+                )
     with ledger.transaction() as conn:
         written = replace_lane_window(conn, schema.research_fold_metrics, window.lane, window.start, rows)
         _record(conn, "fold_bundle", run["run_id"], schema.research_fold_metrics, window)
@@ -235,13 +239,14 @@ def research_stress_metrics(
     research_settings: ResearchResource,
 ) -> dg.MaterializeResult:
     window = lane_window(context)
-    settings = research_settings.settings()
+    settings = lane_research_settings(research_settings.settings(), window.config)
     run, frame = research_dataset(ledger, market_data, window, settings)
     rows: list[dict[str, Any]] = []
     if frame is not None:
-        for cand, spec in stored_candidates(ledger, window):
-            results = evaluation.evaluate_stress(frame, spec, settings.cost_model)
-            rows += research_records.stress_rows(window, cand["candidate_id"], results)
+        with isolated_strategy(window, research_settings.strategy_timeout_seconds):
+            for cand, spec in stored_candidates(ledger, window):
+                results = evaluation.evaluate_stress(frame, spec, settings.cost_model)
+                rows += research_records.stress_rows(window, cand["candidate_id"], results)
     with ledger.transaction() as conn:
         written = replace_lane_window(conn, schema.research_stress_metrics, window.lane, window.start, rows)
         _record(conn, "stress_bundle", run["run_id"], schema.research_stress_metrics, window)

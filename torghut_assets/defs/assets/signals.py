@@ -173,7 +173,8 @@ def quality_summary(report: FeatureQualityReport) -> str:
     return (
         f"; **feature quality gate failed** (`{report.detail}`): decisions withheld"
         f"\n\nduplicate ratio {report.duplicate_ratio:.4f} (limit {limits.max_duplicate_ratio}), "
-        f"null rates {nulls or 'none'} (limit {limits.max_required_null_rate} per field), "
+        f"null rates {nulls or 'none'} (limit {limits.max_required_null_rate} per field; "
+        f"{report.warmup_rows} rows in the session's first {limits.warmup_minutes} min not counted), "
         f"staleness p95 {report.staleness_ms_p95} ms (limit {limits.max_staleness_ms}), "
         f"schema mismatches {report.schema_mismatch_total}"
     )

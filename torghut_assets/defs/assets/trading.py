@@ -18,16 +18,18 @@ from torghut_assets.defs.broker_account import AccountBasis, earliest, read_acco
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.defs.strategy_isolation import isolated_strategy
 from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.decisions import EntryBlock, decisions_in_window, plan_session_decisions
 from torghut_assets.domain.feature_quality import FEATURE_QUALITY_GATE_FAILED
+from torghut_assets.domain.lane_catalog import lane_strategy
 from torghut_assets.domain.lanes import LaneConfig, LaneWindow
 from torghut_assets.domain.market_calendar import session_bounds
 from torghut_assets.domain.order_timing import SUBMISSION_KEY, carried_submission
 from torghut_assets.domain.research_evaluation import spec_from_parameter_set
 from torghut_assets.domain.signal_quality import admit_signals
 from torghut_assets.domain.stages import Stage, capped_lane
-from torghut_assets.domain.strategies import StrategySpec, default_strategy
+from torghut_assets.domain.strategies import StrategySpec
 from torghut_assets.ledger import queries, records, rollout_store, route_controls, schema
 from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.records import LedgerIntegrityError
@@ -65,7 +67,7 @@ def active_strategy(
     lane = window.config if account is None else account.sized(window.config)
     active = rollout_store.state_at(conn, window.lane, window.end.to_pydatetime()).active
     if active is None:
-        return default_strategy(lane.strategy_type), lane, None
+        return lane_strategy(lane), lane, None
     candidates = schema.research_candidates
     row = conn.execute(
         sa.select(candidates.c.parameter_set).where(candidates.c.candidate_id == active.candidate_id)
@@ -146,12 +148,14 @@ def trade_decisions(
     window = lane_window(context)
     session = session_bounds_for(window)
     rows = []
-    # the broker's equity for a paper/live lane when Alpaca is configured, else the lane's simulated one
-    account = read_account(broker, trading_session.mode(window.lane))
+    # the broker's equity for a paper/live lane on a broker-bound account when Alpaca is configured, else
+    # the lane's simulated account's (lane catalog, docs/lane-catalog.md)
+    account = read_account(broker, trading_session.mode(window.lane), window.config.account_broker)
     with ledger.read() as conn:
         window_signals = queries.window_signals(conn, window.lane, window.start)
         block = earliest(entry_block(conn, window.lane), account.entry_block(window.start))
-        spec, lane, stage = active_strategy(conn, window, account)
+        with isolated_strategy(window, trading_session.strategy_timeout_seconds):
+            spec, lane, stage = active_strategy(conn, window, account)
         quality_failed = feature_quality_failure(conn, window)
         if quality_failed is not None:
             rows = already_sent(conn, window)
@@ -172,7 +176,10 @@ def trade_decisions(
         history = (
             pd.concat([prefix, window_signals], ignore_index=True) if not prefix.empty else window_signals
         )
-        planned = plan_session_decisions(history, spec, lane, session_close, block)
+        # a strategy that raises, answers garbage or overruns fails this window here, before anything is
+        # written (docs/strategies.md)
+        with isolated_strategy(window, trading_session.strategy_timeout_seconds):
+            planned = plan_session_decisions(history, spec, lane, session_close, block)
         rows = [
             records.decision_row(window, d, None)
             for d in decisions_in_window(planned, window.start, window.end)
@@ -220,5 +227,7 @@ def trade_decisions(
             market_session=None if session is None else [session[0].isoformat(), session[1].isoformat()],
             equity_source=account.source,
             account=account.metadata(lane),
+            account_label=lane.account_label,
+            lane_catalog_checksum=lane.catalog_checksum,
         )
     )
