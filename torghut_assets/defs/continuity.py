@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from torghut_assets.defs.alerts import AlertsResource, Log
+from torghut_assets.defs.config_rules import attributed, configured_lane
 from torghut_assets.defs.continuity_thresholds import ContinuityThresholdsResource
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.partitions import WINDOW_START, lane_partitions
@@ -280,18 +281,8 @@ class ClearEmergencyStopConfig(dg.Config):
     actor: str = Field(description="who clears it; recorded on the clearance and its evidence")
     reason: str = Field(description="why it is safe to trade again; recorded with the clearance")
 
-    @field_validator("lane")
-    @classmethod
-    def _known_lane(cls, value: str) -> str:
-        lane_config(value)
-        return value
-
-    @field_validator("actor", "reason")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank: a clearance is attributed and explained")
-        return value.strip()
+    _known_lane = field_validator("lane")(configured_lane)
+    _not_blank = field_validator("actor", "reason")(attributed)
 
 
 @dg.op(description="Clear a lane's latched emergency stop; records who, why and what was cleared.")

@@ -10,24 +10,26 @@ import dagster as dg
 
 from torghut_assets.domain.continuity import ContinuityConfig
 
+_DEFAULT = ContinuityConfig()
+
 
 class ContinuityThresholdsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    no_signal_streak_alert_threshold: int = 2
-    stale_lag_alert_seconds: float = 300.0
-    recovery_cycles: int = 2
-    critical_reasons: list[str] = sorted(ContinuityConfig().critical_reasons)
-    market_closed_expected_reasons: list[str] = sorted(ContinuityConfig().market_closed_expected_reasons)
-    emergency_stop_enabled: bool = True
-    emergency_recovery_cycles: int = 3
-    signal_lag_seconds_limit: float = 600.0
-    staleness_alert_streak_limit: int = 3
-    autonomy_failure_streak_limit: int = 3
-    fallback_ratio_limit: float = 0.25
-    max_drawdown_limit: float = 0.08
-    session_close_tolerance_seconds: float = 900.0
-    lean_live_canary_enabled: bool = False
-    lean_live_canary_fallback_ratio_limit: float = 0.25
-    lean_live_canary_hard_rollback_enabled: bool = True
+    no_signal_streak_alert_threshold: int = _DEFAULT.no_signal_streak_alert_threshold
+    stale_lag_alert_seconds: float = _DEFAULT.stale_lag_alert_seconds
+    recovery_cycles: int = _DEFAULT.recovery_cycles
+    critical_reasons: list[str] = sorted(_DEFAULT.critical_reasons)
+    market_closed_expected_reasons: list[str] = sorted(_DEFAULT.market_closed_expected_reasons)
+    emergency_stop_enabled: bool = _DEFAULT.emergency_stop_enabled
+    emergency_recovery_cycles: int = _DEFAULT.emergency_recovery_cycles
+    signal_lag_seconds_limit: float = _DEFAULT.signal_lag_seconds_limit
+    staleness_alert_streak_limit: int = _DEFAULT.staleness_alert_streak_limit
+    autonomy_failure_streak_limit: int = _DEFAULT.autonomy_failure_streak_limit
+    fallback_ratio_limit: float = _DEFAULT.fallback_ratio_limit
+    max_drawdown_limit: float = _DEFAULT.max_drawdown_limit
+    session_close_tolerance_seconds: float = _DEFAULT.session_close_tolerance_seconds
+    lean_live_canary_enabled: bool = _DEFAULT.lean_live_canary_enabled
+    lean_live_canary_fallback_ratio_limit: float = _DEFAULT.lean_live_canary_fallback_ratio_limit
+    lean_live_canary_hard_rollback_enabled: bool = _DEFAULT.lean_live_canary_hard_rollback_enabled
 
     @classmethod
     def from_config(cls, config: ContinuityConfig) -> ContinuityThresholdsResource:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 import torghut_assets
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
+from torghut_assets.defs.config_rules import configured_lane
 from torghut_assets.defs.gate_inputs import gather_evidence, load_candidate
 from torghut_assets.defs.governance_resource import GovernanceResource
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
@@ -41,7 +42,7 @@ from torghut_assets.domain import live_reevaluation as rules
 from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.gates import GateReport, evaluate_gates
 from torghut_assets.domain.lane_rollout import ADVANCE, HALT, ROLLBACK, Placement, replay_lane, stage_mode
-from torghut_assets.domain.lanes import LANES, LaneWindow, lane_config
+from torghut_assets.domain.lanes import LANES, LaneWindow
 from torghut_assets.domain.research import strategy_config_hash
 from torghut_assets.ledger import promotion_records, queries, rollout_store, schema
 from torghut_assets.ledger.evidence_log import append_entry
@@ -64,11 +65,7 @@ class LiveReevaluationConfig(dg.Config):
     lane: str = Field(description="lane whose live champion is re-evaluated, e.g. macd_rsi")
     window_start: str = Field(description="start of the closed lane window, ISO 8601 (UTC), on the hour")
 
-    @field_validator("lane")
-    @classmethod
-    def _known_lane(cls, value: str) -> str:
-        lane_config(value)
-        return value
+    _known_lane = field_validator("lane")(configured_lane)
 
     @field_validator("window_start")
     @classmethod

@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
 
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
+from torghut_assets.defs.config_rules import attributed, configured_lane
 from torghut_assets.defs.gate_inputs import safety_state
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.resources import LedgerResource
@@ -35,7 +36,7 @@ from torghut_assets.domain.lane_rollout import (
     TransitionRefused,
     replay_lane,
 )
-from torghut_assets.domain.lanes import LANES, UnknownLaneError, lane_config
+from torghut_assets.domain.lanes import LANES, UnknownLaneError
 from torghut_assets.domain.stages import Stage, stage_index
 from torghut_assets.ledger import promotion_records, rollout_store, schema
 from torghut_assets.ledger.evidence_log import append_entry
@@ -58,18 +59,8 @@ class RollbackConfig(dg.Config):
             raise ValueError(f"action {value!r} is not one of {', '.join(ACTIONS)}")
         return value
 
-    @field_validator("lane")
-    @classmethod
-    def _known_lane(cls, value: str) -> str:
-        lane_config(value)
-        return value
-
-    @field_validator("actor", "reason")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank: rollbacks are attributed and explained")
-        return value.strip()
+    _known_lane = field_validator("lane")(configured_lane)
+    _not_blank = field_validator("actor", "reason")(attributed)
 
 
 def lane_snapshot(state: LaneRollout) -> dict[str, Any]:

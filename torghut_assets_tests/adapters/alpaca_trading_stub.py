@@ -251,7 +251,8 @@ class AlpacaTradingStub(StubServer[str]):
         return mode
 
     def _now(self) -> pd.Timestamp:
-        """Wall time, strictly increasing: each order and fill has its own instant."""
+        """Wall time, strictly increasing: each order and fill has its own instant, after every fill leg
+        already booked (legs are booked a few ms after their order's acceptance)."""
         now = pd.Timestamp.now(tz="UTC")
         if self._last_time is not None and now <= self._last_time:
             now = self._last_time + pd.Timedelta(microseconds=1)
@@ -430,6 +431,8 @@ class AlpacaTradingStub(StubServer[str]):
             cum += leg
             notional += leg * price
             at = now + pd.Timedelta(milliseconds=5 * (i + 1))
+            # Whatever the stub books next happened after this leg, however fast the test runs.
+            self._last_time = at if self._last_time is None else max(self._last_time, at)
             self._book_leg(order["id"], order["symbol"], order["side"], leg, price, qty, cum, at)
             status = "filled" if cum >= qty else "partially_filled"
             order.update(
