@@ -30,6 +30,7 @@ from torghut_assets.config_registry import (
     refused_in_production,
 )
 from torghut_assets.domain.approvals import MIN_SECRET_BYTES
+from torghut_assets.domain.config_problems import ConfigProblems
 from torghut_assets.domain.feature_quality import FeatureQualityLimits
 from torghut_assets.domain.gates import GatePolicy
 from torghut_assets.domain.lane_catalog import CatalogError, LaneCatalog
@@ -53,13 +54,11 @@ DEFAULT_GATE_POLICY_PATH = Path(__file__).parent / "policy" / "gates.toml"
 DEFAULT_APPROVERS_PATH = Path(__file__).parent / "policy" / "approvers.toml"
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigProblems):
     """The configuration is unusable; the message lists every problem found."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = tuple(problems)
-        listed = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"torghut_assets configuration has {len(problems)} problem(s):\n{listed}")
+        super().__init__("torghut_assets configuration", problems)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from torghut_assets.domain.config_problems import ConfigProblems
 from torghut_assets.domain.lanes import BROKER_ALPACA, BROKER_NONE, LaneConfig, LaneMode
 from torghut_assets.domain.research_evaluation import ResearchSettings
 from torghut_assets.domain.strategies import StrategySpec, default_strategy, parameter_grid
@@ -56,13 +57,11 @@ _RESEARCH_KEYS = ("grid",)
 _DEFAULTS = LaneConfig(lane="-", strategy_type="-")
 
 
-class CatalogError(ValueError):
+class CatalogError(ConfigProblems):
     """The catalog is unusable; `problems` lists every problem found, one line each."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        listed = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"lane catalog has {len(self.problems)} problem(s):\n{listed}")
+        super().__init__("lane catalog", problems)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from torghut_assets.domain.approvals import (
     is_live_mode,
     recorded_use,
 )
+from torghut_assets.domain.config_problems import ConfigProblems
 from torghut_assets.domain.stages import Stage
 
 TOKEN_PREFIX = "tav2."
@@ -184,14 +185,12 @@ class Approver:
         return key_id(self.public_key)
 
 
-class ApproversFileError(ValueError):
+class ApproversFileError(ConfigProblems):
     """The approvers file is unusable; `problems` lists every problem found, each naming the approver."""
 
     def __init__(self, origin: str, problems: list[str]) -> None:
         self.origin = origin
-        self.problems = tuple(problems)
-        listed = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"approvers file {origin} has {len(problems)} problem(s):\n{listed}")
+        super().__init__(f"approvers file {origin}", problems)
 
 
 @dataclass(frozen=True)
