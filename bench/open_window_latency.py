@@ -106,10 +106,10 @@ def _project(minutes: int, speed: float, interval: float) -> dict[str, Any]:
 
     from bench.recording_venue import RecordingBroker
     from torghut_assets.defs.alerts import AlertsResource
-    from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
-    from torghut_assets.defs.open_window import advance_open_windows
+    from torghut_assets.defs.lane_window.open_window import advance_open_windows
+    from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+    from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
     from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-    from torghut_assets.defs.trading_session import TradingSessionResource
     from torghut_assets.ledger import schema
     from torghut_assets.ledger.engine import create_ledger_engine
 

@@ -61,9 +61,9 @@ def _replay(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from torghut_assets.definitions import default_resources
-    from torghut_assets.defs.partitions import lane_window_from_key
-    from torghut_assets.defs.replay import record_replay, replay_window
-    from torghut_assets.defs.research_inputs import ResearchResource
+    from torghut_assets.defs.lane_window.partitions import lane_window_from_key
+    from torghut_assets.defs.lane_window.replay import record_replay, replay_window
+    from torghut_assets.defs.lane_window.research_inputs import ResearchResource
     from torghut_assets.domain.strategy_registry import StrategyLoadError, StrategyRunError, strategy_scope
 
     resources = default_resources()
@@ -212,13 +212,13 @@ def _approve_dev_hmac(args: argparse.Namespace) -> int:
     """dev only: an HMAC approval stored in the ledger (source cli_dev_hmac)."""
     import datetime as dt
 
-    from torghut_assets.defs.approvals import (
+    from torghut_assets.defs.governance.approvals import (
         ApprovalConfig,
         ApprovalRefusedError,
         mint_approval,
         record_approval_refusal,
     )
-    from torghut_assets.defs.governance_resource import GovernanceConfigError, GovernanceResource
+    from torghut_assets.defs.governance.governance_resource import GovernanceConfigError, GovernanceResource
     from torghut_assets.domain.approvals import SOURCE_CLI_DEV_HMAC
     from torghut_assets.settings import SettingsError, load_settings
 
@@ -361,7 +361,7 @@ def _metrics_serve(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from torghut_assets.adapters.prometheus_text import serve
-    from torghut_assets.defs.route_metrics import compute_samples
+    from torghut_assets.defs.routing.route_metrics import compute_samples
     from torghut_assets.domain.route_metrics import Sample
     from torghut_assets.settings import load_settings
 

@@ -1,74 +1,39 @@
-"""The code location: `torghut_assets.definitions:defs`.
+"""The code location: `torghut_assets.definitions:defs`, autoloaded from `defs/` (docs/architecture.md).
 
 Loading validates the settings (see `settings.py`) and connects to nothing.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from torghut_assets.defs.alerts import alert_retry_sensor, alerts_resource
-from torghut_assets.defs.approvals import approval_overrides
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.llm_reviews import llm_decision_reviews
-from torghut_assets.defs.assets.research import (
+from torghut_assets.defs.alerts import alerts_resource
+from torghut_assets.defs.continuity.thresholds import ContinuityThresholdsResource
+from torghut_assets.defs.governance.governance_resource import GovernanceResource
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.open_window import build_open_window_sensor
+from torghut_assets.defs.lane_window.research import (
     research_candidates,
     research_fold_metrics,
     research_promotions,
     research_runs,
     research_stress_metrics,
 )
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
-from torghut_assets.defs.continuity import (
-    clear_emergency_stop_job,
-    signal_continuity,
-    signal_continuity_job,
-    signal_continuity_sensor,
-)
-from torghut_assets.defs.continuity_thresholds import ContinuityThresholdsResource
-from torghut_assets.defs.governance_resource import GovernanceResource
-from torghut_assets.defs.jobs import lane_window_job
-from torghut_assets.defs.live_reevaluation import live_reevaluation_job, live_reevaluation_sensor
-from torghut_assets.defs.llm_advisory import llm_advisory_resource
-from torghut_assets.defs.open_window import build_open_window_sensor
-from torghut_assets.defs.operational_readiness import operational_readiness
-from torghut_assets.defs.profitability import profitability_runtime
-from torghut_assets.defs.promotion import promotion_job
-from torghut_assets.defs.promotion_timeline import (
-    promotion_timeline,
-    promotion_timeline_job,
-    promotion_timeline_sensor,
-)
-from torghut_assets.defs.readiness_report import readiness_report_asset
-from torghut_assets.defs.reconciliation import (
-    ReconciliationResource,
-    nightly_reconciliation_job,
-    nightly_reconciliation_schedule,
-    reconciliation_report,
-)
-from torghut_assets.defs.replay import replay_job
-from torghut_assets.defs.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.llm.llm_advisory import llm_advisory_resource
+from torghut_assets.defs.llm.llm_reviews import llm_decision_reviews
+from torghut_assets.defs.reconciliation.nightly import ReconciliationResource, nightly_reconciliation_schedule
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.rollback import rollback_drift_sensor, rollback_job
-from torghut_assets.defs.route_controls import set_route_control
-from torghut_assets.defs.route_metrics import (
-    MetricsResource,
-    metrics_textfile_sensor,
-    route_metrics,
-    route_metrics_job,
-)
-from torghut_assets.defs.route_parity import route_parity
-from torghut_assets.defs.schedules import (
-    governance_reports_job,
-    governance_reports_schedule,
-    lane_window_schedule,
-)
-from torghut_assets.defs.trading_session import TradingSessionResource
+from torghut_assets.defs.routing.route_metrics import MetricsResource
 from torghut_assets.settings import Settings, load_settings
+
+PACKAGE_ROOT = Path(__file__).parent
 
 LANE_WINDOW_ASSETS = [
     signals,
@@ -172,51 +137,23 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
     }
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    settings = settings or load_settings()
+def settings_bound_definitions(settings: Settings) -> dg.Definitions:
+    """What the settings shape: the resources (merged here once, for every folder under `defs/`), the
+    nightly reconciliation's timezone and the open-window sensor's interval."""
     return dg.Definitions(
-        assets=[
-            *LANE_WINDOW_ASSETS,
-            signal_continuity,
-            route_parity,
-            reconciliation_report,
-            approval_overrides,
-            operational_readiness,
-            promotion_timeline,
-            profitability_runtime,
-            readiness_report_asset,
-            route_metrics,
-        ],
-        asset_checks=[signals_match_ingest_verdict, signals_landed_before_deadline],
-        jobs=[
-            lane_window_job,
-            signal_continuity_job,
-            clear_emergency_stop_job,
-            set_route_control,
-            replay_job,
-            nightly_reconciliation_job,
-            promotion_job,
-            rollback_job,
-            live_reevaluation_job,
-            promotion_timeline_job,
-            governance_reports_job,
-            route_metrics_job,
-        ],
-        schedules=[
-            lane_window_schedule,
-            nightly_reconciliation_schedule(settings.reconciliation_timezone),
-            governance_reports_schedule,
-        ],
-        sensors=[
-            signal_continuity_sensor,
-            rollback_drift_sensor,
-            live_reevaluation_sensor,
-            promotion_timeline_sensor,
-            alert_retry_sensor,
-            metrics_textfile_sensor,
-            build_open_window_sensor(settings.open_window_interval_seconds),
-        ],
+        schedules=[nightly_reconciliation_schedule(settings.reconciliation_timezone)],
+        sensors=[build_open_window_sensor(settings.open_window_interval_seconds)],
         resources=default_resources(settings),
+    )
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor declared under `defs/` (one folder per domain,
+    autoloaded), plus what the settings shape."""
+    settings = settings or load_settings()
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=PACKAGE_ROOT),
+        settings_bound_definitions(settings),
     )
 
 

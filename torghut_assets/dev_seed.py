@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from torghut_assets.defs.partitions import lane_partitions, lane_window_key, window_partitions
+from torghut_assets.defs.lane_window.partitions import lane_partitions, lane_window_key, window_partitions
 from torghut_assets.domain.market_calendar import market_minutes
 
 

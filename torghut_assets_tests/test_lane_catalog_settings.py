@@ -15,7 +15,7 @@ from torghut_assets import catalog_loader
 from torghut_assets.catalog_loader import DEFAULT_LANE_CATALOG_PATH, read_catalog
 from torghut_assets.cli import main
 from torghut_assets.config_registry import REGISTRY
-from torghut_assets.defs.trading_session import TradingSessionResource
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.domain.lanes import LaneMode
 from torghut_assets.settings import SettingsError, load_settings
 from torghut_assets_tests.desk_package import BOLLINGER, desk_package_installed

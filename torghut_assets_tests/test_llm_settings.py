@@ -7,7 +7,7 @@ import dataclasses
 import dagster as dg
 import pytest
 
-from torghut_assets.defs.llm_advisory import LLMAdvisoryResource, llm_advisory_resource
+from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource, llm_advisory_resource
 from torghut_assets.domain.llm_advisory import AdvisoryPolicy, RolloutStage
 from torghut_assets.settings import SettingsError, load_settings
 from torghut_assets_tests.test_settings import PRODUCTION_OK

@@ -290,7 +290,7 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def alpaca_venue(self) -> AlpacaPaperVenue | None:
         """The Alpaca venue when its keys are configured: the broker whose account and positions sizing
-        and reconciliation trust (`defs/broker_account.py`); None means the simulated account."""
+        and reconciliation trust (`defs/lane_window/broker_account.py`); None means the simulated account."""
         if not (self.alpaca_api_key_id and self.alpaca_secret_key):
             return None
         from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue

@@ -17,7 +17,7 @@ window, is put through gates 0–7 again at the `live` target (docs/promotion.md
   window still open or still being researched, and a lane not at a live stage: nothing changes.
 
 Pure: no I/O. The gate report comes from `domain.gates`; the ledger side lives in
-`defs/live_reevaluation.py`.
+`defs/governance/live_reevaluation.py`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Verification is fail closed and pure: hostile text yields a refusal with a stabl
 exception. The cryptographic checks come first (nothing in the payload is trusted before the named
 approver's registered key has verified it), then single use, validity window, scope and role. Single use
 means single presentation: a verified approval is spent by the first promotion it is presented to,
-allowed or denied (`defs/promotion.py`).
+allowed or denied (`defs/governance/promotion.py`).
 
 No server-side secret can mint one of these: the server holds public keys only.
 """

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 from torghut_assets.adapters.market_simulator import MarketSimulator
 from torghut_assets.adapters.sql_signal_source import write_ta_signals
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.resources import MarketDataResource
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.contracts.chdb_ta_signals import TABLE, ChdbTables, reference_ta_signals

@@ -26,8 +26,8 @@ from sqlalchemy.engine import Engine
 
 from torghut_assets.adapters.jangar_universe import JangarUniverseClient
 from torghut_assets.definitions import market_data_resource
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.resources import MarketDataResource
 from torghut_assets.domain.continuity import (
     EMERGENCY_TRIGGERED,

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from torghut_assets.adapters.llm_client import LLMTransportError, OpenAICompatibleClient
-from torghut_assets.defs.llm_advisory import llm_advisory_resource
+from torghut_assets.defs.llm.llm_advisory import llm_advisory_resource
 from torghut_assets.domain.llm_advisory import (
     ERROR_PARSE,
     ERROR_TRUNCATED,

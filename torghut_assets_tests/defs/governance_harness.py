@@ -16,14 +16,14 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from torghut_assets.defs.approvals import ApprovalConfig, mint_approval
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.governance_resource import GovernanceResource
-from torghut_assets.defs.operational_readiness import operational_readiness
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.promotion import PromotionConfig, PromotionResult, run_promotion
-from torghut_assets.defs.route_parity import route_parity
+from torghut_assets.defs.governance.approvals import ApprovalConfig, mint_approval
+from torghut_assets.defs.governance.governance_resource import GovernanceResource
+from torghut_assets.defs.governance.operational_readiness import operational_readiness
+from torghut_assets.defs.governance.promotion import PromotionConfig, PromotionResult, run_promotion
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.routing.route_parity import route_parity
 from torghut_assets.domain import signed_approvals
 from torghut_assets.domain.approvals import ApprovalRecord
 from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
 from torghut_assets.defs.alerts import AlertsResource
-from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 

@@ -31,7 +31,7 @@ from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.daemon import get_default_daemon_logger
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
-from torghut_assets.defs.jobs import LANE_WINDOW_ASSETS as LANE_WINDOW_SELECTION
+from torghut_assets.defs.lane_window.jobs import LANE_WINDOW_ASSETS as LANE_WINDOW_SELECTION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_PROFILE = REPO_ROOT / "dagster.yaml"

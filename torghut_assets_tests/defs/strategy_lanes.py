@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.domain import lanes
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine

@@ -19,18 +19,18 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.defs.alerts import AlertsResource, alert_retry_sensor
-from torghut_assets.defs.assets.llm_reviews import llm_decision_reviews
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.continuity import evaluate_lanes, transition_alerts
-from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.promotion import promotion_job
-from torghut_assets.defs.reconciliation import ReconciliationResource, reconciliation_report
-from torghut_assets.defs.research_inputs import ResearchResource
+from torghut_assets.defs.continuity.signal_continuity import evaluate_lanes, transition_alerts
+from torghut_assets.defs.governance.promotion import promotion_job
+from torghut_assets.defs.governance.rollback import rollback_job
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
+from torghut_assets.defs.llm.llm_reviews import llm_decision_reviews
+from torghut_assets.defs.reconciliation.nightly import ReconciliationResource, reconciliation_report
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.rollback import rollback_job
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.alerts import Alert, reconciliation_alert
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine

@@ -1,4 +1,5 @@
-"""The broker's account in sizing and reconciliation (defs/broker_account.py), against the Alpaca stub:
+"""The broker's account in sizing and reconciliation (defs/lane_window/broker_account.py), against the
+Alpaca stub:
 with Alpaca keys, `trade_decisions` sizes on Alpaca's equity and buying power and says so; an account it
 cannot read (or one Alpaca blocks) rejects the window's entries with the reason; without keys the lane's
 simulated account sizes as before. Reconciliation compares Alpaca's positions with the ledger's fills."""
@@ -14,20 +15,20 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.broker_account import (
+from torghut_assets.defs.lane_window.broker_account import (
     BROKER_TRADING_BLOCKED,
     POSITIONS_CHECK,
     AccountBasis,
     positions_finding,
     read_account,
 )
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.reconciliation import CHECKS
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.reconciliation.nightly import CHECKS
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine

@@ -6,9 +6,16 @@ import dagster as dg
 import pandas as pd
 
 from torghut_assets.definitions import defs
-from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
-from torghut_assets.defs.partitions import lane_window_from_key, lane_window_key, lane_window_partitions
-from torghut_assets.defs.schedules import lane_window_schedule
+from torghut_assets.defs.lane_window.checks import (
+    signals_landed_before_deadline,
+    signals_match_ingest_verdict,
+)
+from torghut_assets.defs.lane_window.partitions import (
+    lane_window_from_key,
+    lane_window_key,
+    lane_window_partitions,
+)
+from torghut_assets.defs.lane_window.schedules import lane_window_schedule
 
 EXPECTED_GRAPH = {
     "signals": set(),

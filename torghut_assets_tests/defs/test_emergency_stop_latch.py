@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.cli import main
-from torghut_assets.defs.continuity import clear_emergency_stop_job, evaluate_lane
+from torghut_assets.defs.continuity.signal_continuity import clear_emergency_stop_job, evaluate_lane
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.continuity import ContinuityConfig, ContinuityState
 from torghut_assets.domain.stages import Stage

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.route_controls import set_route_control
-from torghut_assets.defs.trading_session import TradingSessionResource
+from torghut_assets.defs.routing.route_controls import set_route_control
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.adapters.lean_stub import LeanStub

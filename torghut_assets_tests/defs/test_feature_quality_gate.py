@@ -15,13 +15,13 @@ import sqlalchemy as sa
 
 from torghut_assets.adapters.market_simulator import MarketSimulator
 from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.llm_reviews import llm_decision_reviews
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.llm.llm_reviews import llm_decision_reviews
 from torghut_assets.defs.resources import MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, resources

@@ -22,15 +22,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.cli import main
-from torghut_assets.defs.operational_readiness import kill_switch_drill, operational_readiness
-from torghut_assets.defs.promotion_timeline import promotion_timeline, promotion_timeline_sensor
-from torghut_assets.defs.resources import LedgerResource
-from torghut_assets.defs.rollback import (
+from torghut_assets.defs.governance.operational_readiness import kill_switch_drill, operational_readiness
+from torghut_assets.defs.governance.promotion_timeline import promotion_timeline, promotion_timeline_sensor
+from torghut_assets.defs.governance.rollback import (
     RollbackConfig,
     lane_trading_record,
     rollback_drift_sensor,
     run_rollback,
 )
+from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.drift import FALLBACK_RATIO_EXCEEDED
 from torghut_assets.domain.lane_rollout import (
     NOTHING_TO_ROLL_BACK,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from torghut_assets.definitions import build_definitions
-from torghut_assets.defs.partitions import lane_window_partitions
+from torghut_assets.defs.lane_window.partitions import lane_window_partitions
 from torghut_assets.domain.lanes import LANES
 from torghut_assets_tests.defs.run_queue_harness import DEV_PROFILE, PRODUCTION_PROFILE, load_profile
 

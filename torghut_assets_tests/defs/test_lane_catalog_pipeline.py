@@ -52,12 +52,12 @@ import sqlalchemy as sa
 
 from torghut_assets.catalog_loader import configured_catalog
 from torghut_assets.definitions import defs
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.broker_account import ledger_positions
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.promotion import PromotionConfig, run_promotion
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.broker_account import ledger_positions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.governance.promotion import PromotionConfig, run_promotion
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.assets.research import research_candidates
+from torghut_assets.defs.lane_window.research import research_candidates
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.defs.lane_window_harness import (
@@ -121,8 +121,8 @@ def test_lanes_do_not_overwrite_each_other(ledger_url: str, tmp_path: Path) -> N
 
 def test_a_failing_research_stage_marks_the_run_failed(ledger_url: str, tmp_path: Path) -> None:
     from torghut_assets.definitions import LANE_WINDOW_ASSETS
-    from torghut_assets.defs.jobs import lane_window_job
-    from torghut_assets.defs.partitions import lane_window_key
+    from torghut_assets.defs.lane_window.jobs import lane_window_job
+    from torghut_assets.defs.lane_window.partitions import lane_window_key
     from torghut_assets.defs.resources import MarketDataResource
     from torghut_assets_tests.defs.lane_window_harness import resources
 

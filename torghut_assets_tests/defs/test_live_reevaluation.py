@@ -14,16 +14,16 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from torghut_assets.defs.gate_inputs import UnknownCandidateError
-from torghut_assets.defs.live_reevaluation import (
+from torghut_assets.defs.governance.gate_inputs import UnknownCandidateError
+from torghut_assets.defs.governance.live_reevaluation import (
     LiveReevaluation,
     LiveReevaluationConfig,
     live_reevaluation_job,
     live_reevaluation_sensor,
     run_live_reevaluation,
 )
-from torghut_assets.defs.promotion_timeline import promotion_timeline
-from torghut_assets.defs.rollback import RollbackConfig, rollback_job, run_rollback
+from torghut_assets.defs.governance.promotion_timeline import promotion_timeline
+from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job, run_rollback
 from torghut_assets.domain import live_reevaluation as rules
 from torghut_assets.domain.lane_rollout import LaneRollout, Placement
 from torghut_assets.domain.stages import Stage

@@ -17,14 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.defs.alerts import AlertsResource
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.llm_reviews import DISABLED, llm_decision_reviews
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
+from torghut_assets.defs.llm.llm_reviews import DISABLED, llm_decision_reviews
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.llm_reviews import BUDGET_ALERT_KIND, llm_error_budget_spent

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from torghut_assets.defs.replay import replay_window
-from torghut_assets.defs.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.replay import replay_window
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.strategies import default_strategy

@@ -20,9 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
-from torghut_assets.defs.checks import signals_landed_before_deadline, signals_match_ingest_verdict
-from torghut_assets.defs.jobs import lane_window_job
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.checks import (
+    signals_landed_before_deadline,
+    signals_match_ingest_verdict,
+)
+from torghut_assets.defs.lane_window.jobs import lane_window_job
+from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
 from torghut_assets_tests.conftest import DEFAULT_PG_URL

@@ -15,9 +15,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from torghut_assets.defs.assets.trading import entry_block
-from torghut_assets.defs.promotion import PromotionRefusedError, promotion_job
-from torghut_assets.defs.rollback import RollbackConfig, rollback_job, run_rollback
+from torghut_assets.defs.governance.promotion import PromotionRefusedError, promotion_job
+from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job, run_rollback
+from torghut_assets.defs.lane_window.trading import entry_block
 from torghut_assets.domain.continuity import ContinuityState
 from torghut_assets.domain.signed_approvals import signature_part
 from torghut_assets.ledger import route_controls
@@ -356,7 +356,7 @@ def test_a_threshold_failure_is_lifted_only_by_a_scoped_approval(ledger: Governe
         and "gate2_risk_capacity:turnover_exceeds_max" in denied.outcome.reason_codes
     )
     engine = ledger.engine()
-    from torghut_assets.defs.approvals import ApprovalConfig, mint_approval
+    from torghut_assets.defs.governance.approvals import ApprovalConfig, mint_approval
 
     with engine.begin() as conn:
         _, token, _ = mint_approval(
@@ -495,7 +495,7 @@ def test_promotion_and_rollback_jobs_succeed_from_launchpad_config(ledger: Gover
 def test_in_dev_the_approval_asset_writes_the_token_to_a_private_file_never_into_metadata(
     ledger: GovernedLedger,
 ) -> None:
-    from torghut_assets.defs.approvals import approval_overrides
+    from torghut_assets.defs.governance.approvals import approval_overrides
 
     champion = _at_paper(ledger)
     ledger.promote(champion, "live")
@@ -536,7 +536,7 @@ def test_in_dev_the_approval_asset_writes_the_token_to_a_private_file_never_into
 
 
 def test_in_production_the_launchpad_approval_asset_refuses_to_mint(ledger: GovernedLedger) -> None:
-    from torghut_assets.defs.approvals import approval_overrides
+    from torghut_assets.defs.governance.approvals import approval_overrides
 
     champion = _at_paper(ledger)
     ledger.promote(champion, "live")
@@ -566,7 +566,7 @@ def test_in_production_the_launchpad_approval_asset_refuses_to_mint(ledger: Gove
 
 
 def test_a_promoted_champion_drives_the_lanes_decisions_within_stage_caps(ledger: GovernedLedger) -> None:
-    from torghut_assets.defs.assets.trading import active_strategy
+    from torghut_assets.defs.lane_window.trading import active_strategy
     from torghut_assets.domain.lanes import LaneWindow
 
     champion = _at_paper(ledger)

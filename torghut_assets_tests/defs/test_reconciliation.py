@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.defs.alerts import AlertsResource
-from torghut_assets.defs.reconciliation import ReconciliationResource, run_reconciliation
-from torghut_assets.defs.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.reconciliation.nightly import ReconciliationResource, run_reconciliation
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
@@ -190,7 +190,7 @@ def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_
 ) -> None:
     import dagster as dg
 
-    from torghut_assets.defs.reconciliation import reconciliation_report
+    from torghut_assets.defs.reconciliation.nightly import reconciliation_report
 
     url, root = broken
     _sql(
@@ -230,11 +230,11 @@ def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_
 def test_lean_orders_are_reconciled_against_the_runner_record(ledger_url: str, tmp_path: Path) -> None:
     import dagster as dg
 
-    from torghut_assets.defs.assets.executions import executions
-    from torghut_assets.defs.assets.signals import signals
-    from torghut_assets.defs.assets.trading import trade_decisions
-    from torghut_assets.defs.partitions import lane_window_key
-    from torghut_assets.defs.reconciliation import _broker_finding
+    from torghut_assets.defs.lane_window.executions import executions
+    from torghut_assets.defs.lane_window.partitions import lane_window_key
+    from torghut_assets.defs.lane_window.signals import signals
+    from torghut_assets.defs.lane_window.trading import trade_decisions
+    from torghut_assets.defs.reconciliation.nightly import _broker_finding
     from torghut_assets_tests.adapters.lean_stub import LeanStub
     from torghut_assets_tests.defs.lane_window_harness import trading_as_open_window
 

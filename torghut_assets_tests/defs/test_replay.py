@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.replay import record_replay, replay_window
-from torghut_assets.defs.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.replay import record_replay, replay_window
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.ledger import schema

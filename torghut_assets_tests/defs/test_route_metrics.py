@@ -24,14 +24,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from torghut_assets.adapters.prometheus_text import TEXTFILE_NAME, render, serve
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
 from torghut_assets.defs.alerts import AlertsResource
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.continuity import evaluate_lane
-from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.continuity.signal_continuity import evaluate_lane
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
-from torghut_assets.defs.route_metrics import (
+from torghut_assets.defs.routing.route_metrics import (
     MetricsResource,
     compute_samples,
     metrics_textfile_sensor,

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from torghut_assets.adapters.market_simulator import MarketSimulator
 from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.continuity import evaluate_lane
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.continuity.signal_continuity import evaluate_lane
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.continuity import ContinuityConfig, ContinuityState, live_promotion_block
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.continuity_store import load_state, save_state

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.open_window import advance_open_windows
-from torghut_assets.defs.research_inputs import ResearchResource
-from torghut_assets.defs.trading_session import TradingSessionResource
+from torghut_assets.defs.lane_window.open_window import advance_open_windows
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, resources
 from torghut_assets_tests.defs.strategy_lanes import failure, lane_rows, run_window, use_strategy
 from torghut_assets_tests.domain import strategy_doubles as doubles

@@ -8,11 +8,11 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.continuity import ContinuityState
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.continuity_store import save_state

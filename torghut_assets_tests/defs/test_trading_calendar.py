@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from torghut_assets.defs.assets.trading import session_bounds_for
-from torghut_assets.defs.open_window import trading_window
+from torghut_assets.defs.lane_window.open_window import trading_window
+from torghut_assets.defs.lane_window.trading import session_bounds_for
 from torghut_assets.domain.lanes import LaneWindow
 
 

@@ -24,10 +24,10 @@ from torghut_assets.adapters.execution_venue import (
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, MarketSimulator
 from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
-from torghut_assets.defs.open_window import advance_open_windows
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.open_window import advance_open_windows
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.routing import ALPACA
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine

@@ -36,8 +36,8 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.cli import main as cli
-from torghut_assets.defs.approvals import approval_overrides
-from torghut_assets.defs.promotion import promotion_job
+from torghut_assets.defs.governance.approvals import approval_overrides
+from torghut_assets.defs.governance.promotion import promotion_job
 from torghut_assets.domain.continuity import ContinuityState
 from torghut_assets.domain.signed_approvals import TOKEN_PREFIX, claimed_approval_id, signature_part
 from torghut_assets.ledger import schema

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.promotion import (
+from torghut_assets.defs.governance.promotion import (
     PromotionConfig,
     PromotionRefusedError,
     PromotionResult,

@@ -84,7 +84,7 @@ def _die(point: str) -> None:
 
 def run_until_killed(point: str, ledger_url: str, artifacts: str) -> None:
     """Child process body: arm the crash point, materialize the window, and die when it is reached."""
-    import torghut_assets.defs.assets.signals as signals_asset
+    import torghut_assets.defs.lane_window.signals as signals_asset
     import torghut_assets.domain.research_evaluation as evaluation
 
     if point == SIGNAL_WRITE.name:

@@ -30,10 +30,10 @@ import pytest
 import sqlalchemy as sa
 from dagster._utils.error import SerializableErrorInfo
 
-import torghut_assets.defs.assets.research as research_assets
+import torghut_assets.defs.lane_window.research as research_assets
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
-from torghut_assets.defs.jobs import lane_window_job
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.jobs import lane_window_job
+from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets_tests.defs.lane_window_harness import resources
 from torghut_assets_tests.reliability.fault_harness import (
     LANE,

@@ -42,12 +42,12 @@ from torghut_assets.adapters.market_simulator import MarketSimulator
 from torghut_assets.adapters.order_router import route_order
 from torghut_assets.adapters.paper_broker import SimulatedVenue
 from torghut_assets.adapters.signal_source import SignalSourceUnavailable
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import trade_decisions
-from torghut_assets.defs.partitions import lane_window_key
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.routing import ALPACA, LEAN, SIMULATOR, RouteChoice, RoutingPolicy, select_route
 from torghut_assets.domain.universe_policy import (
     STATUS_ERROR,

@@ -38,15 +38,15 @@ from hypothesis import strategies as st
 from torghut_assets.adapters.market_simulator import MarketSimulator
 from torghut_assets.adapters.signal_source import SignalSource
 from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
-from torghut_assets.defs.approvals import ApprovalConfig, approval_overrides
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.governance_resource import GovernanceResource
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.promotion import PromotionConfig, promotion_job
+from torghut_assets.defs.governance.approvals import ApprovalConfig, approval_overrides
+from torghut_assets.defs.governance.governance_resource import GovernanceResource
+from torghut_assets.defs.governance.promotion import PromotionConfig, promotion_job
+from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.rollback import RollbackConfig, rollback_job
-from torghut_assets.defs.route_controls import RouteControlConfig, set_route_control
-from torghut_assets.defs.trading_session import TradingSessionResource
+from torghut_assets.defs.routing.route_controls import RouteControlConfig, set_route_control
 from torghut_assets.domain.gates import GatePolicy
 from torghut_assets.domain.signal_frame import (
     INDICATOR_COLUMNS,

@@ -36,9 +36,9 @@ import sqlalchemy as sa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from torghut_assets.defs.approvals import ApprovalConfig, ApprovalRefusedError, mint_approval
-from torghut_assets.defs.promotion import PromotionResult, _verify_approval
-from torghut_assets.defs.rollback import RollbackConfig, run_rollback
+from torghut_assets.defs.governance.approvals import ApprovalConfig, ApprovalRefusedError, mint_approval
+from torghut_assets.defs.governance.promotion import PromotionResult, _verify_approval
+from torghut_assets.defs.governance.rollback import RollbackConfig, run_rollback
 from torghut_assets.domain import approvals
 from torghut_assets.domain import signed_approvals as sa2
 from torghut_assets.domain.stages import Stage

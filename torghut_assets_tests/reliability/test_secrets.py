@@ -31,11 +31,11 @@ from sqlalchemy.engine import make_url
 
 from torghut_assets.cli import main as cli
 from torghut_assets.definitions import LANE_WINDOW_ASSETS, default_resources
-from torghut_assets.defs.approvals import approval_overrides
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.promotion import promotion_job
+from torghut_assets.defs.governance.approvals import approval_overrides
+from torghut_assets.defs.governance.promotion import promotion_job
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.settings import load_settings

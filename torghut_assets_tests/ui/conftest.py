@@ -22,7 +22,7 @@ from typing import NoReturn
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from torghut_assets.defs.partitions import lane_window_from_key, lane_window_partitions
+from torghut_assets.defs.lane_window.partitions import lane_window_from_key, lane_window_partitions
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.writes import to_native
 from torghut_assets_tests.ui.browser import chromium, chromium_executable

@@ -4,8 +4,8 @@ import dagster as dg
 import pandas as pd
 import pandera.errors
 
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.partitions import lane_window_from_key, lane_window_partitions
+from torghut_assets.defs.lane_window.partitions import lane_window_from_key, lane_window_partitions
+from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.signal_frame import SIGNAL_SCHEMA, dataset_version
 from torghut_assets.ledger import queries, schema

@@ -11,10 +11,10 @@ import dagster as dg
 import pandas as pd
 
 from torghut_assets.adapters.signal_source import SignalSourceUnavailable
+from torghut_assets.defs.lane_window.partitions import lane_window, lane_window_partitions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.metadata import markdown_table, window_metadata
-from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.feature_quality import (
     FEATURE_QUALITY_GATE_FAILED,
     FEATURE_SCHEMA_VERSION_ATTR,

@@ -6,7 +6,7 @@ climb (every stage step it took), not one stage step; with no previous champion 
 (risk-reducing exits only; see `trade_decisions.entry_block`). Each writes the transition, a
 `rollback_incidents` row with trigger, actor, before/after state and evidence refs, and an evidence-chain
 entry, in one transaction. `apply_lane_action` does that inside a caller's transaction, so the live
-re-evaluation (`defs/live_reevaluation.py`) can roll back and halt atomically.
+re-evaluation (`defs/governance/live_reevaluation.py`) can roll back and halt atomically.
 """
 
 import datetime as dt
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
 from torghut_assets.defs.config_rules import attributed, configured_lane
-from torghut_assets.defs.gate_inputs import safety_state
+from torghut_assets.defs.governance.gate_inputs import safety_state
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.alerts import Alert, rollback_alert

@@ -21,13 +21,13 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from torghut_assets.defs.assets.executions import executions
-from torghut_assets.defs.assets.llm_reviews import llm_decision_reviews
-from torghut_assets.defs.assets.signals import signals
-from torghut_assets.defs.assets.trading import session_bounds_for, trade_decisions
-from torghut_assets.defs.partitions import lane_window_key
-from torghut_assets.defs.strategy_isolation import is_strategy_failure
-from torghut_assets.defs.trading_session import TradingSessionResource
+from torghut_assets.defs.lane_window.executions import executions
+from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.signals import signals
+from torghut_assets.defs.lane_window.strategy_isolation import is_strategy_failure
+from torghut_assets.defs.lane_window.trading import session_bounds_for, trade_decisions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.llm.llm_reviews import llm_decision_reviews
 from torghut_assets.domain.lanes import LANES, LaneWindow
 
 OPEN_WINDOW_STEPS = (signals, trade_decisions, llm_decision_reviews, executions)

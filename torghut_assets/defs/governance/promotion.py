@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 import torghut_assets
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
-from torghut_assets.defs.gate_inputs import (
+from torghut_assets.defs.governance.gate_inputs import (
     CandidateContext,
     UnknownCandidateError,
     candidate_uncertainty,
@@ -37,10 +37,10 @@ from torghut_assets.defs.gate_inputs import (
     load_candidate,
     safety_state,
 )
-from torghut_assets.defs.governance_resource import GovernanceConfigError, GovernanceResource
+from torghut_assets.defs.governance.governance_resource import GovernanceConfigError, GovernanceResource
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource, UpstreamMissingError
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
-from torghut_assets.defs.research_inputs import ResearchResource, UpstreamMissingError
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain import approvals, signed_approvals
 from torghut_assets.domain.alerts import Alert, promotion_denied_alert

@@ -31,13 +31,18 @@ from sqlalchemy.engine import Connection
 import torghut_assets
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
 from torghut_assets.defs.config_rules import configured_lane
-from torghut_assets.defs.gate_inputs import gather_evidence, load_candidate
-from torghut_assets.defs.governance_resource import GovernanceResource
+from torghut_assets.defs.governance.gate_inputs import gather_evidence, load_candidate
+from torghut_assets.defs.governance.governance_resource import GovernanceResource
+from torghut_assets.defs.governance.promotion import _uncertainty
+from torghut_assets.defs.governance.rollback import (
+    RollbackConfig,
+    apply_lane_action,
+    incident_alerts,
+    lane_snapshot,
+)
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource, UpstreamMissingError
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
-from torghut_assets.defs.promotion import _uncertainty
-from torghut_assets.defs.research_inputs import ResearchResource, UpstreamMissingError
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.defs.rollback import RollbackConfig, apply_lane_action, incident_alerts, lane_snapshot
 from torghut_assets.domain import live_reevaluation as rules
 from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.gates import GateReport, evaluate_gates

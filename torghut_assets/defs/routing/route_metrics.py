@@ -16,7 +16,7 @@ import dagster as dg
 from sqlalchemy.engine import Connection
 
 from torghut_assets.adapters.prometheus_text import TEXTFILE_NAME, render, write_textfile
-from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
+from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.domain.llm_advisory import AdvisoryPolicy

@@ -14,12 +14,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.defs.broker_account import AccountBasis, earliest, read_account
+from torghut_assets.defs.lane_window.broker_account import AccountBasis, earliest, read_account
+from torghut_assets.defs.lane_window.partitions import lane_window, lane_window_partitions
+from torghut_assets.defs.lane_window.strategy_isolation import isolated_strategy
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.metadata import markdown_table, window_metadata
-from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.strategy_isolation import isolated_strategy
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.decisions import EntryBlock, decisions_in_window, plan_session_decisions
 from torghut_assets.domain.feature_quality import FEATURE_QUALITY_GATE_FAILED
 from torghut_assets.domain.lane_catalog import lane_strategy

@@ -4,8 +4,8 @@ governance reports at hh:20 UTC."""
 import dagster as dg
 import pandas as pd
 
-from torghut_assets.defs.jobs import lane_window_job
-from torghut_assets.defs.partitions import lane_partitions, lane_window_key
+from torghut_assets.defs.lane_window.jobs import lane_window_job
+from torghut_assets.defs.lane_window.partitions import lane_partitions, lane_window_key
 from torghut_assets.defs.pod_resources import REPORTS_POD
 
 

@@ -21,9 +21,9 @@ import pandas as pd
 
 from torghut_assets.adapters.llm_client import LLMTransportError, OpenAICompatibleClient
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
-from torghut_assets.defs.llm_advisory import LLMAdvisoryResource
+from torghut_assets.defs.lane_window.partitions import lane_window, lane_window_partitions
+from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.metadata import markdown_table, window_metadata
-from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.alerts import llm_budget_alert
 from torghut_assets.domain.evidence import canonical_value

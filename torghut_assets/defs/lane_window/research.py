@@ -13,9 +13,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.defs.metadata import markdown_table, window_metadata
-from torghut_assets.defs.partitions import lane_window, lane_window_partitions
-from torghut_assets.defs.research_inputs import (
+from torghut_assets.defs.lane_window.partitions import lane_window, lane_window_partitions
+from torghut_assets.defs.lane_window.research_inputs import (
     ResearchResource,
     UpstreamMissingError,
     lookback_signals,
@@ -23,8 +22,9 @@ from torghut_assets.defs.research_inputs import (
     run_row,
     stored_candidates,
 )
+from torghut_assets.defs.lane_window.strategy_isolation import isolated_strategy
+from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.defs.strategy_isolation import isolated_strategy
 from torghut_assets.domain import promotion as promotion_policy
 from torghut_assets.domain import research
 from torghut_assets.domain import research_evaluation as evaluation

@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy.engine import Connection
 
-from torghut_assets.defs.assets.trading import entry_block
+from torghut_assets.defs.lane_window.trading import entry_block
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.lane_rollout import TransitionRefused

@@ -13,16 +13,16 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from torghut_assets.defs.assets.research import promotion_and_report
-from torghut_assets.defs.partitions import lane_window_from_key
-from torghut_assets.defs.research_inputs import (
+from torghut_assets.defs.lane_window.partitions import lane_window_from_key
+from torghut_assets.defs.lane_window.research import promotion_and_report
+from torghut_assets.defs.lane_window.research_inputs import (
     ResearchResource,
     UpstreamMissingError,
     lookback_signals,
     stored_research_rows,
 )
+from torghut_assets.defs.lane_window.strategy_isolation import isolated_strategy
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.defs.strategy_isolation import isolated_strategy
 from torghut_assets.domain import research_evaluation as evaluation
 from torghut_assets.domain.evidence import canonical_json, canonical_value
 from torghut_assets.domain.lane_catalog import lane_candidates, lane_research_settings, lane_strategy

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Connection
 
+from torghut_assets.defs.governance.profitability import evaluation_time
 from torghut_assets.defs.metadata import markdown_table
-from torghut_assets.defs.profitability import evaluation_time
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.domain.market_calendar import is_session_day, previous_sessions, session_bounds

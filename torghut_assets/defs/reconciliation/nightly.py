@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from torghut_assets.adapters.execution_venue import OrderReport, VenueError
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
-from torghut_assets.defs.broker_account import positions_finding
+from torghut_assets.defs.lane_window.broker_account import positions_finding
+from torghut_assets.defs.lane_window.partitions import lane_partitions
+from torghut_assets.defs.lane_window.replay import replay_window
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.metadata import markdown_table
-from torghut_assets.defs.partitions import lane_partitions
 from torghut_assets.defs.pod_resources import RECONCILIATION_POD
-from torghut_assets.defs.replay import replay_window
-from torghut_assets.defs.research_inputs import ResearchResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.alerts import Alert, reconciliation_alert
 from torghut_assets.domain.lanes import LaneWindow

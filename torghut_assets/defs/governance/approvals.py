@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Connection
 
-from torghut_assets.defs.governance_resource import GovernanceResource
+from torghut_assets.defs.governance.governance_resource import GovernanceResource
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain import approvals

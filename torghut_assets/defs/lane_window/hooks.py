@@ -5,7 +5,7 @@ import pandas as pd
 import sqlalchemy as sa
 from dagster._core.definitions.partitions.utils.multi import get_multipartition_key_from_tags
 
-from torghut_assets.defs.partitions import lane_window_from_key
+from torghut_assets.defs.lane_window.partitions import lane_window_from_key
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.evidence_digests import record_partition
 

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.defs.research_inputs import ResearchResource, research_dataset
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource, research_dataset
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain import gate_evidence as ge
 from torghut_assets.domain.backtest import replay

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from torghut_assets.defs.hooks import mark_research_run_failed
-from torghut_assets.defs.partitions import lane_window_partitions
+from torghut_assets.defs.lane_window.hooks import mark_research_run_failed
 from torghut_assets.defs.pod_resources import LANE_WINDOW_POD
 
 LANE_WINDOW_ASSETS = dg.AssetSelection.groups("lane_window")
@@ -13,7 +12,6 @@ LANE_WINDOW_ASSETS = dg.AssetSelection.groups("lane_window")
 lane_window_job = dg.define_asset_job(
     name="lane_window_job",
     selection=LANE_WINDOW_ASSETS,
-    partitions_def=lane_window_partitions,
     executor_def=dg.in_process_executor,
     description="One lane window end to end: signals → decisions → executions → research ledger.",
     tags={"torghut/pipeline": "lane_window", **LANE_WINDOW_POD.tag()},

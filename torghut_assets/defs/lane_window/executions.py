@@ -15,11 +15,11 @@ import sqlalchemy as sa
 
 from torghut_assets.adapters.execution_venue import CancelOutcome, ExecutionVenue
 from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SIMULATOR_VERSION, SimulatedVenue
-from torghut_assets.defs.assets.trading import session_bounds_for
+from torghut_assets.defs.lane_window.partitions import lane_window, lane_window_partitions
+from torghut_assets.defs.lane_window.trading import session_bounds_for
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.metadata import markdown_table, window_metadata
-from torghut_assets.defs.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.evidence import canonical_value
 from torghut_assets.domain.lanes import LaneMode, LaneWindow
 from torghut_assets.domain.llm_advisory import ACTION_VETO

@@ -9,11 +9,11 @@ from pydantic import Field, field_validator
 
 from torghut_assets.defs.alerts import AlertsResource, Log
 from torghut_assets.defs.config_rules import attributed, configured_lane
-from torghut_assets.defs.continuity_thresholds import ContinuityThresholdsResource
+from torghut_assets.defs.continuity.thresholds import ContinuityThresholdsResource
+from torghut_assets.defs.lane_window.partitions import WINDOW_START, lane_partitions
+from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.metadata import markdown_table
-from torghut_assets.defs.partitions import WINDOW_START, lane_partitions
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
-from torghut_assets.defs.trading_session import TradingSessionResource
 from torghut_assets.domain.alerts import Alert, continuity_alert
 from torghut_assets.domain.continuity import (
     EMERGENCY_TRIGGERED,
