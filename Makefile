@@ -2,26 +2,36 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+# requirements.lock pins every package of the runtime + dev install (`make lock` regenerates it); the
+# stamp changes with it or pyproject.toml, so `make test` reinstalls only when one of them changed.
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha256sum | cut -c1-16)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: dev test lint validate check bench bench-quick bench-deps venv ui-deps
+# `make validate` runs `dg check defs` (the defs folder loads, every definition resolves).
+.PHONY: dev test lint validate check bench bench-quick bench-deps venv ui-deps lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-pin requirements.lock with pip's resolver (dry run: installs nothing; needs only the package index).
+# Keeps the current pins where pyproject.toml allows them; `make lock UPGRADE=1` takes the newest allowed.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python .ci/lock.py $(if $(UPGRADE),--upgrade)
 
 dev: venv
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/torghut-assets db upgrade
 	$(BIN)/torghut-assets dev-seed
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 # The UI tests drive Debian's chromium through Playwright (never Playwright's own browser download).
 ui-deps:
@@ -43,9 +53,15 @@ lint: venv
 validate: venv
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/dg check defs
 
 check: lint validate test
+
+# docs/data-dictionary.md and the at-rest suites (ledger/quality_suites/*.json) are generated from the table
+# contracts (torghut_assets/ledger/table_contracts.py); tests fail when either is stale.
+.PHONY: data-dictionary
+data-dictionary: venv
+	$(BIN)/python -m torghut_assets.ledger.table_contracts
 
 # Benchmarks (bench/README in docs/benchmarks.md): full scale takes tens of minutes and writes
 # docs/benchmarks.md; `make bench-quick` is the < 5 min smoke of every workload.

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from bench import ledger_data
 from bench.ledger_db import BACKENDS, EXECUTIONS, drop_state_ledger, loaded_ledger
-from torghut_assets.defs.governance.profitability import build_payload
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.profitability import build_payload
 
 NAME = "Profitability 72 h"
 BASELINE = "one SQL aggregate query"

@@ -9,15 +9,15 @@ from typing import Any
 
 import pandas as pd
 
-from torghut_assets.adapters.execution_venue import CancelOutcome, ExecutionVenue, OrderReport, OrderRequest
 from torghut_assets.defs.resources import BrokerResource
-from torghut_assets.domain.routing import ALPACA
+from torghut_assets.domain.orders import CancelOutcome, ExecutionVenue, OrderReport, OrderRequest
+from torghut_assets.domain.routing import Venue
 
 _VENUES: dict[str, RecordingVenue] = {}
 
 
 class RecordingVenue:
-    name = ALPACA
+    name: str = Venue.ALPACA
 
     def __init__(self) -> None:
         self.accepted_at: dict[str, float] = {}
@@ -58,7 +58,7 @@ class RecordingBroker(BrokerResource):
         _VENUES.setdefault(self.recorder_key, RecordingVenue())
 
     def venues(self, bars: pd.DataFrame) -> dict[str, ExecutionVenue]:
-        return {ALPACA: self.recorder}
+        return {Venue.ALPACA: self.recorder}
 
     @property
     def recorder(self) -> RecordingVenue:

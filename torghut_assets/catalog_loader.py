@@ -3,8 +3,8 @@
 
 The catalog is read the first time the lanes are asked for (`domain.lanes.LANES`, the lane partitions)
 and kept for the life of the process: a code location reload starts a new process (or re-imports the
-module), which reads the file again. Parsing and validation are `domain/lane_catalog.py`; this module
-only decides the path and reads the bytes.
+module), which reads the file again. Parsing and validation are `domain/lane_catalog_parse.py`; this
+module only decides the path and reads the bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from torghut_assets.config_registry import configured
-from torghut_assets.domain.lane_catalog import CatalogError, LaneCatalog, parse_catalog
+from torghut_assets.domain.lane_catalog import CatalogError, LaneCatalog
+from torghut_assets.domain.lane_catalog_parse import parse_catalog
 
 DEFAULT_LANE_CATALOG_PATH = Path(__file__).parent / "policy" / "lane_catalog.toml"
 

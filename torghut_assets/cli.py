@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import cast
+from pathlib import Path
 
 from torghut_assets.ledger.engine import LedgerConfigError, create_ledger_engine, default_database_url
 
@@ -57,24 +57,37 @@ def _evidence_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _artifact_root() -> Path:
+    """The artifact folder the code location uses: TORGHUT_ARTIFACT_ROOT, else `$DAGSTER_HOME/artifacts`."""
+    from torghut_assets.config_registry import configured
+    from torghut_assets.ledger.artifacts import default_artifact_root
+
+    return default_artifact_root(configured(os.environ, "TORGHUT_ARTIFACT_ROOT"))
+
+
 def _replay(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from torghut_assets.definitions import default_resources
-    from torghut_assets.defs.lane_window.partitions import lane_window_from_key
-    from torghut_assets.defs.lane_window.replay import record_replay, replay_window
-    from torghut_assets.defs.lane_window.research_inputs import ResearchResource
-    from torghut_assets.domain.strategy_registry import StrategyLoadError, StrategyRunError, strategy_scope
+    from torghut_assets.definitions import market_data_resource
+    from torghut_assets.domain.lane_window_keys import lane_window_from_text
+    from torghut_assets.domain.research_evaluation import ResearchSettings
+    from torghut_assets.domain.strategy_interface import StrategyLoadError, StrategyRunError
+    from torghut_assets.ledger.artifacts import ArtifactStore
+    from torghut_assets.services.ports import Ledger
+    from torghut_assets.services.replay import record_replay, replay_in_scope
+    from torghut_assets.settings import load_settings
 
-    resources = default_resources()
-    ledger = resources["ledger"]
-    if args.url:
-        ledger = ledger.model_copy(update={"database_url": args.url})  # type: ignore[attr-defined]
-    window = lane_window_from_key(f"{args.lane}|{args.window}")
-    research = cast(ResearchResource, resources["research_settings"])
+    settings = load_settings()
+    ledger = Ledger(create_ledger_engine(_url(args.url)), ArtifactStore(_artifact_root()))
+    window = lane_window_from_text(f"{args.lane}|{args.window}")
     try:
-        with strategy_scope(window=window.label(), timeout_seconds=research.strategy_timeout_seconds):
-            report = replay_window(ledger, resources["market_data"], research.settings(), window)  # type: ignore[arg-type]
+        report = replay_in_scope(
+            ledger,
+            market_data_resource(settings),
+            ResearchSettings(),
+            window,
+            timeout_seconds=settings.strategy_timeout_seconds,
+        )
     except (StrategyRunError, StrategyLoadError) as exc:
         print(f"{window.label()}: cannot replay: {exc}", file=sys.stderr)
         return 1
@@ -212,14 +225,9 @@ def _approve_dev_hmac(args: argparse.Namespace) -> int:
     """dev only: an HMAC approval stored in the ledger (source cli_dev_hmac)."""
     import datetime as dt
 
-    from torghut_assets.defs.governance.approvals import (
-        ApprovalConfig,
-        ApprovalRefusedError,
-        mint_approval,
-        record_approval_refusal,
-    )
-    from torghut_assets.defs.governance.governance_resource import GovernanceConfigError, GovernanceResource
     from torghut_assets.domain.approvals import SOURCE_CLI_DEV_HMAC
+    from torghut_assets.services.approvals import ApprovalRefusedError, RequestedApproval, mint_dev_approval
+    from torghut_assets.services.governance_config import GovernanceConfig, GovernanceConfigError
     from torghut_assets.settings import SettingsError, load_settings
 
     try:
@@ -234,14 +242,14 @@ def _approve_dev_hmac(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    governance = GovernanceResource(
+    governance = GovernanceConfig(
         policy_path=settings.gate_policy_path,
         approvers_path=settings.approvers_path,
         profile=settings.profile,
         approval_secret=os.environ.get("TORGHUT_APPROVAL_SECRET") or None,
         allow_dev_secret=True,
     )
-    config = ApprovalConfig(
+    request = RequestedApproval(
         candidate_id=args.candidate,
         target_stage=args.stage,
         approver=args.approver,
@@ -252,20 +260,11 @@ def _approve_dev_hmac(args: argparse.Namespace) -> int:
     )
     engine = create_ledger_engine(_url(args.url))
     now = dt.datetime.now(dt.UTC)
-    try:
-        secret, source = governance.secret()
-        with engine.begin() as conn:
-            record, token, reviewed = mint_approval(
-                conn,
-                config,
-                secret=secret,
-                policy_checksum=governance.policy().checksum(),
-                now=now,
-                source=SOURCE_CLI_DEV_HMAC,
-            )
+    try:  # a refusal is recorded in the evidence chain by the service
+        (record, token, reviewed), source = mint_dev_approval(
+            engine, request, governance=governance, now=now, source=SOURCE_CLI_DEV_HMAC
+        )
     except (ApprovalRefusedError, GovernanceConfigError) as exc:
-        with engine.begin() as conn:
-            record_approval_refusal(conn, config, str(exc), now)
         print(f"approval refused: {exc}", file=sys.stderr)
         return 1
     print(f"override {record.override_id} for {record.candidate_id} -> {record.scope.target_mode}")
@@ -361,8 +360,8 @@ def _metrics_serve(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from torghut_assets.adapters.prometheus_text import serve
-    from torghut_assets.defs.routing.route_metrics import compute_samples
     from torghut_assets.domain.route_metrics import Sample
+    from torghut_assets.services.route_metrics import compute_samples
     from torghut_assets.settings import load_settings
 
     policy = load_settings().llm_policy

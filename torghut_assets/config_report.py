@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from torghut_assets.config_registry import CODE_LOCATION, INSTANCE, REGISTRY, SETTINGS, EnvSetting, redacted
+from torghut_assets.config_registry import REGISTRY, SETTINGS
 from torghut_assets.domain.lane_catalog import LaneCatalog
 from torghut_assets.domain.lanes import LaneMode
+from torghut_assets.env_setting import CODE_LOCATION, INSTANCE, EnvSetting, redacted
 from torghut_assets.settings import SettingsError, load_settings
 
 ORIGIN_ENV = "env"

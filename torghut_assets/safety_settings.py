@@ -13,8 +13,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from torghut_assets.config_registry import SETTINGS, TRUE_WORDS, read
+from torghut_assets.config_registry import SETTINGS, read
 from torghut_assets.domain.continuity import ContinuityConfig
+from torghut_assets.env_setting import TRUE_WORDS
 
 CONTINUITY_INTS = {
     "TRADING_SIGNAL_NO_SIGNAL_STREAK_ALERT_THRESHOLD": "no_signal_streak_alert_threshold",

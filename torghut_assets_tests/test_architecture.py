@@ -1,4 +1,5 @@
-"""Layering rules: the domain stays pure, nothing connects at import time."""
+"""Layering rules (docs/architecture.md): the domain stays pure, SQL lives in the ledger, use cases in
+services, Dagster wiring in defs; nothing connects at import time."""
 
 from __future__ import annotations
 
@@ -25,12 +26,35 @@ FORBIDDEN_IN_DOMAIN = (
 # code; no I/O, network or clock once start/end are given), so the domain stays replayable
 # (docs/market-calendar.md). cryptography is allowed in signed_approvals alone: Ed25519 signing and
 # verification are pure, deterministic functions of key and bytes (no I/O; key generation, which draws
-# OS randomness, happens in the CLI) (docs/approvals.md).
-ALLOWED_IN_DOMAIN = frozenset({"torghut_assets", "numpy", "pandas", "pandera"})
+# OS randomness, happens in the CLI) (docs/approvals.md). pandera is allowed in signal_frame alone: the
+# signal frame's schema is declared with it, a pure validation of an in-memory frame.
+ALLOWED_IN_DOMAIN = frozenset({"torghut_assets", "numpy", "pandas"})
 ALLOWED_IN_DOMAIN_MODULE = {
     "market_calendar.py": frozenset({"exchange_calendars"}),
     "signed_approvals.py": frozenset({"cryptography"}),
+    "approvers_file.py": frozenset({"cryptography"}),  # split from signed_approvals: key validation
+    "signal_frame.py": frozenset({"pandera"}),
 }
+# A defs module may name a connection's type (a resource hands one out), never build or run a statement.
+SQL_CALLS = frozenset({"execute", "exec_driver_sql"})
+ADAPTERS = "torghut_assets.adapters"
+DEFS = "torghut_assets.defs"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth of the file (function-level imports included)."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted((PACKAGE / folder).rglob("*.py"))
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -111,3 +135,81 @@ def test_loading_the_code_location_does_not_import_the_calendar_library(tmp_path
     env = {"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def _sql_in_defs(path: Path) -> list[str]:
+    found = []
+    for module in sorted(_imported_modules(path)):
+        if module.startswith("sqlalchemy") and not module.startswith("sqlalchemy.engine"):
+            found.append(module)
+        if module.startswith("torghut_assets.ledger.schema"):
+            found.append(module)
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        if call and node.func.attr in SQL_CALLS:  # type: ignore[attr-defined]
+            found.append(f"line {node.lineno}: .{node.func.attr}()")
+    return found
+
+
+def test_defs_issue_no_sql_statements() -> None:
+    offenders = {str(p.relative_to(PACKAGE)): found for p in _modules("defs") if (found := _sql_in_defs(p))}
+    assert offenders == {}
+
+
+def test_the_ledger_imports_no_adapter() -> None:
+    offenders = {
+        str(p.relative_to(PACKAGE)): sorted(m for m in _imported_modules(p) if m.startswith(ADAPTERS))
+        for p in _modules("ledger")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_the_cli_imports_nothing_from_defs() -> None:
+    bad = sorted(m for m in _imported_modules(PACKAGE / "cli.py") if m.startswith(DEFS))
+    assert bad == []
+
+
+def test_services_import_neither_dagster_nor_defs() -> None:
+    offenders = {
+        str(p.relative_to(PACKAGE)): sorted(
+            m for m in _imported_modules(p) if m.split(".")[0] == "dagster" or m.startswith(DEFS)
+        )
+        for p in _modules("services")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_the_domain_imports_no_other_layer_of_the_package() -> None:
+    outer = ("torghut_assets.ledger", ADAPTERS, "torghut_assets.services", DEFS)
+    offenders = {
+        p.name: sorted(m for m in _imported_modules(p) if m.startswith(outer)) for p in _modules("domain")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_each_rule_catches_the_breach_it_names(tmp_path: Path) -> None:
+    """The rules above are only worth something if they can fail: each one, fed a breaching module."""
+    breach = tmp_path / "breach.py"
+    breach.write_text(
+        "import sqlalchemy as sa\n"
+        "def f(conn):\n"
+        "    from torghut_assets.defs.lane_window import partitions\n"
+        "    from torghut_assets.adapters.execution_venue import OrderReport\n"
+        "    return conn.execute(sa.text('select 1'))\n"
+    )
+    assert _sql_in_defs(breach) == ["sqlalchemy", "line 5: .execute()"]
+    imported = _imported_modules(breach)
+    assert "torghut_assets.defs.lane_window.partitions" in imported
+    assert "torghut_assets.adapters.execution_venue.OrderReport" in imported
+
+
+def test_dg_check_defs_passes_on_the_defs_folder(tmp_path: Path) -> None:
+    """The Dagster 1.13 project shape: `dg` finds the project in pyproject.toml and every definition under
+    `defs/` loads and resolves with its resources."""
+    dg_cli = Path(sys.executable).parent / "dg"
+    env = {"DAGSTER_HOME": str(tmp_path), "PATH": f"{dg_cli.parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = [str(dg_cli), "check", "defs"]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=PACKAGE.parent, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "All definitions loaded successfully" in out.stdout + out.stderr

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from torghut_assets.cli import main
-from torghut_assets.config_registry import REGISTRY, mask
+from torghut_assets.config_registry import REGISTRY
+from torghut_assets.env_setting import mask
 from torghut_assets_tests.test_settings import (
     CONTRADICTORY_PRODUCTION,
     CONTRADICTORY_PRODUCTION_PROBLEMS,

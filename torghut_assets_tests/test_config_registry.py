@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import torghut_assets
-from torghut_assets.config_registry import LLM_POLICY_SETTINGS, REGISTRY, SETTINGS, configured
+from torghut_assets.config_entries.llm import LLM_POLICY_SETTINGS
+from torghut_assets.config_registry import REGISTRY, SETTINGS, configured
 from torghut_assets.domain.llm_advisory import AdvisoryPolicy, parse_policy
 from torghut_assets.settings import load_settings
 from torghut_assets_tests.test_settings import PRODUCTION_OK

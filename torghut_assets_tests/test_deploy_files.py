@@ -20,7 +20,7 @@ import pytest
 import yaml
 from dagster_k8s.job import get_user_defined_k8s_config
 
-from torghut_assets.config_registry import CODE_LOCATION, INSTANCE, REGISTRY, SETTINGS
+from torghut_assets.config_registry import REGISTRY, SETTINGS
 from torghut_assets.defs.pod_resources import (
     DEFAULT_RUN_POD,
     GOVERNANCE_POD,
@@ -30,6 +30,7 @@ from torghut_assets.defs.pod_resources import (
     REPORTS_POD,
     PodSize,
 )
+from torghut_assets.env_setting import CODE_LOCATION, INSTANCE
 from torghut_assets.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,15 +15,15 @@ from torghut_assets.config_registry import SETTINGS
 from torghut_assets.definitions import default_resources
 from torghut_assets.defs.resources import BrokerResource
 from torghut_assets.domain.continuity import (
-    STATE_ACTIONABLE,
     ContinuityConfig,
     ContinuityState,
     RiskObservation,
+    Staleness,
     WindowObservation,
     classify_staleness,
     step,
 )
-from torghut_assets.domain.routing import LEAN
+from torghut_assets.domain.routing import Venue
 from torghut_assets.settings import SettingsError, load_settings
 
 OPEN = pd.Timestamp("2026-03-02 15:00", tz="UTC")
@@ -74,7 +74,7 @@ CONTINUITY_SCENARIOS: dict[str, tuple[str, Scenario]] = {
             classify_staleness(
                 WindowObservation(FRIDAY_CLOSE + pd.Timedelta(hours=3), 0, "market_closed", False, None), c
             )
-            == STATE_ACTIONABLE
+            == Staleness.ACTIONABLE
         ),
     ),
     "TORGHUT_SESSION_CLOSE_TOLERANCE_SECONDS": (
@@ -187,18 +187,18 @@ class UnhealthyLean:
 def test_an_unhealthy_runner_is_not_used_when_health_is_required() -> None:
     broker = default_resources(load_settings({}))["broker"]
     assert isinstance(broker, BrokerResource)
-    assert not broker.lean_usable({LEAN: UnhealthyLean()})  # type: ignore[dict-item]
+    assert not broker.lean_usable({Venue.LEAN: UnhealthyLean()})  # type: ignore[dict-item]
 
 
 def test_trading_lean_runner_require_healthy_false_routes_to_an_unhealthy_runner() -> None:
     broker = default_resources(load_settings({"TRADING_LEAN_RUNNER_REQUIRE_HEALTHY": "false"}))["broker"]
-    assert broker.lean_usable({LEAN: UnhealthyLean()})  # type: ignore[attr-defined]
+    assert broker.lean_usable({Venue.LEAN: UnhealthyLean()})  # type: ignore[attr-defined]
 
 
 def test_trading_lean_runner_healthcheck_enabled_false_never_asks_the_runner() -> None:
     broker = default_resources(load_settings({"TRADING_LEAN_RUNNER_HEALTHCHECK_ENABLED": "false"}))["broker"]
     before = UnhealthyLean.calls
-    assert broker.lean_usable({LEAN: UnhealthyLean()})  # type: ignore[attr-defined]
+    assert broker.lean_usable({Venue.LEAN: UnhealthyLean()})  # type: ignore[attr-defined]
     assert UnhealthyLean.calls == before
 
 
@@ -212,7 +212,7 @@ def test_trading_lean_runner_healthcheck_enabled_false_never_asks_the_runner() -
 def test_each_lean_runner_budget_reaches_the_runner_client(name: str, attribute: str) -> None:
     env = {"TRADING_LEAN_RUNNER_URL": "http://lean-runner:8080", name: "1.5"}
     broker = default_resources(load_settings(env))["broker"]
-    venue = broker.venues(pd.DataFrame())[LEAN]  # type: ignore[attr-defined]
+    venue = broker.venues(pd.DataFrame())[Venue.LEAN]  # type: ignore[attr-defined]
     assert getattr(venue, attribute) == 1.5
 
 

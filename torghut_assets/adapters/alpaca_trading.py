@@ -26,7 +26,7 @@ Sides: Alpaca reports a short sale as `sell_short` (or `sell_short_exempt`) on f
 `position_intent` (`sell_to_open` for a short); both are the `sell` of our vocabulary (`SIDES`). alpaca-py's
 `OrderSide` knows only buy and sell, one reason the client runs with `raw_data=True`: its pydantic models
 reject any enum value they do not know (a new order status would become a crash), while the checks below
-are exactly the contract of §6.
+are exactly the contract in docs/routing.md, "Alpaca (as implemented)".
 
 Fees: the order's `commission` (sent by recent API versions; 0 or absent for commission-free equities) is
 `OrderReport.fees`; without it, a fee field on the FILL activities, should one appear, is summed.
@@ -58,7 +58,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 # The market-data adapter's session wrapper: alpaca-py never passes a timeout to requests.
 from torghut_assets.adapters.alpaca_market_data import _TimeoutSession
-from torghut_assets.adapters.execution_venue import (
+from torghut_assets.domain.orders import (
     AccountSnapshot,
     CancelOutcome,
     OrderReport,
@@ -66,8 +66,8 @@ from torghut_assets.adapters.execution_venue import (
     PositionReport,
     VenueError,
 )
+from torghut_assets.domain.routing import Venue
 
-VENUE = "alpaca"
 REQUIRED_ORDER_FIELDS = ("id", "status", "symbol", "qty", "filled_qty")
 REQUIRED_ACCOUNT_FIELDS = ("id", "status", "currency", "equity", "buying_power", "cash", "trading_blocked")
 MAX_BACKOFF_SECONDS = 2.0
@@ -111,7 +111,7 @@ class AlpacaPaperVenue:
     `rate_limit_max_wait_seconds`. `sleep` and `clock` (epoch seconds) are injectable for tests.
     """
 
-    name = VENUE
+    name: str = Venue.ALPACA
 
     def __init__(
         self,
@@ -259,9 +259,9 @@ class AlpacaPaperVenue:
             self._call(op, lambda: self._client.cancel_order_by_id(order_id))
         except VenueError as exc:
             if exc.failure in _REFUSED_CANCELS:
-                return CancelOutcome(VENUE, order_id, None, False, exc.failure, exc.detail)
+                return CancelOutcome(Venue.ALPACA, order_id, None, False, exc.failure, exc.detail)
             raise
-        return CancelOutcome(VENUE, order_id, None, True, "http_204", "cancel requested")
+        return CancelOutcome(Venue.ALPACA, order_id, None, True, "http_204", "cancel requested")
 
     def cancel_all_orders(self) -> list[CancelOutcome]:
         """`DELETE /v2/orders`: Alpaca answers 207 with one `{id, status, body}` per open order; each is
@@ -283,7 +283,9 @@ class AlpacaPaperVenue:
             message = body.get("message") if isinstance(body, Mapping) else None
             accepted = 200 <= status < 300
             detail = "cancel requested" if accepted else f"HTTP {status}: {message or body}"[:_EXCERPT_CHARS]
-            outcomes.append(CancelOutcome(VENUE, str(order_id), None, accepted, f"http_{status}", detail))
+            outcomes.append(
+                CancelOutcome(Venue.ALPACA, str(order_id), None, accepted, f"http_{status}", detail)
+            )
         return outcomes
 
     # --- account --------------------------------------------------------------------------------------
@@ -310,7 +312,7 @@ class AlpacaPaperVenue:
         if not_bool:
             raise self._violation(op, f"not booleans: {not_bool}")
         return AccountSnapshot(
-            venue=VENUE,
+            venue=Venue.ALPACA,
             account_id=str(payload["id"]),
             equity=equity,
             buying_power=buying_power,
@@ -353,7 +355,7 @@ class AlpacaPaperVenue:
             if symbol in reports:
                 raise self._violation(op, f"{symbol} is reported twice")
             reports[symbol] = PositionReport(
-                VENUE, symbol, signed, prices["avg_entry_price"], prices["market_value"]
+                Venue.ALPACA, symbol, signed, prices["avg_entry_price"], prices["market_value"]
             )
         return list(reports.values())
 
@@ -472,7 +474,7 @@ class AlpacaPaperVenue:
     # --- checking answers -----------------------------------------------------------------------------
 
     def _parsed_order(self, op: str, payload: Any) -> dict[str, Any]:
-        """An order answer in the §6 contract, whoever placed it."""
+        """An order answer in the contract (docs/routing.md, "Order answers"), whoever placed it."""
         if not isinstance(payload, Mapping):
             raise self._violation(op, f"expected an order object, got {type(payload).__name__}")
         required = REQUIRED_ORDER_FIELDS if _absent(payload.get("notional")) else ("id", "status", "symbol")
@@ -502,8 +504,8 @@ class AlpacaPaperVenue:
         return dict(payload)
 
     def _checked_order(self, op: str, payload: Any, order: OrderRequest) -> dict[str, Any]:
-        """The §6 contract, plus side and qty: booking a fill of the wrong side or size is worse than
-        falling back."""
+        """The order-answer contract, plus symbol, client order id, side and qty: booking a fill of the
+        wrong side or size is worse than falling back."""
         if isinstance(payload, Mapping) and _absent(payload.get("qty")):
             raise self._violation(op, "missing qty (an order placed by qty)")
         parsed = self._parsed_order(op, payload)
@@ -555,7 +557,7 @@ class AlpacaPaperVenue:
         if commission is None:
             commission = sum(_number(f.get(key)) or 0.0 for f in fills for key in FEE_FIELDS)
         return OrderReport(
-            venue=VENUE,
+            venue=Venue.ALPACA,
             order_id=str(latest["id"]),
             client_order_id=order.client_order_id,
             symbol=order.symbol,
@@ -589,7 +591,7 @@ class AlpacaPaperVenue:
         filled, price = self._aggregate(payload)
         side = payload.get("side")
         return OrderReport(
-            venue=VENUE,
+            venue=Venue.ALPACA,
             order_id=str(payload["id"]),
             client_order_id=str(payload.get("client_order_id") or ""),
             symbol=str(payload["symbol"]).strip().upper(),
@@ -613,7 +615,7 @@ class AlpacaPaperVenue:
 
     def _error(self, op: str, failure: str, detail: str) -> VenueError:
         redacted = detail.replace(self._secret_key, "***").replace(self._api_key, "***")  # echoed keys
-        return VenueError(venue=VENUE, op=op, failure=failure, detail=redacted)
+        return VenueError(venue=Venue.ALPACA, op=op, failure=failure, detail=redacted)
 
 
 def _side(side: str) -> str:

@@ -57,11 +57,11 @@ from torghut_assets.domain.universe_policy import (
     JANGAR_URL_INVALID_HOST,
     JANGAR_URL_INVALID_SCHEME,
     JANGAR_URL_MISSING,
-    SOURCE_JANGAR,
-    STATUS_OK,
     FetchFailure,
     FetchOutcome,
     UniverseSnapshot,
+    UniverseSource,
+    UniverseStatus,
     redacted_url,
     resolve_with_cache,
 )
@@ -241,8 +241,8 @@ class JangarUniverseClient(PooledHttpClient):
             return FetchFailure(JANGAR_PAYLOAD_DECODE_FAILED, f"{type(exc).__name__}: {exc}"[:300])
         snapshot = UniverseSnapshot(
             symbols=tuple(symbols),
-            source=SOURCE_JANGAR,
-            status=STATUS_OK,
+            source=UniverseSource.JANGAR,
+            status=UniverseStatus.OK,
             reason=JANGAR_FETCH_OK,
             fetched_at=now,
             age_seconds=0.0,

@@ -46,10 +46,10 @@ import pandas as pd
 import requests
 import urllib3.exceptions
 
-from torghut_assets.adapters.execution_venue import CancelOutcome, OrderReport, OrderRequest, VenueError
 from torghut_assets.adapters.http_session import PooledHttpClient
+from torghut_assets.domain.orders import CancelOutcome, OrderReport, OrderRequest, VenueError
+from torghut_assets.domain.routing import Venue
 
-VENUE = "lean"
 RUNNER_ADAPTER = "lean"  # the runner's `_execution_adapter` on every order it answers
 REQUIRED_ORDER_FIELDS = ("id", "status", "symbol", "qty")
 LIST_STATUSES = ("open", "closed", "all")  # alpaca-py QueryOrderStatus; anything else is a runner 502
@@ -132,7 +132,7 @@ class LeanRunnerVenue(PooledHttpClient):
     order back adds at most `fill_poll_attempts` such calls and the sleeps between them.
     """
 
-    name = VENUE
+    name: str = Venue.LEAN
 
     def __init__(
         self,
@@ -253,14 +253,16 @@ class LeanRunnerVenue(PooledHttpClient):
             payload = self._call(op, "POST", f"/v1/orders/{quote(order_id, safe='')}/cancel", headers=headers)
         except VenueError as exc:
             if exc.failure == "http_502" and _RUNNER_FAILURE.match(exc.detail):
-                return CancelOutcome(VENUE, order_id, None, accepted=False, status=None, detail=exc.detail)
+                return CancelOutcome(
+                    Venue.LEAN, order_id, None, accepted=False, status=None, detail=exc.detail
+                )
             raise
         ok = payload.get("ok") if isinstance(payload, Mapping) else None
         if not isinstance(ok, bool):
             raise self._violation(op, f'expected {{"ok": true|false, ...}}, got {_shape(payload)}')
         self._check_audit(op, payload)
         detail = "" if ok else "the runner answered ok=false"
-        return CancelOutcome(VENUE, order_id, None, accepted=ok, status=None, detail=detail)
+        return CancelOutcome(Venue.LEAN, order_id, None, accepted=ok, status=None, detail=detail)
 
     def cancel_all_orders(self, *, correlation_id: str | None = None) -> list[CancelOutcome]:
         """One outcome per open order the broker tried to cancel, from its per-order HTTP status; a
@@ -406,7 +408,7 @@ class LeanRunnerVenue(PooledHttpClient):
             message = body.get("message") if body is not None else None
             detail = f"HTTP {status}" + (f": {message}" if message else "")
         return CancelOutcome(
-            VENUE,
+            Venue.LEAN,
             str(item["id"]),
             str(client_order_id) if not _absent(client_order_id) else None,
             accepted=accepted,
@@ -470,7 +472,7 @@ class LeanRunnerVenue(PooledHttpClient):
         fees = self._optional_number(op, payload, "fees", default=0.0)
 
         return OrderReport(
-            venue=VENUE,
+            venue=Venue.LEAN,
             order_id=got_id,
             client_order_id=client_order_id or ("" if _absent(got_cid) else str(got_cid)),
             symbol=symbol if symbol is not None else got_symbol,
@@ -512,7 +514,7 @@ class LeanRunnerVenue(PooledHttpClient):
 
     @staticmethod
     def _error(op: str, failure: str, detail: str) -> VenueError:
-        return VenueError(venue=VENUE, op=op, failure=failure, detail=detail)
+        return VenueError(venue=Venue.LEAN, op=op, failure=failure, detail=detail)
 
     def _violation(self, op: str, detail: str) -> VenueError:
         return self._error(op, "contract_violation", detail)

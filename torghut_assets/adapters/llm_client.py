@@ -316,8 +316,9 @@ class OpenAICompatibleClient(PooledHttpClient):
 
 
 class _EventDecoder:
-    """Server-sent events (WHATWG HTML §9.2): lines end in LF, CR or CRLF; `data:` lines accumulate, a
-    blank line dispatches them joined by LF; comments (`: keepalive`) and other fields are ignored."""
+    """Server-sent events (the WHATWG HTML Living Standard's "Server-sent events"): lines end in LF, CR
+    or CRLF; `data:` lines accumulate, a blank line dispatches them joined by LF; comments (`: keepalive`)
+    and other fields are ignored."""
 
     def __init__(self) -> None:
         self._pending = b""

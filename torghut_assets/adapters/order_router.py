@@ -1,51 +1,24 @@
 """Submit one order along its chosen route: the expected venue first, the fallback once on failure.
 
 Policy (which venue, why) lives in `domain/routing.py`; this module only executes it and records every
-attempt, so the ledger can show exactly which venue placed an order and why another did not.
+attempt in a `domain.orders.RoutedOrder`, so the ledger can show exactly which venue placed an order and
+why another did not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from torghut_assets.adapters.execution_venue import (
+from torghut_assets.domain.orders import (
     ExecutionVenue,
     OrderLookupVenue,
     OrderReport,
     OrderRequest,
+    RoutedOrder,
     VenueError,
 )
-from torghut_assets.domain.routing import RouteChoice, RouteRecord, normalize_route
-
-
-@dataclass(frozen=True)
-class RoutedOrder:
-    request: OrderRequest
-    choice: RouteChoice
-    route: RouteRecord
-    report: OrderReport | None
-    attempts: tuple[dict[str, Any], ...] = field(default=())
-
-    @property
-    def failure_reason(self) -> str | None:
-        """Why no venue accepted the order (None when one did)."""
-        if self.report is not None:
-            return None
-        return str(self.attempts[-1]["reason"]) if self.attempts else "no_venue_attempted"
-
-    def raw_route_payload(self) -> dict[str, Any]:
-        """The route marker stored with the order: every attempt, and whether a fallback placed it."""
-        return {
-            "expected_adapter": self.route.expected_adapter,
-            "actual_adapter": self.route.actual_adapter,
-            "fallback": self.route.fallback_count > 0,
-            "fallback_reason": self.route.fallback_reason,
-            "bypass_reason": self.choice.bypass_reason,
-            "primary_unavailable": self.choice.primary_unavailable,
-            "attempts": list(self.attempts),
-        }
+from torghut_assets.domain.routing import RouteChoice, normalize_route
 
 
 def _placed_despite_timeout(venue: ExecutionVenue, order: OrderRequest) -> OrderReport | None:

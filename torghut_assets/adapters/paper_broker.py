@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from torghut_assets.adapters.execution_venue import OrderReport, OrderRequest
-from torghut_assets.domain.decisions import TradeDecision
+from torghut_assets.domain.decisions import DecisionStatus, TradeDecision
+from torghut_assets.domain.orders import OrderReport, OrderRequest, OrderSide, OrderStatus
+from torghut_assets.domain.routing import Venue
 
-SIMULATOR_ADAPTER = "simulator"
 SIMULATOR_VERSION = "torghut-paper-sim/1"
 
 
@@ -32,7 +32,7 @@ class FillModel:
 class PaperFill:
     decision: TradeDecision
     order_id: str
-    status: str
+    status: OrderStatus
     submitted_qty: int
     filled_qty: int
     avg_fill_price: float | None
@@ -48,7 +48,7 @@ def _expected_cost_bps(spread_bps: float, participation: float, model: FillModel
 
 @dataclass(frozen=True)
 class FillOutcome:
-    status: str
+    status: OrderStatus
     filled_qty: int
     avg_fill_price: float | None
     filled_at: pd.Timestamp | None
@@ -64,22 +64,26 @@ def bars_by_symbol(bars: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def fill_market_order(
-    symbol_bars: pd.DataFrame | None, event_ts: pd.Timestamp, side: str, qty: int, model: FillModel
+    symbol_bars: pd.DataFrame | None, event_ts: pd.Timestamp, side: OrderSide, qty: int, model: FillModel
 ) -> FillOutcome:
     """Fill at the first bar starting at or after `event_ts`; no such bar ⇒ the day order expires."""
     idx = None if symbol_bars is None else int(symbol_bars["ts"].searchsorted(event_ts, "left"))
     if symbol_bars is None or idx is None or idx >= len(symbol_bars):
-        return FillOutcome("expired", 0, None, None, 0.0, 0.0, {})
+        return FillOutcome(OrderStatus.EXPIRED, 0, None, None, 0.0, 0.0, {})
     bar = symbol_bars.iloc[idx]
     volume = int(bar["volume"])
     filled = min(qty, math.floor(model.max_participation * volume))
     participation = filled / volume if volume > 0 else 0.0
     cost_bps = _expected_cost_bps(float(bar["spread_bps"]), participation, model)
-    direction = 1 if side == "buy" else -1
+    direction = 1 if side == OrderSide.BUY else -1
     price = round(float(bar["open"]) * (1 + direction * cost_bps / 1e4), 4)
     full_participation = qty / volume if volume > 0 else 1.0
     p95 = _expected_cost_bps(float(bar["spread_bps"]) * 1.5, min(full_participation, 1.0), model)
-    status = "filled" if filled == qty else ("partially_filled" if filled > 0 else "canceled")
+    status = (
+        OrderStatus.FILLED
+        if filled == qty
+        else (OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.CANCELED)
+    )
     return FillOutcome(
         status=status,
         filled_qty=filled,
@@ -104,7 +108,7 @@ def simulate_fills(
     by_symbol = bars_by_symbol(bars)
     fills: list[PaperFill] = []
     for decision in decisions:
-        if decision.status != "planned":
+        if decision.status != DecisionStatus.PLANNED:
             continue
         outcome = fill_market_order(
             by_symbol.get(decision.symbol), decision.event_ts, decision.action, decision.qty, model
@@ -134,7 +138,7 @@ class SimulatedVenue:
         self,
         bars: pd.DataFrame,
         *,
-        name: str = SIMULATOR_ADAPTER,
+        name: str = Venue.SIMULATOR,
         model: FillModel | None = None,
         delay_bars: int = 0,
     ) -> None:
@@ -148,11 +152,15 @@ class SimulatedVenue:
 
     def submit(self, order: OrderRequest) -> OrderReport:
         outcome = fill_market_order(
-            self._bars.get(order.symbol), order.submitted_at + self._delay, order.side, order.qty, self._model
+            self._bars.get(order.symbol),
+            order.submitted_at + self._delay,
+            OrderSide(order.side),
+            order.qty,
+            self._model,
         )
         order_id = (
             f"sim-{order.client_order_id[:32]}"
-            if self.name == SIMULATOR_ADAPTER
+            if self.name == Venue.SIMULATOR
             else (f"{self.name}-sim-{order.client_order_id[:28]}")
         )
         return OrderReport(

@@ -32,7 +32,10 @@ class SignalSourceUnavailable(RuntimeError):
 
 @runtime_checkable
 class SignalSource(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """The source's name in provenance (a class constant in every source)."""
+        ...
 
     def fetch_window(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Raw signal rows with `event_ts` in [start, end), SIGNAL_COLUMNS, possibly containing bad rows."""

@@ -5,7 +5,7 @@ The URL arrives as `EnvVar("TORGHUT_ALERT_WEBHOOK_URL")` and is never shown (met
 sent. Callers send after their ledger transaction has committed, and `send` never raises: an alert is
 a consequence of a governance action, so a broken webhook or alert table must not undo or fail the
 action. A failed post stays `pending` and is retried when the event is seen again or by
-`alert_retry_sensor`.
+`alert_retry_sensor`. The recording, claiming and posting are `services.alert_delivery`.
 """
 
 import datetime as dt
@@ -15,13 +15,12 @@ from typing import Any
 
 import dagster as dg
 
-from torghut_assets.adapters.webhook import WebhookClient, WebhookError
+from torghut_assets.adapters.webhook import WebhookClient
 from torghut_assets.defs.resources import LedgerResource
-from torghut_assets.domain.alerts import Alert, DeliveryReport, distinct, slack_message
-from torghut_assets.ledger import alert_deliveries as store
+from torghut_assets.domain.alerts import Alert, DeliveryReport, distinct
+from torghut_assets.services import alert_delivery
 
 Log = logging.Logger | dg.DagsterLogManager
-CLAIMED_ELSEWHERE = "claimed_elsewhere"
 
 
 class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -40,7 +39,7 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         if not unique:
             return DeliveryReport(webhook_configured=self.configured)
         try:
-            report = self._send(ledger, unique)
+            report = alert_delivery.send_alerts(ledger.engine, unique, self._client(), self._lease())
         except Exception as exc:  # the governance action already committed; it must not fail here
             report = DeliveryReport(
                 webhook_configured=self.configured,
@@ -53,102 +52,28 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         """Post pending incidents of the last `retry_max_age_hours`, oldest first, stopping at a failure."""
         if not self.configured:
             return DeliveryReport(webhook_configured=False)
-        now = _now()
         try:
-            with ledger.engine.begin() as conn:
-                rows = store.retryable(
-                    conn,
-                    since=now - dt.timedelta(hours=self.retry_max_age_hours),
-                    now=now,
-                    limit=self.retry_batch,
-                )
-            report = self._deliver_all(ledger, [(r["incident_key"], r["payload"]) for r in rows])
+            report = alert_delivery.retry_pending(
+                ledger.engine,
+                self._webhook(),
+                max_age=dt.timedelta(hours=self.retry_max_age_hours),
+                limit=self.retry_batch,
+                lease=self._lease(),
+            )
         except Exception as exc:
             report = DeliveryReport(webhook_configured=True, errors=(f"alerting_error:{type(exc).__name__}",))
         _log(log, report)
         return report
 
     def _client(self) -> WebhookClient | None:
-        if not self.configured:
-            return None
+        return self._webhook() if self.configured else None
+
+    def _webhook(self) -> WebhookClient:
         return WebhookClient(url=str(self.webhook_url), timeout_seconds=self.timeout_seconds)
 
-    def _send(self, ledger: LedgerResource, alerts: list[Alert]) -> DeliveryReport:
-        status = store.PENDING if self.configured else store.UNCONFIGURED
-        already: list[str] = []
-        recorded_only: list[str] = []
-        to_post: list[tuple[str, dict[str, Any]]] = []
-        now = _now()
-        for alert in alerts:
-            payload = slack_message(alert)
-            with ledger.engine.begin() as conn:
-                inserted = store.record(conn, alert, payload, status=status, at=now)
-                state = status if inserted else store.status_of(conn, alert.incident_key)
-            if state == store.PENDING and self.configured:
-                to_post.append((alert.incident_key, payload))
-            elif inserted or state == store.PENDING:
-                recorded_only.append(alert.incident_key)
-            else:
-                already.append(alert.incident_key)
-        posted = self._deliver_all(ledger, to_post)
-        return DeliveryReport(
-            webhook_configured=self.configured,
-            sent=posted.sent,
-            already_sent=(*already, *posted.already_sent),
-            recorded_only=tuple(recorded_only),
-            retry_pending=posted.retry_pending,
-            errors=posted.errors,
-        )
-
-    def _deliver_all(self, ledger: LedgerResource, items: list[tuple[str, dict[str, Any]]]) -> DeliveryReport:
-        """Post in order; after the first failure the rest wait for the retry (a down webhook must not
-        hold a governance run for one timeout per alert)."""
-        client = self._client()
-        sent: list[str] = []
-        elsewhere: list[str] = []
-        waiting: list[str] = []
-        errors: list[str] = []
-        for key, payload in items:
-            if client is None or errors:
-                waiting.append(key)
-                continue
-            outcome = self._deliver(ledger, client, key, payload)
-            if outcome is None:
-                sent.append(key)
-            elif outcome == CLAIMED_ELSEWHERE:
-                elsewhere.append(key)
-            else:
-                waiting.append(key)
-                errors.append(outcome)
-        return DeliveryReport(
-            webhook_configured=client is not None,
-            sent=tuple(sent),
-            already_sent=tuple(elsewhere),
-            retry_pending=tuple(waiting),
-            errors=tuple(errors),
-        )
-
-    def _deliver(
-        self, ledger: LedgerResource, client: WebhookClient, key: str, payload: dict[str, Any]
-    ) -> str | None:
-        """None when delivered, else why not. The post happens outside any database transaction."""
-        lease = dt.timedelta(seconds=self.timeout_seconds + 30)
-        with ledger.engine.begin() as conn:
-            if not store.claim(conn, key, at=_now(), lease=lease):
-                return CLAIMED_ELSEWHERE
-        try:
-            client.post(payload)
-        except WebhookError as exc:
-            with ledger.engine.begin() as conn:
-                store.mark_failed(conn, key, f"{exc.code} {exc.detail}".strip())
-            return exc.code
-        with ledger.engine.begin() as conn:
-            store.mark_sent(conn, key, at=_now())
-        return None
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    def _lease(self) -> dt.timedelta:
+        """How long a claim on an incident holds: one post's timeout plus a margin."""
+        return dt.timedelta(seconds=self.timeout_seconds + 30)
 
 
 def _log(log: Log | None, report: DeliveryReport) -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 import dagster as dg
 
 from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.markdown import markdown_table
 
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+__all__ = ["markdown_table", "window_metadata"]
 
 
 def window_metadata(window: LaneWindow, rows: int, summary: str, **extra: Any) -> dict[str, Any]:
@@ -36,4 +34,6 @@ def _metadata_value(value: Any) -> Any:
         return dg.MetadataValue.json(value)
     if value is None:
         return dg.MetadataValue.text("null")
+    if isinstance(value, StrEnum):  # Dagster serializes only plain strings, not domain vocabulary members
+        return value.value
     return value

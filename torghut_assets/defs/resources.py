@@ -11,22 +11,27 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
-from sqlalchemy.engine import Connection, Engine
 
-from torghut_assets.adapters.execution_venue import ExecutionVenue
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, PROFILES, MarketSimulator
-from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER, SIMULATOR_VERSION, SimulatedVenue
+from torghut_assets.adapters.paper_broker import SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.adapters.signal_source import SignalSource, SignalSourceUnavailable
 from torghut_assets.domain.feature_quality import FeatureQualityLimits
-from torghut_assets.domain.routing import ALPACA, LEAN, RoutingPolicy
+from torghut_assets.domain.orders import ExecutionVenue
+from torghut_assets.domain.routing import RoutingPolicy, Venue, routing_scope
 from torghut_assets.domain.universe_policy import (
     DEFAULT_CACHE_TTL_SECONDS,
     DEFAULT_STALE_MAX_SECONDS,
     UniverseSnapshot,
     static_snapshot,
 )
-from torghut_assets.ledger.artifacts import ArtifactStore
-from torghut_assets.ledger.engine import create_ledger_engine, default_database_url
+from torghut_assets.ledger.artifacts import ArtifactStore, default_artifact_root
+from torghut_assets.ledger.engine import (
+    LedgerConnection,
+    LedgerEngine,
+    create_ledger_engine,
+    default_database_url,
+    describe_engine,
+)
 from torghut_assets.ledger.migrate import current_revision, head_revision
 
 if TYPE_CHECKING:
@@ -48,20 +53,16 @@ class LedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     database_url: str | None = None
     artifact_root: str | None = None
 
-    _engine: Engine | None = PrivateAttr(default=None)
+    _engine: LedgerEngine | None = PrivateAttr(default=None)
 
     def resolved_url(self) -> str:
         return self.database_url or os.environ.get("TORGHUT_DATABASE_URL") or default_database_url()
 
     def resolved_artifact_root(self) -> Path:
-        root = self.artifact_root or os.environ.get("TORGHUT_ARTIFACT_ROOT")
-        if root:
-            return Path(root)
-        home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home")
-        return home / "artifacts"
+        return default_artifact_root(self.artifact_root)
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> LedgerEngine:
         if self._engine is None:
             self._engine = create_ledger_engine(self.resolved_url())
         return self._engine
@@ -81,12 +82,12 @@ class LedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             self._engine = None
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[LedgerConnection]:
         with self.engine.begin() as conn:
             yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator[LedgerConnection]:
         with self.engine.connect() as conn:
             yield conn
 
@@ -95,8 +96,7 @@ class LedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return ArtifactStore(self.resolved_artifact_root())
 
     def describe(self) -> dict[str, str]:
-        url = self.engine.url
-        return {"backend": url.get_backend_name(), "database": url.render_as_string(hide_password=True)}
+        return describe_engine(self.engine)
 
 
 class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -255,9 +255,9 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def policy(self) -> RoutingPolicy:
         return RoutingPolicy(
-            primary_adapter=LEAN,
-            fallback_adapter=None if self.fallback_adapter == "none" else self.fallback_adapter,
-            policy=self.adapter_policy,
+            primary_adapter=Venue.LEAN,
+            fallback_adapter=None if self.fallback_adapter == "none" else Venue(self.fallback_adapter),
+            policy=routing_scope(self.adapter_policy),
             allowlist_symbols=frozenset(self.adapter_symbols),
             manual_review_fallback_threshold=self.manual_review_fallback_threshold,
         )
@@ -265,32 +265,32 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def lean_usable(self, venues: Mapping[str, ExecutionVenue]) -> bool:
         """The reference's adapter build: LEAN is used unless the health check is on, health is required
         and the runner does not answer healthy (then orders take the fallback, `lean_runner_unhealthy`)."""
-        if LEAN not in venues:
+        if Venue.LEAN not in venues:
             return False
         if not (self.lean_healthcheck_enabled and self.lean_require_healthy):
             return True
-        return venues[LEAN].healthy()
+        return venues[Venue.LEAN].healthy()
 
     def venues(self, bars: pd.DataFrame) -> dict[str, ExecutionVenue]:
         venues: dict[str, ExecutionVenue] = {}
         if self.lean_runner_url:
             from torghut_assets.adapters.lean_runner import LeanRunnerVenue
 
-            venues[LEAN] = LeanRunnerVenue(
+            venues[Venue.LEAN] = LeanRunnerVenue(
                 base_url=self.lean_runner_url,
                 timeout_seconds=self.lean_timeout_seconds,
                 healthcheck_timeout_seconds=self.lean_healthcheck_timeout_seconds,
             )
         alpaca = self.alpaca_venue()
         if alpaca is not None:
-            venues[ALPACA] = alpaca
-        if ALPACA not in venues and self.paper_simulator_fallback:
-            venues[SIMULATOR_ADAPTER] = SimulatedVenue(bars)
+            venues[Venue.ALPACA] = alpaca
+        if Venue.ALPACA not in venues and self.paper_simulator_fallback:
+            venues[Venue.SIMULATOR] = SimulatedVenue(bars)
         return venues
 
     def alpaca_venue(self) -> AlpacaPaperVenue | None:
         """The Alpaca venue when its keys are configured: the broker whose account and positions sizing
-        and reconciliation trust (`defs/lane_window/broker_account.py`); None means the simulated account."""
+        and reconciliation trust (`services/broker_account.py`); None means the simulated account."""
         if not (self.alpaca_api_key_id and self.alpaca_secret_key):
             return None
         from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
@@ -304,9 +304,9 @@ class BrokerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         )
 
     def provenance(self, venues: dict[str, ExecutionVenue]) -> dict[str, Any]:
-        simulated = list(venues) == [SIMULATOR_ADAPTER]
+        simulated = list(venues) == [Venue.SIMULATOR]
         return {
-            "venues": sorted(venues),
+            "venues": sorted(str(v) for v in venues),
             "policy": self.adapter_policy,
             "fallback_adapter": self.fallback_adapter,
             "simulator_version": SIMULATOR_VERSION if simulated else None,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from torghut_assets.domain.continuity import CLEARED, EMERGENCY_TRIGGERED, LATCHED
+from torghut_assets.domain.continuity import ContinuityTransition
 
 CONTINUITY_LATCHED = "continuity_latched"
 CONTINUITY_RECOVERED = "continuity_recovered"
@@ -137,7 +137,7 @@ def continuity_alert(
     message names the incident it closes.
     """
     window, latch = _iso(window_start), _iso(latched_window)
-    if transition == LATCHED:
+    if transition == ContinuityTransition.LATCHED:
         return Alert(
             kind=CONTINUITY_LATCHED,
             incident_id=latch,
@@ -152,7 +152,7 @@ def continuity_alert(
             detail="Signals are missing or stale while they should flow. Live promotion is refused for "
             "this lane until the alert clears (2 consecutive signal-bearing windows).",
         )
-    if transition == CLEARED:
+    if transition == ContinuityTransition.CLEARED:
         return Alert(
             kind=CONTINUITY_RECOVERED,
             incident_id=latch,
@@ -162,7 +162,7 @@ def continuity_alert(
             facts=(("latched in window", latch), ("cleared in window", window)),
             detail="Signals flow again; the continuity latch is cleared.",
         )
-    if transition == EMERGENCY_TRIGGERED:
+    if transition == ContinuityTransition.EMERGENCY_TRIGGERED:
         return Alert(
             kind=EMERGENCY_STOP,
             incident_id=window,

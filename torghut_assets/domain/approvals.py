@@ -15,8 +15,9 @@ presented to, whether that promotion is allowed or denied (the ledger records wh
 any later presentation is refused `approval_replayed`, naming that promotion and its outcome. A token
 that fails verification was never a valid approval and is not spent.
 
-An override can only lift what §10.3 allows; the never-bypassable blocks (kill switch, gate 0,
-continuity latch, `reject` verdicts, ...) are enforced elsewhere and ignore approvals.
+An override can only lift what docs/promotion.md, "Deny vs override", allows; the never-bypassable blocks
+(kill switch, gate 0, continuity latch, `reject` verdicts, ...) are enforced elsewhere and ignore
+approvals.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from torghut_assets.domain.evidence import canonical_json
@@ -64,11 +66,16 @@ SCHEME_ED25519 = "ed25519_v2"
 SOURCE_LAUNCHPAD_DEV = "launchpad_dev"
 SOURCE_CLI_DEV_HMAC = "cli_dev_hmac"
 
-# The outcome of the promotion an approval was presented to, recorded when it is spent
-# (`approval_overrides.used_outcome`): an approval is spent by its first presentation either way.
-USED_ALLOWED = "allow"
-USED_DENIED = "deny"
-USED_OUTCOMES: frozenset[str] = frozenset({USED_ALLOWED, USED_DENIED})
+
+class ApprovalUseOutcome(StrEnum):
+    """The outcome of the promotion an approval was presented to, recorded when it is spent
+    (`approval_overrides.used_outcome`): an approval is spent by its first presentation either way."""
+
+    ALLOWED = "allow"
+    DENIED = "deny"
+
+
+USED_OUTCOMES: frozenset[str] = frozenset(o.value for o in ApprovalUseOutcome)
 
 _OVERRIDE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
@@ -165,7 +172,7 @@ class ApprovalUse:
     (a row written before outcomes were recorded, or a row inserted to block the id)."""
 
     promotion_id: str | None
-    outcome: str | None
+    outcome: ApprovalUseOutcome | None
     at: dt.datetime | None
     revoked: bool = False
 
@@ -184,7 +191,11 @@ class ApprovalUse:
             return f"revoked{when}"
         if self.promotion_id is None:
             return f"already recorded in the ledger{when}"
-        outcome = {USED_ALLOWED: "allowed", USED_DENIED: "denied"}.get(self.outcome or "", "outcome unknown")
+        outcome = (
+            "outcome unknown"
+            if self.outcome is None
+            else {ApprovalUseOutcome.ALLOWED: "allowed", ApprovalUseOutcome.DENIED: "denied"}[self.outcome]
+        )
         return f"spent by promotion {self.promotion_id} ({outcome}){when}"
 
 
@@ -225,7 +236,7 @@ def new_record(
     ttl: dt.timedelta = DEFAULT_TTL,
     override_id: str | None = None,
 ) -> ApprovalRecord:
-    """A record valid from `now` for `ttl` (default 24 h, §10.3 proposed)."""
+    """A record valid from `now` for `ttl` (default 24 h, docs/approvals.md, "Validity")."""
     return ApprovalRecord(
         override_id=override_id if override_id is not None else new_override_id(),
         candidate_id=candidate_id,

@@ -23,17 +23,27 @@ UNIVERSE_UNAVAILABLE = "universe_source_unavailable"
 CURSOR_AHEAD = "cursor_ahead_of_stream"
 LANE_WINDOW_MISSING = "lane_window_missing"
 
-STATE_ACTIONABLE = "actionable_source_fault"
-STATE_EXPECTED = "expected_market_closed_staleness"
-STATE_HEALTHY = "healthy"
 
-LATCHED, REFRESHED, RECOVERING, CLEARED = "latched", "refreshed", "recovering", "cleared"
-EMERGENCY_TRIGGERED, EMERGENCY_ESCALATED, EMERGENCY_RECOVERED = (
-    "emergency_stop",
-    "emergency_escalated",
-    "freshness_recovered",
-)
-EMERGENCY_CLEARED = "emergency_cleared"
+class Staleness(StrEnum):
+    """How a window's silence reads (`classify_staleness`)."""
+
+    ACTIONABLE = "actionable_source_fault"
+    EXPECTED = "expected_market_closed_staleness"
+    HEALTHY = "healthy"
+
+
+class ContinuityTransition(StrEnum):
+    """A lane's continuity event: the alert latching, refreshing, recovering and clearing, and the
+    emergency stop firing, escalating, recovering on its own or being cleared by a person."""
+
+    LATCHED = "latched"
+    REFRESHED = "refreshed"
+    RECOVERING = "recovering"
+    CLEARED = "cleared"
+    EMERGENCY_TRIGGERED = "emergency_stop"
+    EMERGENCY_ESCALATED = "emergency_escalated"
+    EMERGENCY_RECOVERED = "freshness_recovered"
+    EMERGENCY_CLEARED = "emergency_cleared"
 
 
 class EmergencyStopReason(StrEnum):
@@ -172,7 +182,7 @@ class ContinuityState:
 @dataclass(frozen=True)
 class ContinuityEvent:
     window_start: pd.Timestamp
-    transition: str
+    transition: ContinuityTransition
     reason: str | None
     actionable: bool
     market_session_open: bool
@@ -182,7 +192,7 @@ class ContinuityEvent:
     detail: tuple[str, ...] = ()
 
 
-def classify_staleness(obs: WindowObservation, config: ContinuityConfig) -> str:
+def classify_staleness(obs: WindowObservation, config: ContinuityConfig) -> Staleness:
     """`actionable_source_fault`, `expected_market_closed_staleness`, or `healthy` for a window with signals.
 
     `cursor_ahead_of_stream` is actionable only while the market is open: the reference gives that code to
@@ -191,13 +201,13 @@ def classify_staleness(obs: WindowObservation, config: ContinuityConfig) -> str:
     is older than that close (less a tolerance) died in session, which the closed market does not excuse.
     """
     if obs.usable or obs.no_signal_reason is None:
-        return STATE_HEALTHY
+        return Staleness.HEALTHY
     reason = obs.no_signal_reason
     if obs.market_session_open:
-        return STATE_ACTIONABLE
+        return Staleness.ACTIONABLE
     if reason != CURSOR_AHEAD and reason not in config.market_closed_expected_reasons:
-        return STATE_ACTIONABLE
-    return STATE_ACTIONABLE if stopped_before_session_close(obs, config) else STATE_EXPECTED
+        return Staleness.ACTIONABLE
+    return Staleness.ACTIONABLE if stopped_before_session_close(obs, config) else Staleness.EXPECTED
 
 
 def stopped_before_session_close(obs: WindowObservation, config: ContinuityConfig) -> bool:
@@ -226,7 +236,7 @@ def emergency_stop_reasons(obs: WindowObservation, streak: int, config: Continui
         lag = obs.signal_lag_seconds
         if obs.market_session_open and lag is not None and lag >= config.signal_lag_seconds_limit:
             reasons.append(EmergencyStopReason.SIGNAL_LAG.coded(int(lag)))
-        explained = classify_staleness(obs, config) == STATE_EXPECTED
+        explained = classify_staleness(obs, config) == Staleness.EXPECTED
         if (
             reason in config.critical_reasons
             and streak >= config.staleness_alert_streak_limit
@@ -278,7 +288,7 @@ def step(
     if state.last_window_start is not None and obs.window_start <= state.last_window_start:
         return state, []
     staleness = classify_staleness(obs, config)
-    actionable = staleness == STATE_ACTIONABLE
+    actionable = staleness == Staleness.ACTIONABLE
     if obs.usable:
         reason, streak = None, 0
     else:
@@ -289,7 +299,7 @@ def step(
 
     cause = (universe_halt_reason(obs),) if reason == UNIVERSE_UNAVAILABLE else ()
 
-    def event(transition: str, detail: tuple[str, ...] = cause) -> None:
+    def event(transition: ContinuityTransition, detail: tuple[str, ...] = cause) -> None:
         events.append(
             ContinuityEvent(
                 obs.window_start,
@@ -309,10 +319,10 @@ def step(
             recovery = new.recovery_streak + 1
             if recovery >= max(1, config.recovery_cycles):
                 new = replace(new, alert_active=False, alert_reason=None, alert_since=None, recovery_streak=0)
-                event(CLEARED)
+                event(ContinuityTransition.CLEARED)
             else:
                 new = replace(new, recovery_streak=recovery)
-                event(RECOVERING)
+                event(ContinuityTransition.RECOVERING)
     elif actionable:
         lag = obs.signal_lag_seconds
         latch = (
@@ -322,12 +332,12 @@ def step(
         )
         if new.alert_active:
             new = replace(new, recovery_streak=0)
-            event(REFRESHED)
+            event(ContinuityTransition.REFRESHED)
         elif latch:
             new = replace(
                 new, alert_active=True, alert_reason=reason, alert_since=obs.window_start, recovery_streak=0
             )
-            event(LATCHED)
+            event(ContinuityTransition.LATCHED)
 
     if config.emergency_stop_enabled:
         found = emergency_stop_reasons(obs, streak, config)
@@ -340,13 +350,13 @@ def step(
                     emergency_recovery_streak=0,
                     emergency_since=obs.window_start,
                 )
-                event(EMERGENCY_TRIGGERED, tuple(found))
+                event(ContinuityTransition.EMERGENCY_TRIGGERED, tuple(found))
         else:
             new, escalated = _emergency_stop_standing(new, found, config)
             if escalated:
-                event(EMERGENCY_ESCALATED, new.emergency_reasons)
+                event(ContinuityTransition.EMERGENCY_ESCALATED, new.emergency_reasons)
             elif not new.emergency_stop_active:
-                event(EMERGENCY_RECOVERED, state.emergency_reasons)
+                event(ContinuityTransition.EMERGENCY_RECOVERED, state.emergency_reasons)
     elif new.emergency_stop_active:
         new = _emergency_stop_cleared(new)
     return new, events
@@ -439,7 +449,7 @@ def continuity_summary(
     return {
         "state": classification,
         "reason": obs.no_signal_reason,
-        "actionable": classification == STATE_ACTIONABLE,
+        "actionable": classification == Staleness.ACTIONABLE,
         "alert_active": alert_active,
         "alert_reason": state.alert_reason if state and alert_active else None,
         "evaluated_through": None if state is None else state.last_window_start,

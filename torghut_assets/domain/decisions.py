@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import pandas as pd
 
 from torghut_assets.domain.evidence import canonical_value, sha256_hex
 from torghut_assets.domain.lanes import LaneConfig
+from torghut_assets.domain.orders import OrderSide, OrderType, TimeInForce
 from torghut_assets.domain.strategies import StrategySpec, strategy_actions
 
-ORDER_TYPE = "market"
-TIME_IN_FORCE = "day"
 FLATTEN_RATIONALE = "session_close_flatten"
 SHORTS_NOT_ALLOWED = "shorts_not_allowed"
+
+
+class DecisionStatus(StrEnum):
+    """A trade decision's ledger status: planned (risk let it through), rejected (risk stopped it, kept
+    as evidence), submitted (an order for it reached a venue)."""
+
+    PLANNED = "planned"
+    REJECTED = "rejected"
+    SUBMITTED = "submitted"
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class TradeDecision:
     event_ts: pd.Timestamp
     signal_seq: int
     timeframe: str
-    action: str
+    action: OrderSide
     qty: int
     price: float
     rationale: str
@@ -43,8 +52,8 @@ class TradeDecision:
     lane_catalog_checksum: str | None = None
 
     @property
-    def status(self) -> str:
-        return "rejected" if self.risk_reasons else "planned"
+    def status(self) -> DecisionStatus:
+        return DecisionStatus.REJECTED if self.risk_reasons else DecisionStatus.PLANNED
 
     @property
     def decision_hash(self) -> str:
@@ -59,8 +68,8 @@ class TradeDecision:
                 "timeframe": self.timeframe,
                 "action": self.action,
                 "qty": self.qty,
-                "order_type": ORDER_TYPE,
-                "time_in_force": TIME_IN_FORCE,
+                "order_type": OrderType.MARKET,
+                "time_in_force": TimeInForce.DAY,
                 "limit_price": None,
                 "stop_price": None,
                 "rationale": self.rationale,
@@ -87,8 +96,8 @@ def decision_hash(decision: TradeDecision) -> str:
             "timeframe": decision.timeframe,
             "action": decision.action,
             "qty": str(decision.qty),
-            "order_type": ORDER_TYPE,
-            "time_in_force": TIME_IN_FORCE,
+            "order_type": OrderType.MARKET,
+            "time_in_force": TimeInForce.DAY,
             "limit_price": None,
             "stop_price": None,
             "params": decision.params,
@@ -176,7 +185,9 @@ def plan_session_decisions(
     book = _Book()
     decisions: list[TradeDecision] = []
 
-    def emit(i: int, symbol: str, action: str, qty: int, price: float, why: str, reasons: list[str]) -> None:
+    def emit(
+        i: int, symbol: str, action: OrderSide, qty: int, price: float, why: str, reasons: list[str]
+    ) -> None:
         decisions.append(
             TradeDecision(
                 strategy_id=spec.strategy_id,
@@ -203,10 +214,18 @@ def plan_session_decisions(
             for held_symbol, held_qty in sorted(book.positions.items()):
                 if held_qty > 0:
                     exit_price = float(last_prices.get(held_symbol, book.prices[held_symbol]))
-                    emit(i, held_symbol, "sell", held_qty, exit_price, FLATTEN_RATIONALE, [])
+                    emit(i, held_symbol, OrderSide.SELL, held_qty, exit_price, FLATTEN_RATIONALE, [])
             break
         if not math.isfinite(price) or price <= 0:
-            emit(i, symbol, "buy" if action > 0 else "sell", 0, 0.0, "strategy_signal", ["missing_price"])
+            emit(
+                i,
+                symbol,
+                OrderSide.BUY if action > 0 else OrderSide.SELL,
+                0,
+                0.0,
+                "strategy_signal",
+                ["missing_price"],
+            )
             continue
         book.prices[symbol] = price
         held = book.positions.get(symbol, 0)
@@ -215,16 +234,24 @@ def plan_session_decisions(
             reasons = _entry_risk_reasons(lane, book, symbol, qty, price, ts >= block_entries_at)
             if entry_block is not None and ts >= entry_block.since:
                 reasons.append(entry_block.reason)
-            emit(i, symbol, "buy", qty, price, "strategy_signal", reasons)
+            emit(i, symbol, OrderSide.BUY, qty, price, "strategy_signal", reasons)
             if not reasons:
                 book.positions[symbol] = qty
         elif action < 0 and held > 0:
-            emit(i, symbol, "sell", held, price, "strategy_signal", [])
+            emit(i, symbol, OrderSide.SELL, held, price, "strategy_signal", [])
             book.positions[symbol] = 0
         elif action < 0 and held == 0 and not lane.allow_shorts:
             # The strategy would open a short; risk refuses it, and the refusal is evidence (reference
             # reason `shorts_not_allowed`), not a silently dropped signal.
-            emit(i, symbol, "sell", size_order(spec, price), price, "strategy_signal", [SHORTS_NOT_ALLOWED])
+            emit(
+                i,
+                symbol,
+                OrderSide.SELL,
+                size_order(spec, price),
+                price,
+                "strategy_signal",
+                [SHORTS_NOT_ALLOWED],
+            )
     return decisions
 
 

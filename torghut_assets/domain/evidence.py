@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ FLOAT_DIGITS = 10
 def canonical_value(value: Any) -> Any:
     """Normalize a value into plain JSON types; raises on NaN/inf, which are never valid evidence."""
     if value is None or isinstance(value, bool | str):
-        return value
+        return value.value if isinstance(value, StrEnum) else value  # a vocabulary member is its value
     if isinstance(value, np.generic):
         return canonical_value(value.item())
     if isinstance(value, int):

@@ -1,4 +1,4 @@
-"""From stored research and operations evidence to `GateEvidence` (docs/promotion.md, §10.1).
+"""From stored research and operations evidence to `GateEvidence` (docs/promotion.md, "Gate inputs").
 
 Only what the ledger actually shows goes in; anything this layer cannot establish stays None, which the
 gates read as missing (fail closed). The profitability evidence (`profitability-evidence-v4`) is the
@@ -24,7 +24,7 @@ from torghut_assets.domain.uncertainty import UncertaintyEvidence
 
 PROFITABILITY_SCHEMA = "profitability-evidence-v4"
 REQUIRED_HASHES = ("signals", "strategy_config", "gate_policy", "candidate_report", "baseline_report")
-# Regime label of a fold's test span → fragility state (§9 ranks: normal 0 … crisis 3, unknown 1).
+# Regime label of a fold's test span → fragility state (ranks: docs/promotion.md, "Gate aggregation").
 REGIME_FRAGILITY = {"range": "normal", "trend_up": "normal", "trend_down": "elevated", "high_vol": "stress"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 CAVEATS = (

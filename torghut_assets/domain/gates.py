@@ -1,4 +1,4 @@
-"""Promotion gates 0..7 and their aggregation (docs/promotion.md, §10.1).
+"""Promotion gates 0..7 and their aggregation (docs/promotion.md, "Gate inputs", "Gate aggregation").
 
 Pure functions of a `GateEvidence` snapshot and a `GatePolicy`. Everything fails closed: a missing
 (None) or non-finite required input fails its gate with `<field>_missing` / `<field>_invalid`, and
@@ -14,11 +14,35 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from torghut_assets.domain.evidence import sha256_hex
 
-TARGET_MODES = ("shadow", "paper", "live")
+
+class TargetMode(StrEnum):
+    """The mode a gate report judges a candidate for (a stage's mode: `lane_rollout.stage_mode`)."""
+
+    SHADOW = "shadow"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class GateStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+
+
+class UncertaintyAction(StrEnum):
+    """The gate-7 ladder's rungs, mildest first."""
+
+    PASS = "pass"
+    DEGRADE = "degrade"
+    ABSTAIN = "abstain"
+    FAIL = "fail"
+
+
+TARGET_MODES: tuple[TargetMode, ...] = tuple(TargetMode)
 GATE_IDS = (
     "gate0_data_integrity",
     "gate1_statistical_robustness",
@@ -30,8 +54,8 @@ GATE_IDS = (
     "gate7_uncertainty_calibration",
 )
 REQUIRED_GATE_IDS = tuple(g for g in GATE_IDS if g != "gate5_live_ramp_readiness")
-UNCERTAINTY_ACTIONS = ("pass", "degrade", "abstain", "fail")
-# Fragility state → rank (§9: normal 0 … crisis 3, unknown 1).
+UNCERTAINTY_ACTIONS: tuple[UncertaintyAction, ...] = tuple(UncertaintyAction)
+# Fragility state → rank (docs/promotion.md, "Gate aggregation": normal 0 … crisis 3, unknown 1).
 FRAGILITY_RANKS = {"normal": 0, "elevated": 1, "stress": 2, "crisis": 3}
 FRAGILITY_STRESS_RANK = 2
 REQUIRED_FEATURE_NULL_RATE_EXCEEDED = "required_feature_null_rate_exceeds_threshold"
@@ -229,12 +253,12 @@ class GateEvidence:
 @dataclass(frozen=True)
 class GateResult:
     gate_id: str
-    status: str  # "pass" | "fail"
+    status: GateStatus
     reasons: tuple[str, ...]
 
     @property
     def passed(self) -> bool:
-        return self.status == "pass"
+        return self.status == GateStatus.PASS
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -287,15 +311,16 @@ class _Checks:
         return value
 
     def result(self, gate_id: str) -> GateResult:
-        return GateResult(gate_id, "fail" if self.reasons else "pass", tuple(self.reasons))
+        return GateResult(gate_id, GateStatus.FAIL if self.reasons else GateStatus.PASS, tuple(self.reasons))
 
 
-def _check_target(target: str) -> None:
+def _check_target(target: str) -> TargetMode:
     if target not in TARGET_MODES:
         raise ValueError(f"unknown promotion target {target!r}; expected one of {', '.join(TARGET_MODES)}")
+    return TargetMode(target)
 
 
-def gate0_data_integrity(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate0_data_integrity(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
     c = _Checks(e)
     schema = c.text("feature_schema_version")
@@ -315,7 +340,7 @@ def gate0_data_integrity(e: GateEvidence, p: GatePolicy, target: str) -> GateRes
     return c.result("gate0_data_integrity")
 
 
-def gate1_statistical_robustness(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate1_statistical_robustness(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
     c = _Checks(e)
     decisions = c.num("decision_count")
@@ -333,7 +358,7 @@ def gate1_statistical_robustness(e: GateEvidence, p: GatePolicy, target: str) ->
     elif not all(isinstance(v, int | float) and math.isfinite(v) for v in folds):
         c.add("fold_net_pnls_invalid")
     else:
-        min_folds = 1 if target == "shadow" else max(p.min_folds, 1)
+        min_folds = 1 if target == TargetMode.SHADOW else max(p.min_folds, 1)
         if len(folds) < min_folds:
             c.add("fold_count_below_min")
         if folds and sum(1 for v in folds if v < 0) / len(folds) > p.max_negative_fold_ratio:
@@ -347,7 +372,7 @@ def gate1_statistical_robustness(e: GateEvidence, p: GatePolicy, target: str) ->
     return c.result("gate1_statistical_robustness")
 
 
-def gate2_risk_capacity(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate2_risk_capacity(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
     c = _Checks(e)
     for name, limit in (
@@ -381,7 +406,7 @@ def gate2_risk_capacity(e: GateEvidence, p: GatePolicy, target: str) -> GateResu
     return c.result("gate2_risk_capacity")
 
 
-def gate3_shadow_paper_quality(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate3_shadow_paper_quality(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
     c = _Checks(e)
     llm = c.num("llm_error_ratio")
@@ -398,12 +423,12 @@ def gate3_shadow_paper_quality(e: GateEvidence, p: GatePolicy, target: str) -> G
         calibration = c.num("forecast_calibration")
         if calibration is not None and calibration < p.min_forecast_calibration:
             c.add("forecast_calibration_below_min")
-    if target != "shadow" and c.flag("route_parity_passed") is False:
+    if target != TargetMode.SHADOW and c.flag("route_parity_passed") is False:
         c.add("route_parity_failed")
     return c.result("gate3_shadow_paper_quality")
 
 
-def gate4_operational_readiness(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate4_operational_readiness(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
     c = _Checks(e)
     for name, code in (
@@ -421,10 +446,10 @@ def gate4_operational_readiness(e: GateEvidence, p: GatePolicy, target: str) -> 
     return c.result("gate4_operational_readiness")
 
 
-def gate5_live_ramp_readiness(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate5_live_ramp_readiness(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
     c = _Checks(e)
-    if target == "live":
+    if target == TargetMode.LIVE:
         if not p.live_rollout_enabled:
             c.add("live_rollout_disabled_by_policy")
         token = e.approval_token_valid
@@ -435,10 +460,10 @@ def gate5_live_ramp_readiness(e: GateEvidence, p: GatePolicy, target: str) -> Ga
     return c.result("gate5_live_ramp_readiness")
 
 
-def gate6_profitability_evidence(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate6_profitability_evidence(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
     c = _Checks(e)
-    if target == "shadow":
+    if target == TargetMode.SHADOW:
         return c.result("gate6_profitability_evidence")
     schema = c.text("profitability_schema")
     if schema is not None and schema not in p.allowed_profitability_schemas:
@@ -468,7 +493,9 @@ def gate6_profitability_evidence(e: GateEvidence, p: GatePolicy, target: str) ->
     return c.result("gate6_profitability_evidence")
 
 
-def _rung(level: str, figures: tuple[float, float, float], limits: tuple[float, float, float]) -> list[str]:
+def _rung(
+    level: UncertaintyAction, figures: tuple[float, float, float], limits: tuple[float, float, float]
+) -> list[str]:
     """The codes of one ladder rung: coverage error above, shift at or above, width above its limit."""
     (error, shift, width), (max_error, min_shift, max_width) = figures, limits
     codes = []
@@ -481,7 +508,7 @@ def _rung(level: str, figures: tuple[float, float, float], limits: tuple[float, 
     return codes
 
 
-def uncertainty_gate_action(e: GateEvidence, p: GatePolicy) -> tuple[str, tuple[str, ...]]:
+def uncertainty_gate_action(e: GateEvidence, p: GatePolicy) -> tuple[UncertaintyAction, tuple[str, ...]]:
     """The gate-7 ladder: (action, reasons) with action one of pass/degrade/abstain/fail."""
     c = _Checks(e)
     error = c.num("coverage_error")
@@ -498,34 +525,34 @@ def uncertainty_gate_action(e: GateEvidence, p: GatePolicy) -> tuple[str, tuple[
         target_coverage, p.uncertainty_target_coverage, rel_tol=0.0, abs_tol=1e-9
     ):
         c.add("target_coverage_mismatch")
-    action: str
+    action: UncertaintyAction
     if c.reasons or error is None or shift is None or width is None:
-        action = "abstain"
+        action = UncertaintyAction.ABSTAIN
     elif shift >= p.uncertainty_fail_shift:
-        action = "fail"
+        action = UncertaintyAction.FAIL
         c.add("shift_score_at_or_above_fail")
     elif abstain := _rung(
-        "abstain",
+        UncertaintyAction.ABSTAIN,
         (error, shift, width),
         (p.uncertainty_abstain_coverage_error, p.uncertainty_abstain_shift, p.uncertainty_abstain_width),
     ):
-        action = "abstain"
+        action = UncertaintyAction.ABSTAIN
         for code in abstain:
             c.add(code)
     elif degrade := _rung(
-        "degrade",
+        UncertaintyAction.DEGRADE,
         (error, shift, width),
         (p.uncertainty_degrade_coverage_error, p.uncertainty_degrade_shift, p.uncertainty_degrade_width),
     ):
-        action = "degrade"
+        action = UncertaintyAction.DEGRADE
         for code in degrade:
             c.add(code)
     elif error > p.uncertainty_soft_degrade_coverage_error:
-        action = "degrade"
+        action = UncertaintyAction.DEGRADE
         c.add("coverage_error_exceeds_soft_degrade")
     else:
-        action = "pass"
-    if action != "pass":
+        action = UncertaintyAction.PASS
+    if action != UncertaintyAction.PASS:
         c.add(f"uncertainty_action_{action}")
         if not (e.recalibration_run_id or "").strip():
             c.add("recalibration_run_id_missing")
@@ -534,12 +561,13 @@ def uncertainty_gate_action(e: GateEvidence, p: GatePolicy) -> tuple[str, tuple[
     return action, tuple(c.reasons)
 
 
-def gate7_uncertainty_calibration(e: GateEvidence, p: GatePolicy, target: str) -> GateResult:
+def gate7_uncertainty_calibration(e: GateEvidence, p: GatePolicy, target: TargetMode) -> GateResult:
     _check_target(target)
-    if target == "shadow":
-        return GateResult("gate7_uncertainty_calibration", "pass", ())
+    if target == TargetMode.SHADOW:
+        return GateResult("gate7_uncertainty_calibration", GateStatus.PASS, ())
     action, reasons = uncertainty_gate_action(e, p)
-    return GateResult("gate7_uncertainty_calibration", "pass" if action == "pass" else "fail", reasons)
+    status = GateStatus.PASS if action == UncertaintyAction.PASS else GateStatus.FAIL
+    return GateResult("gate7_uncertainty_calibration", status, reasons)
 
 
 EVALUATORS = (
@@ -558,12 +586,12 @@ EVALUATORS = (
 class GateReport:
     policy_version: str
     policy_checksum: str
-    promotion_target: str
+    promotion_target: TargetMode
     promotion_allowed: bool
-    recommended_mode: str
+    recommended_mode: TargetMode
     gates: tuple[GateResult, ...]
     reasons: tuple[str, ...]
-    uncertainty_gate_action: str
+    uncertainty_gate_action: UncertaintyAction
     coverage_error: float | None = None
     conformal_interval_width: float | None = None
     shift_score: float | None = None
@@ -598,27 +626,32 @@ def _finite_or_none(value: float | None) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def evaluate_gates(evidence: GateEvidence, policy: GatePolicy, target_mode: str) -> GateReport:
-    """Run every gate and aggregate (§9): required gates 0,1,2,3,4,6,7; live also needs gate 5."""
-    _check_target(target_mode)
-    results = tuple(evaluate(evidence, policy, target_mode) for evaluate in EVALUATORS)
+def evaluate_gates(evidence: GateEvidence, policy: GatePolicy, target_mode: TargetMode) -> GateReport:
+    """Run every gate and aggregate: required gates 0,1,2,3,4,6,7; live also needs gate 5.
+
+    The rules, and where they come from: docs/promotion.md, "Gate aggregation".
+    """
+    target = _check_target(target_mode)
+    results = tuple(evaluate(evidence, policy, target) for evaluate in EVALUATORS)
     by_id = {r.gate_id: r for r in results}
     required_pass = all(by_id[g].passed for g in REQUIRED_GATE_IDS)
     gate5_pass = by_id["gate5_live_ramp_readiness"].passed
     action, _ = uncertainty_gate_action(evidence, policy)
-    if target_mode == "live":
+    if target == TargetMode.LIVE:
         allowed = required_pass and gate5_pass
-        recommended = "live" if allowed else ("paper" if required_pass else "shadow")
+        recommended = (
+            TargetMode.LIVE if allowed else (TargetMode.PAPER if required_pass else TargetMode.SHADOW)
+        )
     else:
         allowed = required_pass
-        recommended = target_mode if allowed else "shadow"
-    if target_mode != "shadow" and action in ("abstain", "fail"):
-        allowed, recommended = False, "shadow"
+        recommended = target if allowed else TargetMode.SHADOW
+    if target != TargetMode.SHADOW and action in (UncertaintyAction.ABSTAIN, UncertaintyAction.FAIL):
+        allowed, recommended = False, TargetMode.SHADOW
     reasons = tuple(f"{r.gate_id}:{reason}" for r in results for reason in r.reasons)
     return GateReport(
         policy_version=policy.policy_version,
         policy_checksum=policy.checksum(),
-        promotion_target=target_mode,
+        promotion_target=target,
         promotion_allowed=allowed,
         recommended_mode=recommended,
         gates=results,

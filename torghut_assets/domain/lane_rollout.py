@@ -1,4 +1,5 @@
-"""Per-lane rollout state, replayed from the append-only transition log (docs/promotion.md, §10.5).
+"""Per-lane rollout state, replayed from the append-only transition log (docs/promotion.md, "Rollback and
+halt").
 
 A lane has at most one active (champion) candidate at one stage. The log is a stack:
 
@@ -29,14 +30,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from torghut_assets.domain.evidence import sha256_hex
-from torghut_assets.domain.stages import STAGE_ORDER, Stage, stage_index
+from torghut_assets.domain.gates import TargetMode
+from torghut_assets.domain.stages import STAGE_ORDER, Stage, TransitionType, stage_index
 
 TRANSITION_PREFIX = "wprt-"
-ADVANCE, ROLLBACK, HALT, RESUME = "advance", "rollback", "halt", "resume"
-TRANSITION_TYPES = (ADVANCE, ROLLBACK, HALT, RESUME)
-STATUS_BY_TYPE = {ADVANCE: "passed", ROLLBACK: "rolled_back", HALT: "halted", RESUME: "resumed"}
+TRANSITION_TYPES: tuple[TransitionType, ...] = tuple(TransitionType)
+
+
+class TransitionStatus(StrEnum):
+    """The `status` a transition is logged with, one per transition type (`STATUS_BY_TYPE`)."""
+
+    PASSED = "passed"
+    ROLLED_BACK = "rolled_back"
+    HALTED = "halted"
+    RESUMED = "resumed"
+
+
+STATUS_BY_TYPE: dict[TransitionType, TransitionStatus] = {
+    TransitionType.ADVANCE: TransitionStatus.PASSED,
+    TransitionType.ROLLBACK: TransitionStatus.ROLLED_BACK,
+    TransitionType.HALT: TransitionStatus.HALTED,
+    TransitionType.RESUME: TransitionStatus.RESUMED,
+}
 
 # Stable refusal codes.
 LANE_HALTED = "lane_halted"
@@ -54,6 +72,13 @@ class TransitionRefused(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+
+
+def transition_type(value: object) -> TransitionType:
+    """A transition type read back from the log; anything else is refused by name."""
+    if value not in TRANSITION_TYPES:
+        raise ValueError(f"unknown transition type {value!r}; expected one of {', '.join(TRANSITION_TYPES)}")
+    return TransitionType(str(value))
 
 
 @dataclass(frozen=True)
@@ -78,7 +103,7 @@ class RollbackPlan:
 @dataclass(frozen=True)
 class Transition:
     lane: str
-    transition_type: str
+    transition_type: TransitionType
     candidate_id: str | None
     from_stage: Stage
     to_stage: Stage
@@ -152,7 +177,14 @@ class LaneRollout:
     ) -> Transition:
         self.check_advance(candidate_id, to_stage)
         transition = Transition(
-            self.lane, ADVANCE, candidate_id, self.stage_of(candidate_id), to_stage, at, reason, actor
+            self.lane,
+            TransitionType.ADVANCE,
+            candidate_id,
+            self.stage_of(candidate_id),
+            to_stage,
+            at,
+            reason,
+            actor,
         )
         self.stack.append(Placement(candidate_id, to_stage))
         return transition
@@ -186,7 +218,7 @@ class LaneRollout:
         self.halted_since = None
         return Transition(
             self.lane,
-            ROLLBACK,
+            TransitionType.ROLLBACK,
             plan.restored.candidate_id if plan.restored else plan.leaving.candidate_id,
             plan.leaving.stage,
             plan.to_stage,
@@ -217,15 +249,15 @@ class LaneRollout:
         if self.halted:
             raise TransitionRefused(LANE_ALREADY_HALTED, f"lane {self.lane} is already halted")
         self.halted_since = at
-        return self._in_place(HALT, at, reason, actor)
+        return self._in_place(TransitionType.HALT, at, reason, actor)
 
     def resume(self, *, at: dt.datetime, reason: str, actor: str) -> Transition:
         if not self.halted:
             raise TransitionRefused(LANE_NOT_HALTED, f"lane {self.lane} is not halted")
         self.halted_since = None
-        return self._in_place(RESUME, at, reason, actor)
+        return self._in_place(TransitionType.RESUME, at, reason, actor)
 
-    def _in_place(self, kind: str, at: dt.datetime, reason: str, actor: str) -> Transition:
+    def _in_place(self, kind: TransitionType, at: dt.datetime, reason: str, actor: str) -> Transition:
         active = self.active
         candidate = active.candidate_id if active else None
         return Transition(self.lane, kind, candidate, self.stage, self.stage, at, reason, actor)
@@ -233,15 +265,15 @@ class LaneRollout:
     def apply(self, transition: Transition) -> None:
         """Re-apply a stored transition (replay); refuses a log that does not follow the rules."""
         kind = transition.transition_type
-        if kind == ADVANCE:
+        if kind == TransitionType.ADVANCE:
             if transition.candidate_id is None:
                 raise TransitionRefused(STAGE_NOT_NEXT, "advance without a candidate")
             self.advance(transition.candidate_id, transition.to_stage, at=transition.at, reason="", actor="")
-        elif kind == ROLLBACK:
+        elif kind == TransitionType.ROLLBACK:
             self._restore_recorded(transition)
-        elif kind == HALT:
+        elif kind == TransitionType.HALT:
             self.halt(at=transition.at, reason="", actor="")
-        elif kind == RESUME:
+        elif kind == TransitionType.RESUME:
             self.resume(at=transition.at, reason="", actor="")
         else:
             raise ValueError(f"unknown transition type {kind!r}")
@@ -255,9 +287,9 @@ def replay_lane(lane: str, transitions: Iterable[Transition]) -> LaneRollout:
     return state
 
 
-def stage_mode(stage: Stage) -> str:
+def stage_mode(stage: Stage) -> TargetMode:
     """The gate target mode of a stage: shadow, paper or live."""
-    return stage.value if stage in (Stage.SHADOW, Stage.PAPER) else "live"
+    return TargetMode(stage.value) if stage in (Stage.SHADOW, Stage.PAPER) else TargetMode.LIVE
 
 
 def next_stage(stage: Stage) -> Stage | None:

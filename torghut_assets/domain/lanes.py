@@ -63,8 +63,12 @@ def lane_mode(modes: Mapping[str, LaneMode], lane: str, default: LaneMode = Lane
     return modes.get(lane, default)
 
 
-BROKER_ALPACA = "alpaca"
-BROKER_NONE = "none"
+class AccountBroker(StrEnum):
+    """Whose account a lane catalog account label is: `alpaca` binds it to the deployment's Alpaca
+    account, `none` keeps it simulated."""
+
+    ALPACA = "alpaca"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class LaneConfig:
     mode: LaneMode = LaneMode.REPLAY
     params: tuple[tuple[str, float], ...] = ()
     research_grid: tuple[tuple[str, tuple[float, ...]], ...] | None = None
-    account_broker: str = BROKER_ALPACA
+    account_broker: AccountBroker = AccountBroker.ALPACA
     multi_account: bool = True
     catalog_checksum: str | None = None
 

@@ -17,7 +17,7 @@ window, is put through gates 0–7 again at the `live` target (docs/promotion.md
   window still open or still being researched, and a lane not at a live stage: nothing changes.
 
 Pure: no I/O. The gate report comes from `domain.gates`; the ledger side lives in
-`defs/governance/live_reevaluation.py`.
+`services/live_reevaluation.py`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from torghut_assets.domain.gates import GATE_IDS, GateReport
+from torghut_assets.domain.gates import GATE_IDS, GateReport, TargetMode
+from torghut_assets.domain.research import TERMINAL_RUN_STATUSES, ResearchRunStatus
 
 ACTOR = "live_reevaluation"
 TRIGGER = "live_gate_failure"
@@ -52,19 +54,18 @@ STEP_UP_ONLY_REASONS = frozenset(
     }
 )
 
-# Outcomes of one re-evaluation.
-PASSED = "passed"
-ROLLED_BACK = "rolled_back"
-LANE_NOT_LIVE = "lane_not_live"
-WINDOW_NOT_CLOSED = "window_not_closed"
-RESEARCH_INCOMPLETE = "research_incomplete"
-WINDOW_WITHOUT_SIGNALS = "window_skipped_no_signals"
-ALREADY_ROLLED_BACK = "already_rolled_back"
-LANE_CHANGED = "lane_changed_concurrently"
 
-# research_runs.status values.
-RUN_PASSED, RUN_FAILED, RUN_SKIPPED = "passed", "failed", "skipped"
-TERMINAL_RUN_STATUSES = (RUN_PASSED, RUN_FAILED, RUN_SKIPPED)
+class ReevaluationOutcome(StrEnum):
+    """What one re-evaluation of a lane window did."""
+
+    PASSED = "passed"
+    ROLLED_BACK = "rolled_back"
+    LANE_NOT_LIVE = "lane_not_live"
+    WINDOW_NOT_CLOSED = "window_not_closed"
+    RESEARCH_INCOMPLETE = "research_incomplete"
+    WINDOW_WITHOUT_SIGNALS = "window_skipped_no_signals"
+    ALREADY_ROLLED_BACK = "already_rolled_back"
+    LANE_CHANGED = "lane_changed_concurrently"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class LiveVerdict:
 
 def verdict_from_report(report: GateReport) -> LiveVerdict:
     """Judge a live-target gate report of the champion's configuration on a later window."""
-    if report.promotion_target != "live":
+    if report.promotion_target != TargetMode.LIVE:
         raise ValueError(f"a live champion is re-evaluated at the live target, not {report.promotion_target}")
     reasons = tuple(r for r in report.reasons if r not in STEP_UP_ONLY_REASONS)
     failing = {r.partition(":")[0] for r in reasons}
@@ -99,7 +100,7 @@ def evidence_missing(reason: str) -> LiveVerdict:
 class ResearchedWindow:
     window_start: dt.datetime
     window_end: dt.datetime
-    status: str
+    status: ResearchRunStatus
 
 
 def due_windows(
@@ -125,7 +126,7 @@ def due_windows(
             continue
         if run.status not in TERMINAL_RUN_STATUSES:
             break
-        if run.status != RUN_SKIPPED:
+        if run.status != ResearchRunStatus.SKIPPED:
             due.append(run.window_start)
         mark = run.window_start
     return due, mark

@@ -57,9 +57,14 @@ ENFORCE_CONFIGURED = "configured"
 ENFORCEMENTS = (ENFORCE_STRICT_VETO, ENFORCE_CONFIGURED)
 TRADING_MODES = ("paper", "live")
 
-ACTION_NONE = "none"
-ACTION_VETO = "veto"
-ACTION_ADJUST = "adjust"
+
+class AdvisoryAction(StrEnum):
+    """What a review resolves to for its decision: nothing, a veto (reject it) or an adjustment."""
+
+    NONE = "none"
+    VETO = "veto"
+    ADJUST = "adjust"
+
 
 REJECT_LLM_VETO = "llm_veto"
 REJECT_LLM_ERROR = "llm_error"
@@ -92,10 +97,11 @@ MAX_ORDER_TYPE_CHARS = 16
 
 @dataclass(frozen=True)
 class AdvisoryPolicy:
-    """Every field is read from `LLM_<FIELD NAME IN UPPER CASE>`; defaults are §12's (stage1 proposed).
+    """Every field is read from `LLM_<FIELD NAME IN UPPER CASE>`; defaults are the reference's, stage1
+    excepted (docs/llm-advisory.md, "Where the defaults and guardrails come from").
 
-    The error-budget fields are additions [A]: spent when parse+validation+transport errors exceed
-    `error_budget_max_rate` of max(attempted reviews, `error_budget_min_reviews`) over the last
+    The error-budget fields are additions (not in the reference): spent when parse+validation+transport
+    errors exceed `error_budget_max_rate` of max(attempted reviews, `error_budget_min_reviews`) over the last
     `error_budget_window_hours` of lane windows, or guardrail mismatches exceed `mismatch_budget_max_rate`
     of the same. The floor keeps one transient error in a quiet hour from spending it; two do.
     """
@@ -168,7 +174,8 @@ class AdvisoryPolicy:
         return found
 
     def stage_prerequisites_missing(self, model: str | None) -> list[str]:
-        """What stage 2-3 needs before a review may change anything (§12 guardrails)."""
+        """What stage 2-3 needs before a review may change anything (docs/llm-advisory.md, "Where the
+        defaults and guardrails come from")."""
         missing: list[str] = []
         if not self.allowed_models:
             missing.append("model_inventory_missing")
@@ -471,7 +478,8 @@ def estimated_prompt_tokens(*texts: str) -> int:
 
 
 def token_budget_block(policy: AdvisoryPolicy, *texts: str) -> ReviewError | None:
-    """A request whose prompt plus `max_tokens` cannot fit the budget is never sent (§12: blocked)."""
+    """A request whose prompt plus `max_tokens` cannot fit the budget is blocked, never sent
+    (docs/llm-advisory.md)."""
     needed = estimated_prompt_tokens(*texts) + policy.max_tokens
     if needed > policy.token_budget_max:
         return ReviewError(
@@ -562,7 +570,7 @@ class Resolution:
 
     verdict: str
     effective_verdict: str
-    action: str
+    action: AdvisoryAction
     applied: bool
     shadow: bool
     qty: int
@@ -593,7 +601,7 @@ class Resolution:
     def under_spent_budget(self) -> Resolution:
         """A spent error budget may only make the advisory stricter: an applied veto stays applied (an
         LLM outage must never turn fail-closed into fail-open); everything else goes to shadow."""
-        if self.applied and self.action == ACTION_VETO:
+        if self.applied and self.action == AdvisoryAction.VETO:
             return self
         return self.in_shadow()
 
@@ -645,7 +653,7 @@ def effective_verdict(
     unchanged = Resolution(
         verdict=verdict,
         effective_verdict="approve",
-        action=ACTION_NONE,
+        action=AdvisoryAction.NONE,
         applied=False,
         shadow=shadow,
         qty=decision.qty,
@@ -668,17 +676,19 @@ def effective_verdict(
     if outcome.confidence < policy.min_confidence:
         return _fallback(unchanged, policy, mode, policy.quality_fail_mode, "quality_fail_mode")
     if outcome.verdict == "veto":
-        return _acting(unchanged, "veto", ACTION_VETO, reject_code=REJECT_LLM_VETO)
+        return _acting(unchanged, "veto", AdvisoryAction.VETO, reject_code=REJECT_LLM_VETO)
     if outcome.verdict == "adjust":
         if not (policy.adjustment_allowed and policy.adjustment_approved):
             return replace(unchanged, effective_verdict=FAIL_PASS_THROUGH, notes=("adjustment_not_allowed",))
         if (qty, order_type) == (decision.qty, decision.order_type):
             return replace(unchanged, notes=("adjustment_is_no_change",))
-        return _acting(replace(unchanged, qty=qty, order_type=order_type), "adjust", ACTION_ADJUST)
+        return _acting(replace(unchanged, qty=qty, order_type=order_type), "adjust", AdvisoryAction.ADJUST)
     return unchanged
 
 
-def _acting(base: Resolution, verdict: str, action: str, reject_code: str | None = None) -> Resolution:
+def _acting(
+    base: Resolution, verdict: str, action: AdvisoryAction, reject_code: str | None = None
+) -> Resolution:
     return replace(
         base, effective_verdict=verdict, action=action, applied=not base.shadow, reject_code=reject_code
     )
@@ -696,7 +706,7 @@ def _fallback(
     chosen = resolved_fail_mode(policy, configured, mode.trading_mode, error=error)
     based = replace(base, fallback=f"{source}:{chosen}")
     if chosen == FAIL_VETO:
-        return _acting(based, "veto", ACTION_VETO, reject_code=REJECT_LLM_ERROR)
+        return _acting(based, "veto", AdvisoryAction.VETO, reject_code=REJECT_LLM_ERROR)
     return replace(based, effective_verdict=FAIL_PASS_THROUGH)
 
 

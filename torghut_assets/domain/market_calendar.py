@@ -36,6 +36,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from torghut_assets.domain.lanes import LaneWindow
+
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 CALENDAR_NAME = "XNYS"
 SESSION_OPEN = dt.time(9, 30)
@@ -264,3 +266,12 @@ def last_session_close(ts: pd.Timestamp) -> pd.Timestamp | None:
     if row < 0:  # pragma: no cover - only before SUPPORTED_YEARS[0]
         return None
     return _utc(int(table.closes[row]))
+
+
+def session_bounds_for(window: LaneWindow) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The session a lane window trades in (by its New York date), None when the window lies wholly
+    outside it (a holiday, a weekend, before the open or after the close)."""
+    bounds = session_bounds(window.start.tz_convert("America/New_York").date())
+    if bounds is None or bounds[1] <= window.start or bounds[0] >= window.end:
+        return None
+    return bounds

@@ -22,6 +22,8 @@ from enum import StrEnum
 
 import pandas as pd
 
+from torghut_assets.domain.orders import OrderSide, OrderStatus, OrderType
+
 DEFAULT_PLANNED_DECISION_TIMEOUT_SECONDS = 600
 DECISION_TIMEOUT_UNSUBMITTED = "decision_timeout_unsubmitted"
 WINDOW_CLOSED_UNSUBMITTED = "window_closed_unsubmitted"
@@ -32,8 +34,17 @@ PRECHECK_OPPOSITE_SIDE_OPEN_ORDER = "precheck_opposite_side_open_order"
 
 EQUITY_QTY_STEP = Decimal("1")
 CRYPTO_QTY_STEP = Decimal("0.00000001")
-_CONFLICTING_ORDER_TYPES = frozenset({"market", "stop", "stop_limit"})
-_FINAL_ORDER_STATUSES = frozenset({"filled", "canceled", "cancelled", "rejected", "expired"})
+_CONFLICTING_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.STOP, OrderType.STOP_LIMIT})
+_FINAL_ORDER_STATUSES = frozenset(
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+        OrderStatus.EXPIRED,
+    }
+)
+_SIDES = frozenset(OrderSide)
 
 
 class WindowPhase(StrEnum):
@@ -149,7 +160,7 @@ def conflicting_open_order(
     wanted_side = side.strip().lower()
     for order in open_orders:
         other_side = order.side.strip().lower()
-        if order.symbol.strip().upper() != wanted_symbol or other_side not in ("buy", "sell"):
+        if order.symbol.strip().upper() != wanted_symbol or other_side not in _SIDES:
             continue
         if other_side == wanted_side or order.order_type.strip().lower() not in _CONFLICTING_ORDER_TYPES:
             continue
@@ -183,24 +194,32 @@ def pre_submit_rejection(
 SUBMISSION_KEY = "submission"
 
 
+class UnsentOutcome(StrEnum):
+    """Why a planned decision never became an order: too old or its window closed (`expired`), or a
+    local pre-submit check refused it (`refused`)."""
+
+    EXPIRED = "expired"
+    REFUSED = "refused"
+
+
 @dataclass(frozen=True)
 class SubmissionOutcome:
     """Why a planned decision never became an order, stored in its `decision_json` under `submission`
     (and its code in `risk_reasons`), so re-running the window keeps the first verdict instead of
     re-judging an older decision against a later clock."""
 
-    outcome: str
+    outcome: UnsentOutcome
     reason: str
     at: pd.Timestamp
     detail: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def expired(cls, reason: str, at: pd.Timestamp) -> SubmissionOutcome:
-        return cls("expired", reason, at)
+        return cls(UnsentOutcome.EXPIRED, reason, at)
 
     @classmethod
     def refused(cls, code: str, at: pd.Timestamp, detail: dict[str, str]) -> SubmissionOutcome:
-        return cls("refused", code, at, tuple(sorted(detail.items())))
+        return cls(UnsentOutcome.REFUSED, code, at, tuple(sorted(detail.items())))
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from torghut_assets.domain.evidence import canonical_json, sha256_hex
+from torghut_assets.domain.gates import TargetMode
 
 APPROVER = "torghut_assets"
 APPROVER_ROLE = "autonomous_scheduler"
@@ -29,6 +31,16 @@ def policy_checksum() -> str:
     return sha256_hex(POLICY)
 
 
+class PromotionAction(StrEnum):
+    """A promotion row's `decision_action`: the lane window's request is denied or held; `promotion_job`
+    promotes or denies; a rollback demotes the champion leaving."""
+
+    PROMOTE = "promote"
+    DENY = "deny"
+    HOLD = "hold"
+    DEMOTE = "demote"
+
+
 @dataclass(frozen=True)
 class CandidateEvidence:
     candidate_id: str
@@ -40,9 +52,9 @@ class CandidateEvidence:
 @dataclass(frozen=True)
 class PromotionDecision:
     candidate_id: str
-    requested_mode: str
-    approved_mode: str | None
-    decision_action: str
+    requested_mode: TargetMode
+    approved_mode: TargetMode | None
+    decision_action: PromotionAction
     reason_codes: tuple[str, ...]
     evidence_bundle: dict[str, object]
 
@@ -99,7 +111,9 @@ def lane_window_promotion(
             f"stress_case_missing:{c}" for c in missing_stress
         ]
         bundle["reasons"] = missing
-        return PromotionDecision(champion.candidate_id, "shadow", None, "deny", tuple(missing), bundle)
+        return PromotionDecision(
+            champion.candidate_id, TargetMode.SHADOW, None, PromotionAction.DENY, tuple(missing), bundle
+        )
     favourable = (
         len(folds) >= MIN_FOLDS_FOR_PAPER
         and _mean(folds) > 0
@@ -109,11 +123,21 @@ def lane_window_promotion(
     if favourable:
         bundle["reasons"] = ["gate_evaluation_required"]
         return PromotionDecision(
-            champion.candidate_id, "paper", None, "deny", ("gate_evaluation_required",), bundle
+            champion.candidate_id,
+            TargetMode.PAPER,
+            None,
+            PromotionAction.DENY,
+            ("gate_evaluation_required",),
+            bundle,
         )
     bundle["reasons"] = ["evidence_below_paper_threshold"]
     return PromotionDecision(
-        champion.candidate_id, "shadow", "shadow", "hold", ("evidence_below_paper_threshold",), bundle
+        champion.candidate_id,
+        TargetMode.SHADOW,
+        TargetMode.SHADOW,
+        PromotionAction.HOLD,
+        ("evidence_below_paper_threshold",),
+        bundle,
     )
 
 

@@ -2,10 +2,10 @@
 
 Rules, in order of authority:
 
-1. Hard blocks no approval lifts (§10.3 "never bypassable"): the trading kill switch, an emergency stop,
-   a latched continuity alert, a halted lane, any gate-0 failure, the gate-5 policy switch for live,
-   invalid profitability evidence or hashes, a gate-7 abstain/fail, and any reason that says evidence
-   is missing or invalid (`*_missing`, `*_invalid`).
+1. Hard blocks no approval lifts (docs/promotion.md, "Deny vs override"): the trading kill switch, an
+   emergency stop, a latched continuity alert, a halted lane, any gate-0 failure, the gate-5 policy
+   switch for live, invalid profitability evidence or hashes, a gate-7 abstain/fail, and any reason that
+   says evidence is missing or invalid (`*_missing`, `*_invalid`).
 2. The stage ladder: exactly one step up (lane_rollout decides).
 3. Live needs a valid approval, always.
 4. Otherwise all required gates pass ⇒ promote; remaining (threshold) failures and an auto-freeze can
@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from torghut_assets.domain.approvals import APPROVAL_VALID, ApprovalVerdict
-from torghut_assets.domain.gates import GateReport
+from torghut_assets.domain.gates import GateReport, TargetMode, UncertaintyAction
 from torghut_assets.domain.lane_rollout import LaneRollout, TransitionRefused, stage_mode
+from torghut_assets.domain.promotion import PromotionAction
 from torghut_assets.domain.stages import Stage
 
-PROMOTE, DENY = "promote", "deny"
 MANUAL_OVERRIDE_APPLIED = "manual_override_applied"
 CANDIDATE_PAUSED = "candidate_paused_for_review"
 APPROVAL_REQUIRED_FOR_LIVE = "approval_required_for_live"
@@ -39,12 +39,12 @@ _HARD_GATE_CODES = {
     "gate4_operational_readiness:continuity_alert_active",
     "gate4_operational_readiness:kill_switch_active",
     "gate5_live_ramp_readiness:live_rollout_disabled_by_policy",
-    # invalid evidence or hashes (§10.3)
+    # invalid evidence or hashes (a hard block, docs/promotion.md)
     "gate6_profitability_evidence:profitability_validator_failed",
     "gate6_profitability_evidence:profitability_schema_mismatch",
     "gate6_profitability_evidence:hash_count_below_min",
     "gate6_profitability_evidence:janus_incomplete",
-    # §9: gate-7 abstain/fail deny; only a degrade is a judgement call
+    # gate-7 abstain/fail deny (docs/promotion.md, "Gate aggregation"); only a degrade is a judgement call
     "gate7_uncertainty_calibration:uncertainty_action_abstain",
     "gate7_uncertainty_calibration:uncertainty_action_fail",
 }
@@ -60,7 +60,7 @@ class SafetyState:
 
 @dataclass(frozen=True)
 class PromotionOutcome:
-    action: str
+    action: PromotionAction
     candidate_id: str
     from_stage: Stage
     requested_stage: Stage
@@ -72,7 +72,7 @@ class PromotionOutcome:
 
     @property
     def allowed(self) -> bool:
-        return self.action == PROMOTE
+        return self.action == PromotionAction.PROMOTE
 
 
 def is_hard_gate_reason(reason: str) -> bool:
@@ -109,7 +109,8 @@ def decide_promotion(
 ) -> PromotionOutcome:
     if report.promotion_target != stage_mode(requested_stage):
         raise ValueError(
-            f"gate report targets {report.promotion_target!r} but the request is for {requested_stage.value}"
+            f"gate report targets {str(report.promotion_target)!r} "
+            f"but the request is for {requested_stage.value}"
         )
     from_stage = lane.stage_of(candidate_id)
     hard: list[str] = _safety_blocks(safety)
@@ -120,7 +121,10 @@ def decide_promotion(
     gate_reasons = list(report.reasons)
     hard += [r for r in gate_reasons if is_hard_gate_reason(r) and r not in hard]
     soft = [r for r in gate_reasons if not is_hard_gate_reason(r)]
-    if report.uncertainty_gate_action in ("abstain", "fail") and requested_stage != Stage.SHADOW:
+    if (
+        report.uncertainty_gate_action in (UncertaintyAction.ABSTAIN, UncertaintyAction.FAIL)
+        and requested_stage != Stage.SHADOW
+    ):
         hard.append(f"uncertainty_action_{report.uncertainty_gate_action}")
     if frozen:
         soft.append(CANDIDATE_PAUSED)
@@ -128,7 +132,7 @@ def decide_promotion(
     approval_codes: list[str] = []
     if approval is not None and not approval.valid:
         approval_codes.append(approval.reason)
-    is_live = stage_mode(requested_stage) == "live"
+    is_live = stage_mode(requested_stage) == TargetMode.LIVE
     if is_live and not approved:
         hard.append(APPROVAL_REQUIRED_FOR_LIVE)
     if is_live and safety.llm_error_budget_spent:
@@ -137,7 +141,7 @@ def decide_promotion(
     if hard or (soft and not approved):
         reasons = _unique([*hard, *soft, *approval_codes])
         return PromotionOutcome(
-            DENY,
+            PromotionAction.DENY,
             candidate_id,
             from_stage,
             requested_stage,
@@ -152,7 +156,15 @@ def decide_promotion(
     if approved and not override:
         reasons = _unique([*reasons, APPROVAL_VALID])
     return PromotionOutcome(
-        PROMOTE, candidate_id, from_stage, requested_stage, requested_stage, reasons, blocking, (), override
+        PromotionAction.PROMOTE,
+        candidate_id,
+        from_stage,
+        requested_stage,
+        requested_stage,
+        reasons,
+        blocking,
+        (),
+        override,
     )
 
 

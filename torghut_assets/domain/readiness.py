@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from torghut_assets.domain.gates import TargetMode
+
 SCHEMA_VERSION = "torghut.readiness-report.v1"
-PAPER_OR_BETTER = ("paper", "live")
+PAPER_OR_BETTER = (TargetMode.PAPER, TargetMode.LIVE)
 
 
 @dataclass(frozen=True)

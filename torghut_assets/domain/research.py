@@ -1,4 +1,4 @@
-"""Research run and candidate identity for a lane window (docs/lane-window.md, §8).
+"""Research run and candidate identity for a lane window (docs/research.md, "Run identity").
 
 Ids hash canonical JSON of their inputs, not file bytes, so the same evidence always yields the same
 id whatever machine or serialization produced it.
@@ -7,10 +7,12 @@ id whatever machine or serialization produced it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
 import pandas as pd
 
 from torghut_assets.domain.evidence import sha256_hex
+from torghut_assets.domain.gates import TargetMode
 
 FEATURE_VERSION = "v1"
 FEATURE_SCHEMA_VERSION = "3.0.0"
@@ -18,7 +20,24 @@ SIGNAL_SOURCE = "autonomy-signals"
 RUNNER_VERSION = "torghut-assets-lane-window/1"
 SKIPPED_RUNNER_VERSION = "run_autonomous_lane_no_signals"
 NO_SIGNAL_SNAPSHOT_REF = "no_signal_window"
-DEFAULT_PROMOTION_TARGET = "shadow"
+DEFAULT_PROMOTION_TARGET = TargetMode.SHADOW
+
+
+class ResearchRunStatus(StrEnum):
+    """`research_runs.status`: running while the window is researched, then passed or failed; skipped
+    for a window without signals (no research at all)."""
+
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+TERMINAL_RUN_STATUSES: tuple[ResearchRunStatus, ...] = (
+    ResearchRunStatus.PASSED,
+    ResearchRunStatus.FAILED,
+    ResearchRunStatus.SKIPPED,
+)
 
 
 def strategy_config_hash(parameter_set: Mapping[str, object]) -> str:
@@ -33,7 +52,7 @@ def lane_window_run_id(
     dataset_version: str,
     strategy_config_sha256: str,
     code_version: str,
-    promotion_target: str = DEFAULT_PROMOTION_TARGET,
+    promotion_target: TargetMode = DEFAULT_PROMOTION_TARGET,
 ) -> str:
     return sha256_hex(
         {
@@ -103,7 +122,7 @@ def no_signal_artifact(
     )
     return {
         "signal_continuity": continuity,
-        "status": "skipped",
+        "status": ResearchRunStatus.SKIPPED,
         "lane": lane,
         "dataset_snapshot_ref": NO_SIGNAL_SNAPSHOT_REF,
         "no_signal_reason": reason,

@@ -24,11 +24,11 @@ from torghut_assets.domain.backtest import (
 from torghut_assets.domain.evidence import sha256_hex
 from torghut_assets.domain.overfitting import candidate_overfitting_report
 from torghut_assets.domain.strategies import StrategySpec, default_strategy, parameter_grid, strategy_actions
-from torghut_assets.domain.strategy_registry import StrategyLoadError
+from torghut_assets.domain.strategy_interface import StrategyLoadError
 from torghut_assets.domain.stress import STRESS_CASES, StressResult, run_stress
-from torghut_assets.domain.walk_forward import Fold, walk_forward_folds
+from torghut_assets.domain.walk_forward import Fold, WalkForwardMode, walk_forward_folds
 
-FOLD_MODES = ("sliding", "expanding")
+FOLD_MODES: tuple[str, ...] = tuple(m.value for m in WalkForwardMode)
 
 
 class ResearchSettingsError(ValueError):
@@ -44,7 +44,7 @@ class ResearchSettings:
     test_bars: int = 30
     step_bars: int = 30
     purge_bars: int = 5
-    fold_mode: str = "sliding"
+    fold_mode: str = WalkForwardMode.SLIDING.value
     grid: tuple[tuple[str, tuple[float, ...]], ...] | None = None
     cost_model: CostModel = field(default_factory=CostModel)
 
@@ -128,7 +128,7 @@ def fold_plan(frame: pd.DataFrame, settings: ResearchSettings) -> list[Fold]:
         test_bars=settings.test_bars,
         step_bars=settings.step_bars,
         purge_bars=settings.purge_bars,
-        mode=settings.fold_mode,
+        mode=WalkForwardMode(settings.fold_mode),
     )
 
 

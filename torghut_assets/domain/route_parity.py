@@ -8,6 +8,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from torghut_assets.domain.orders import OrderSide
+from torghut_assets.domain.routing import Venue
+
 DEFAULT_PARITY_SYMBOLS: tuple[str, ...] = ("AAPL", "MSFT", "SPY")
 
 
@@ -37,7 +40,7 @@ class VenueFill:
 class ParityPair:
     client_order_id: str
     symbol: str
-    side: str
+    side: OrderSide
     qty: float
     arrival_price: float
     primary: VenueFill
@@ -51,10 +54,10 @@ class ParityResult:
     metrics: dict[str, object] = field(default_factory=dict)
 
 
-def _slippage_bps(side: str, arrival: float, fill: VenueFill) -> float | None:
+def _slippage_bps(side: OrderSide, arrival: float, fill: VenueFill) -> float | None:
     if not fill.accepted or fill.avg_fill_price is None or fill.filled_qty <= 0 or arrival <= 0:
         return None
-    direction = 1 if side == "buy" else -1
+    direction = 1 if side == OrderSide.BUY else -1
     return direction * (fill.avg_fill_price - arrival) / arrival * 1e4
 
 
@@ -77,7 +80,7 @@ def evaluate_parity(pairs: Sequence[ParityPair], thresholds: ParityThresholds) -
     if mismatched:
         reasons.append(f"parity_id_mapping_mismatch:{len(mismatched)}")
     unknown = sorted(
-        {f.adapter for p in pairs for f in (p.primary, p.secondary) if f.adapter in ("", "unknown")}
+        {f.adapter for p in pairs for f in (p.primary, p.secondary) if f.adapter in ("", Venue.UNKNOWN)}
     )
     if unknown:
         reasons.append("parity_unknown_adapter")

@@ -9,31 +9,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-LEAN = "lean"
-ALPACA = "alpaca"
-SIMULATOR = "simulator"
-UNKNOWN = "unknown"
-POLICIES = ("all", "allowlist")
+
+class Venue(StrEnum):
+    """An execution venue (route) by the name the ledger records for it."""
+
+    LEAN = "lean"
+    ALPACA = "alpaca"
+    SIMULATOR = "simulator"
+    UNKNOWN = "unknown"  # a route whose expected venue was never recorded (`normalize_route`)
+
+
+class RoutingScope(StrEnum):
+    """`TRADING_EXECUTION_ADAPTER_POLICY`: which symbols LEAN is tried for."""
+
+    ALL = "all"
+    ALLOWLIST = "allowlist"
+
+
+POLICIES: tuple[RoutingScope, ...] = tuple(RoutingScope)
 
 
 class RoutingConfigError(ValueError):
     pass
 
 
+def routing_scope(value: str) -> RoutingScope:
+    """The policy named by a setting; anything else is a configuration error naming the choices."""
+    if value not in POLICIES:
+        raise RoutingConfigError(
+            f"TRADING_EXECUTION_ADAPTER_POLICY={value!r} is not one of {', '.join(POLICIES)}"
+        )
+    return RoutingScope(value)
+
+
 @dataclass(frozen=True)
 class RoutingPolicy:
-    primary_adapter: str = LEAN
-    fallback_adapter: str | None = ALPACA
-    policy: str = "all"
+    primary_adapter: Venue = Venue.LEAN
+    fallback_adapter: Venue | None = Venue.ALPACA
+    policy: RoutingScope = RoutingScope.ALL
     allowlist_symbols: frozenset[str] = field(default_factory=frozenset)
     manual_review_fallback_threshold: int = 3
 
     def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise RoutingConfigError(
-                f"TRADING_EXECUTION_ADAPTER_POLICY={self.policy!r} is not one of {', '.join(POLICIES)}"
-            )
+        object.__setattr__(self, "policy", routing_scope(self.policy))
         if self.manual_review_fallback_threshold < 1:
             raise RoutingConfigError("manual review threshold must be >= 1")
 
@@ -48,8 +68,8 @@ class RouteChoice:
     by configuration; `primary_unavailable` says why the expected venue is known to be down, so the order
     counts as an attempt there that fell back (or failed, without a fallback)."""
 
-    expected_adapter: str
-    fallback_adapter: str | None
+    expected_adapter: Venue
+    fallback_adapter: Venue | None
     bypass_reason: str | None = None
     primary_unavailable: str | None = None
 
@@ -71,14 +91,14 @@ def select_route(
     the fallback ratio and the live canary see the outage. Live mode without a fallback does not use LEAN
     at all (the reference's build rule).
     """
-    direct = next((a for a in (ALPACA, SIMULATOR) if a in available), None)
+    direct = next((a for a in (Venue.ALPACA, Venue.SIMULATOR) if a in available), None)
     if policy.fallback_adapter is None:
         fallback = None
     elif policy.fallback_adapter in available:
         fallback = policy.fallback_adapter
     else:
-        fallback = SIMULATOR if SIMULATOR in available else None
-    if direct is None and LEAN not in available:
+        fallback = Venue.SIMULATOR if Venue.SIMULATOR in available else None
+    if direct is None and Venue.LEAN not in available:
         raise RoutingConfigError("no execution venue configured (LEAN runner URL, Alpaca keys or simulator)")
 
     def away(reason: str) -> RouteChoice:
@@ -86,23 +106,23 @@ def select_route(
             raise RoutingConfigError(f"LEAN is unusable ({reason}) and no other venue is configured")
         return RouteChoice(expected_adapter=direct, fallback_adapter=None, bypass_reason=reason)
 
-    if policy.primary_adapter != LEAN:
+    if policy.primary_adapter != Venue.LEAN:
         return RouteChoice(expected_adapter=policy.primary_adapter, fallback_adapter=None)
-    if LEAN not in available:
+    if Venue.LEAN not in available:
         return away("lean_runner_url_missing")
     if lean_kill_switch:
         return away("lean_kill_switch_enabled")
-    if policy.policy == "allowlist" and not policy.allowlist_symbols:
+    if policy.policy == RoutingScope.ALLOWLIST and not policy.allowlist_symbols:
         return away("lean_allowlist_empty_misconfigured")
-    if policy.policy == "allowlist" and symbol not in policy.allowlist_symbols:
+    if policy.policy == RoutingScope.ALLOWLIST and symbol not in policy.allowlist_symbols:
         return away("symbol_not_in_lean_allowlist")
     if symbol in manual_review:
         return away("symbol_in_manual_review")
     if live and fallback is None:
         return away(LEAN_DISABLED_LIVE_WITHOUT_FALLBACK)
     if not lean_healthy:
-        return RouteChoice(LEAN, fallback, primary_unavailable=LEAN_RUNNER_UNHEALTHY)
-    return RouteChoice(expected_adapter=LEAN, fallback_adapter=fallback)
+        return RouteChoice(Venue.LEAN, fallback, primary_unavailable=LEAN_RUNNER_UNHEALTHY)
+    return RouteChoice(expected_adapter=Venue.LEAN, fallback_adapter=fallback)
 
 
 @dataclass(frozen=True)
@@ -117,10 +137,10 @@ def normalize_route(
     expected: str | None, actual: str | None, fallback_count: int, fallback_reason: str | None
 ) -> RouteRecord:
     """The reference's normalization: defaults, `alpaca_fallback` → `alpaca`, and reason iff count > 0."""
-    expected_name = (expected or "").strip().lower() or UNKNOWN
+    expected_name = (expected or "").strip().lower() or Venue.UNKNOWN.value
     actual_name = (actual or "").strip().lower() or expected_name
     if actual_name == "alpaca_fallback":
-        actual_name = ALPACA
+        actual_name = Venue.ALPACA.value
     count = max(0, int(fallback_count))
     if expected_name != actual_name:
         count = max(count, 1)

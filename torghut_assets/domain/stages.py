@@ -1,8 +1,10 @@
-"""Promotion stages, per-stage caps, transitions and auto-freeze (docs/promotion.md, §10.4, §10.5).
+"""Promotion stages, per-stage caps, transitions and auto-freeze (docs/promotion.md, "Stage caps",
+"Deny vs override").
 
 Stages are ordered shadow < paper < live_l1 < live_l2 < live_l3. A candidate advances exactly one
 step at a time; a rollback goes one step down (shadow stays shadow); a halt stays where it is.
-The caps follow the proposed §10.2 table; `None` means "policy file / unbounded at this layer".
+The caps are the table in docs/promotion.md, "Stage caps"; `None` means "policy file / unbounded at this
+layer".
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ TRANSITION_ID_PREFIX = "wprt-"
 AUTO_FREEZE_WINDOW = dt.timedelta(days=7)
 AUTO_FREEZE_THRESHOLD = 3
 
-ACTION_ADVANCE = "advance"
-ACTION_ROLLBACK = "rollback"
-ACTION_HALT = "halt"
-ACTIONS = (ACTION_ADVANCE, ACTION_ROLLBACK, ACTION_HALT)
+
+class TransitionType(StrEnum):
+    """How a candidate's (or lane's) stage moves: one step up, back, frozen in place, or unfrozen."""
+
+    ADVANCE = "advance"
+    ROLLBACK = "rollback"
+    HALT = "halt"
+    RESUME = "resume"
+
+
+ACTIONS: tuple[TransitionType, ...] = (TransitionType.ADVANCE, TransitionType.ROLLBACK, TransitionType.HALT)
 
 # Stable cap-violation codes.
 CAP_STAGE_SUBMITS_NO_ORDERS = "cap_stage_submits_no_orders"
@@ -123,7 +132,7 @@ def transition_id(
     from_stage: Stage | str,
     to_stage: Stage | str,
     *,
-    action: str,
+    action: TransitionType,
     reason: str,
     at: dt.datetime,
 ) -> str:
@@ -132,9 +141,9 @@ def transition_id(
     if action not in ACTIONS:
         raise ValueError(f"unknown transition action {action!r}")
     allowed = {
-        ACTION_ADVANCE: can_advance(src, dst),
-        ACTION_ROLLBACK: dst == rollback_target(src),
-        ACTION_HALT: dst == src,
+        TransitionType.ADVANCE: can_advance(src, dst),
+        TransitionType.ROLLBACK: dst == rollback_target(src),
+        TransitionType.HALT: dst == src,
     }[action]
     if not allowed:
         raise ValueError(f"{action} from {src.value} to {dst.value} is not a valid transition")
@@ -155,7 +164,8 @@ def auto_freeze(
     window: dt.timedelta = AUTO_FREEZE_WINDOW,
     threshold: int = AUTO_FREEZE_THRESHOLD,
 ) -> bool:
-    """True once `threshold` consecutive denies fall within `window` (§10.4; sticky until an override).
+    """True once `threshold` consecutive denies fall within `window`; sticky until an override
+    (docs/promotion.md, "Deny vs override").
 
     `deny_times` is the current run of consecutive `deny` decisions for one candidate hash (the caller
     resets it on any non-deny decision or an override). Denies after `now` are ignored.

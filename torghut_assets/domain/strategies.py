@@ -1,14 +1,15 @@
 """Candidate strategies as pure, causal functions of a `ta_signals` frame.
 
 A strategy is identified by (name, version); its numeric parameters vary per candidate, so every candidate
-of one strategy shares the `strategy_id` that decisions are keyed on (docs/ledger.md, §5) while
-`parameter_set()` tells candidates apart in `research_candidates`.
+of one strategy shares the `strategy_id` that decisions are keyed on (docs/strategies.md, "Identity and
+version") while `parameter_set()` tells candidates apart in `research_candidates`.
 
 `strategy_type` is a strategy reference: a built-in name (`legacy_macd_rsi`, `ema_trend`) or the import path
-of a plug-in (`package.module:attribute`, docs/strategies.md). Resolving, checking and calling a reference
-is `strategy_registry`'s job; the spec-level functions here (`default_strategy`, `default_grid`,
-`parameter_grid`, `strategy_actions`, `actions_in_order`) go through it, so built-ins and plug-ins share one
-path. The built-ins below keep a fast path: their rules read `SortedColumns`, converted once per frame.
+of a plug-in (`package.module:attribute`, docs/strategies.md). Resolving a reference is `strategy_registry`'s
+job, checking it `strategy_validation`'s and calling it `strategy_calls`'; the spec-level functions here
+(`default_strategy`, `default_grid`, `parameter_grid`, `strategy_actions`, `actions_in_order`) go through
+them, so built-ins and plug-ins share one path. The built-ins below keep a fast path: their rules read
+`SortedColumns`, converted once per frame.
 
 Actions are computed per (symbol, session) in (symbol, event_ts, seq) order whatever the input order, so a
 cross is never measured against another symbol's row or against the previous day's close. A session is the
@@ -99,7 +100,7 @@ class StrategySpec:
 def default_strategy(strategy_type: str, params: Mapping[str, float] | None = None) -> StrategySpec:
     """The strategy behind a reference at its declared defaults, `params` overriding some of them.
 
-    Raises `strategy_registry.StrategyLoadError` (a ValueError) naming every problem: an unknown reference,
+    Raises `strategy_interface.StrategyLoadError` (a ValueError) naming every problem: an unknown reference,
     a plug-in that does not import or is not a Strategy, a parameter the strategy does not declare."""
     from torghut_assets.domain.strategy_registry import strategy_spec
 
@@ -278,7 +279,7 @@ ActionRule = Callable[[SortedColumns, Mapping[str, float]], npt.NDArray[np.int8]
 
 @dataclass(frozen=True, eq=False)
 class BuiltinStrategy:
-    """A strategy shipped with the package. It satisfies `strategy_registry.Strategy` like any plug-in
+    """A strategy shipped with the package. It satisfies `strategy_interface.Strategy` like any plug-in
     (same resolution, identity, parameter and grid checks), and adds `actions_in_order`: its rule reads
     columns sorted and converted once per frame, which is what keeps a many-candidate sweep cheap. Being
     in-tree, reviewed and vectorised, it is called inline: no worker thread, no output re-validation."""
@@ -334,17 +335,17 @@ def strategy_actions(signals: pd.DataFrame, spec: StrategySpec) -> pd.Series:
     session; mirrored for sells). Measuring the cross against the band rather than against zero means a
     gap that creeps through zero and widens later still fires once, when it becomes significant.
 
-    A plug-in is called through `strategy_registry.run_strategy` (sorted copy of the frame, time budget,
-    output checks); its failures raise `strategy_registry.StrategyRunError`.
+    A plug-in is called through `strategy_calls.run_strategy` (sorted copy of the frame, time budget,
+    output checks); its failures raise `strategy_interface.StrategyRunError`.
     """
-    from torghut_assets.domain.strategy_registry import spec_actions
+    from torghut_assets.domain.strategy_calls import spec_actions
 
     return spec_actions(signals, spec)
 
 
 def actions_in_order(columns: SortedColumns, spec: StrategySpec) -> npt.NDArray[np.int8]:
     """`strategy_actions` in the columns' sorted order, for callers that sorted the frame already."""
-    from torghut_assets.domain.strategy_registry import spec_actions_in_order
+    from torghut_assets.domain.strategy_calls import spec_actions_in_order
 
     return spec_actions_in_order(columns, spec)
 

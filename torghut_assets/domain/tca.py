@@ -1,20 +1,23 @@
 """Transaction cost analysis per execution (docs/routing.md).
 
 Positive slippage and shortfall always mean "worse than arrival", on either side, so costs add up.
-The reference's arrival is the decision price; the shortfall is split [A] into delay (decision price →
-market price when the order reached the venue) and impact (market arrival → fill), plus fees.
+The reference's arrival is the decision price; this project adds a split of the shortfall into delay
+(decision price → market price when the order reached the venue) and impact (market arrival → fill),
+plus fees.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-DIRECTION = {"buy": 1, "sell": -1}
+from torghut_assets.domain.orders import OrderSide
+
+DIRECTION = {OrderSide.BUY: 1, OrderSide.SELL: -1}
 
 
 @dataclass(frozen=True)
 class TcaInput:
-    side: str
+    side: OrderSide
     arrival_price: float | None
     avg_fill_price: float | None
     submitted_qty: float

@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -29,18 +30,33 @@ SETTING_SOURCE = "TRADING_UNIVERSE_SOURCE"
 SETTING_JANGAR_URL = "JANGAR_SYMBOLS_URL"
 SETTING_REQUIRE_NON_EMPTY = "TRADING_UNIVERSE_REQUIRE_NON_EMPTY_JANGAR"
 
-SOURCE_JANGAR = "jangar"
-SOURCE_STATIC = "static"
-SOURCES: tuple[str, ...] = (SOURCE_JANGAR, SOURCE_STATIC)
 
-STATUS_OK = "ok"
-STATUS_DEGRADED = "degraded"
-STATUS_ERROR = "error"
-STATUSES: tuple[str, ...] = (STATUS_OK, STATUS_DEGRADED, STATUS_ERROR)
+class UniverseSource(StrEnum):
+    """Where the trading universe comes from (`TRADING_UNIVERSE_SOURCE`)."""
 
-PROFILE_DEV = "dev"
-PROFILE_PRODUCTION = "production"
-PROFILES: tuple[str, ...] = (PROFILE_DEV, PROFILE_PRODUCTION)
+    JANGAR = "jangar"
+    STATIC = "static"
+
+
+class UniverseStatus(StrEnum):
+    """A universe snapshot's health: a fresh or cached list, a stale one still usable, or none."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    ERROR = "error"
+
+
+class Profile(StrEnum):
+    """The deployment profile (`TORGHUT_PROFILE`): a laptop with the simulator, or production."""
+
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+# The accepted spellings, as plain strings for settings choices and messages.
+SOURCES: tuple[str, ...] = tuple(s.value for s in UniverseSource)
+STATUSES: tuple[str, ...] = tuple(s.value for s in UniverseStatus)
+PROFILES: tuple[str, ...] = tuple(p.value for p in Profile)
 
 # -- reason codes (reference) ---------------------------------------------------------------------------
 JANGAR_FETCH_OK = "jangar_fetch_ok"
@@ -63,7 +79,7 @@ FAILURE_CAUSES: tuple[str, ...] = (
 )
 USING_STALE_CACHE_SUFFIX = "_using_stale_cache"
 CACHE_STALE_SUFFIX = "_cache_stale"
-# [A] The reference has no reason code for an offline fixture list; this one labels it.
+# An addition: the reference has no reason code for an offline fixture list; this one labels it.
 STATIC_LIST = "static_list"
 
 UNIVERSE_SOURCE_UNAVAILABLE = "universe_source_unavailable"
@@ -100,19 +116,19 @@ def cache_stale(cause: str) -> str:
     return f"{cause}{CACHE_STALE_SUFFIX}"
 
 
-def _status_for_reason(reason: str) -> tuple[str, str] | None:
+def _status_for_reason(reason: str) -> tuple[UniverseStatus, UniverseSource] | None:
     """(status, source) a reason code implies, or None for an unknown code."""
     if reason in (JANGAR_FETCH_OK, JANGAR_CACHE_HIT):
-        return STATUS_OK, SOURCE_JANGAR
+        return UniverseStatus.OK, UniverseSource.JANGAR
     if reason == STATIC_LIST:
-        return STATUS_OK, SOURCE_STATIC
+        return UniverseStatus.OK, UniverseSource.STATIC
     if reason in FAILURE_CAUSES:  # a failure with no good list to fall back on
-        return STATUS_ERROR, SOURCE_JANGAR
+        return UniverseStatus.ERROR, UniverseSource.JANGAR
     for cause in FAILURE_CAUSES:
         if reason == using_stale_cache(cause):
-            return STATUS_DEGRADED, SOURCE_JANGAR
+            return UniverseStatus.DEGRADED, UniverseSource.JANGAR
         if reason == cache_stale(cause):
-            return STATUS_ERROR, SOURCE_JANGAR
+            return UniverseStatus.ERROR, UniverseSource.JANGAR
     return None
 
 
@@ -153,8 +169,8 @@ class UniverseSnapshot:
     """
 
     symbols: tuple[str, ...]
-    source: str
-    status: str
+    source: UniverseSource
+    status: UniverseStatus
     reason: str
     fetched_at: pd.Timestamp | None = None
     age_seconds: float | None = None
@@ -172,14 +188,17 @@ class UniverseSnapshot:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        object.__setattr__(self, "source", UniverseSource(self.source))  # a stored row's plain string
+        object.__setattr__(self, "status", UniverseStatus(self.status))
         implied = _status_for_reason(self.reason)
         if implied is None:
             raise ValueError(f"unknown universe reason code {self.reason!r}")
         if implied != (self.status, self.source):
             raise ValueError(
-                f"reason {self.reason!r} implies status/source {implied}, got {(self.status, self.source)}"
+                f"reason {self.reason!r} implies status/source {(implied[0].value, implied[1].value)}, "
+                f"got {(self.status.value, self.source.value)}"
             )
-        if self.status == STATUS_ERROR and self.symbols:
+        if self.status == UniverseStatus.ERROR and self.symbols:
             raise ValueError("an error snapshot carries no symbols")
         if self.fetched_at is not None:
             _require_utc(self.fetched_at, "fetched_at")
@@ -209,8 +228,8 @@ def static_snapshot(symbols: Iterable[str], *, now: pd.Timestamp) -> UniverseSna
     _require_utc(now, "now")
     return UniverseSnapshot(
         symbols=tuple(symbols),
-        source=SOURCE_STATIC,
-        status=STATUS_OK,
+        source=UniverseSource.STATIC,
+        status=UniverseStatus.OK,
         reason=STATIC_LIST,
         fetched_at=now,
         age_seconds=0.0,
@@ -223,7 +242,7 @@ def _age_seconds(fetched_at: pd.Timestamp | None, now: pd.Timestamp) -> float | 
 
 
 def _usable_cache(cached: UniverseSnapshot | None) -> UniverseSnapshot | None:
-    if cached is None or cached.source != SOURCE_JANGAR or cached.status == STATUS_ERROR:
+    if cached is None or cached.source != UniverseSource.JANGAR or cached.status == UniverseStatus.ERROR:
         return None
     if not cached.symbols or cached.fetched_at is None:
         return None
@@ -263,15 +282,17 @@ def resolve_with_cache(
     cache_age = _age_seconds(cache.fetched_at, now) if cache is not None else None
     if callable(fresh):
         if cache is not None and cache_age is not None and cache_age < cache_ttl_seconds:
-            return replace(cache, status=STATUS_OK, reason=JANGAR_CACHE_HIT, age_seconds=cache_age, detail="")
+            return replace(
+                cache, status=UniverseStatus.OK, reason=JANGAR_CACHE_HIT, age_seconds=cache_age, detail=""
+            )
         fresh = fresh()
     if isinstance(fresh, UniverseSnapshot):
         if fresh.symbols:
             fetched_at = fresh.fetched_at if fresh.fetched_at is not None else now
             return replace(
                 fresh,
-                source=SOURCE_JANGAR,
-                status=STATUS_OK,
+                source=UniverseSource.JANGAR,
+                status=UniverseStatus.OK,
                 reason=JANGAR_FETCH_OK,
                 fetched_at=fetched_at,
                 age_seconds=_age_seconds(fetched_at, now),
@@ -287,15 +308,15 @@ def resolve_with_cache(
     if cache is not None and cache_age is not None and cache_age <= stale_max_seconds:
         return replace(
             cache,
-            status=STATUS_DEGRADED,
+            status=UniverseStatus.DEGRADED,
             reason=using_stale_cache(failure.cause),
             age_seconds=cache_age,
             detail=failure.detail,
         )
     return UniverseSnapshot(
         symbols=(),
-        source=SOURCE_JANGAR,
-        status=STATUS_ERROR,
+        source=UniverseSource.JANGAR,
+        status=UniverseStatus.ERROR,
         reason=failure.cause if cache is None else cache_stale(failure.cause),
         fetched_at=cache.fetched_at if cache is not None else None,
         age_seconds=cache_age,
@@ -325,17 +346,17 @@ def check_universe_policy(
         problems.append(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
     if source not in SOURCES:
         problems.append(f"{SETTING_SOURCE}={source!r} is not supported: expected one of {', '.join(SOURCES)}")
-    if profile == PROFILE_PRODUCTION and source != SOURCE_JANGAR:
+    if profile == Profile.PRODUCTION and source != UniverseSource.JANGAR:
         problems.append(
-            f"{SETTING_SOURCE}={source!r} is refused in profile {PROFILE_PRODUCTION!r}: production takes "
-            f"its universe from {SETTING_SOURCE}={SOURCE_JANGAR!r} only (a static list is accepted only in "
-            f"profile {PROFILE_DEV!r})"
+            f"{SETTING_SOURCE}={source!r} is refused in profile {Profile.PRODUCTION.value!r}: "
+            f"production takes its universe from {SETTING_SOURCE}={UniverseSource.JANGAR.value!r} only "
+            f"(a static list is accepted only in profile {Profile.DEV.value!r})"
         )
-    if source == SOURCE_STATIC:
-        if profile not in (PROFILE_DEV, PROFILE_PRODUCTION):
+    if source == UniverseSource.STATIC:
+        if profile not in (Profile.DEV, Profile.PRODUCTION):
             problems.append(
                 f"{SETTING_SOURCE}='static' is refused in profile {profile!r}: a static list is accepted "
-                f"only in profile {PROFILE_DEV!r} (simulator)"
+                f"only in profile {Profile.DEV.value!r} (simulator)"
             )
         if live_enabled:
             problems.append(
@@ -351,7 +372,7 @@ def check_universe_policy(
                 f"{SETTING_SOURCE}=static list has {rejected} invalid symbol(s) "
                 f"(expected {SYMBOL_PATTERN.pattern})"
             )
-    if source == SOURCE_JANGAR and not (jangar_url and jangar_url.strip()):
+    if source == UniverseSource.JANGAR and not (jangar_url and jangar_url.strip()):
         problems.append(f"{SETTING_SOURCE}=jangar requires {SETTING_JANGAR_URL} to be set")
     return problems
 
@@ -393,7 +414,7 @@ def blocks_decisions(snapshot: UniverseSnapshot, require_non_empty: bool = True)
     Blocks on status `error`, and — with `require_non_empty` (`TRADING_UNIVERSE_REQUIRE_NON_EMPTY_JANGAR`,
     default true) — on an empty symbol list. A `degraded` (stale but ≤ 900 s) list does not block.
     """
-    if snapshot.status == STATUS_ERROR:
+    if snapshot.status == UniverseStatus.ERROR:
         return UNIVERSE_SOURCE_UNAVAILABLE
     if require_non_empty and not snapshot.symbols:
         return UNIVERSE_SOURCE_UNAVAILABLE

@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
 import pandas as pd
 
 from torghut_assets.domain.strategies import utc_index
 
-WalkForwardMode = Literal["sliding", "expanding"]
+
+class WalkForwardMode(StrEnum):
+    """Sliding: each fold trains on the `train_bars` before its test window. Expanding: on every bar
+    from the start of the data."""
+
+    SLIDING = "sliding"
+    EXPANDING = "expanding"
+
 
 _BAR = pd.Timedelta(minutes=1)
 
@@ -52,7 +59,7 @@ def walk_forward_folds(
     test_bars: int = 30,
     step_bars: int = 30,
     purge_bars: int = 5,
-    mode: str = "sliding",
+    mode: WalkForwardMode = WalkForwardMode.SLIDING,
 ) -> list[Fold]:
     """Sliding: train = bars [s, s+train). Expanding: train = bars [0, s+train). Then `purge_bars` skipped
     bars, then test = the next `test_bars`; s advances by `step_bars` until a test window would need bars
@@ -65,7 +72,7 @@ def walk_forward_folds(
     ):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
             raise ValueError(f"{arg} must be an integer >= {minimum}, got {value!r}")
-    if mode not in ("sliding", "expanding"):
+    if mode not in tuple(WalkForwardMode):
         raise ValueError(f"mode must be 'sliding' or 'expanding', got {mode!r}")
 
     times = utc_index(bar_times).dropna().unique().sort_values()
@@ -83,7 +90,7 @@ def walk_forward_folds(
             Fold(
                 fold_name=f"fold_{order}",
                 fold_order=order,
-                train_start=bound(0 if mode == "expanding" else s),
+                train_start=bound(0 if mode == WalkForwardMode.EXPANDING else s),
                 train_end=bound(s + train_bars),
                 test_start=bound(test_first),
                 test_end=bound(test_first + test_bars),

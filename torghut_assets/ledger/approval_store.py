@@ -33,6 +33,7 @@ from torghut_assets.domain.approvals import (
     ApprovalRecord,
     ApprovalScope,
     ApprovalUse,
+    ApprovalUseOutcome,
 )
 from torghut_assets.domain.signed_approvals import SignedApproval
 from torghut_assets.ledger import schema
@@ -112,7 +113,7 @@ def use_of(conn: Connection, approval_id: str) -> ApprovalUse | None:
     if row.used_at is not None:
         return ApprovalUse(
             promotion_id=None if row.used_by_promotion_id is None else str(row.used_by_promotion_id),
-            outcome=row.used_outcome,
+            outcome=None if row.used_outcome is None else ApprovalUseOutcome(row.used_outcome),
             at=_aware(row.used_at),
         )
     return ApprovalUse(promotion_id=None, outcome=None, at=_aware(row.revoked_at), revoked=True)

@@ -16,6 +16,15 @@ from typing import Any
 from torghut_assets.domain.evidence import canonical_json
 
 
+def default_artifact_root(configured_root: str | None = None) -> Path:
+    """One rule for the code location and the CLI, so both read the artifacts the ledger's rows name:
+    the configured root (`TORGHUT_ARTIFACT_ROOT`), else `$DAGSTER_HOME/artifacts`."""
+    root = configured_root or os.environ.get("TORGHUT_ARTIFACT_ROOT")
+    if root:
+        return Path(root)
+    return Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home") / "artifacts"
+
+
 @dataclass(frozen=True)
 class ArtifactRef:
     kind: str

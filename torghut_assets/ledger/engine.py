@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeAlias
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 LEDGER_FILENAME = "torghut_ledger.sqlite"
+
+# The names the rest of the package uses for the ledger's engine and connections, so code outside the
+# ledger can hand them around (a resource opens one, a use case takes one) without naming SQLAlchemy.
+LedgerEngine: TypeAlias = Engine
+LedgerConnection: TypeAlias = Connection
 
 
 class LedgerConfigError(ValueError):
@@ -59,3 +65,9 @@ def _configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe_engine(engine: Engine) -> dict[str, str]:
+    """Which database the ledger is (backend and URL, password hidden), for run metadata."""
+    url = engine.url
+    return {"backend": url.get_backend_name(), "database": url.render_as_string(hide_password=True)}

@@ -196,6 +196,24 @@ def head(conn: Connection) -> EvidenceEntry | None:
     return _first(conn, sa.true(), evidence_log.c.seq.desc())
 
 
+def has_entry(
+    conn: Connection, *, entry_kind: str, subject: str, lane: str, window_start: dt.datetime
+) -> bool:
+    """Whether an entry of this kind about `subject` was recorded for the lane window."""
+    t = evidence_log
+    found = conn.execute(
+        sa.select(t.c.id)
+        .where(
+            t.c.entry_kind == entry_kind,
+            t.c.subject == subject,
+            t.c.lane == lane,
+            t.c.window_start == to_native(window_start),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def verify_chain(
     conn: Connection,
     *,

@@ -15,13 +15,11 @@ from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.continuity import RiskObservation
 from torghut_assets.domain.lane_rollout import replay_lane
+from torghut_assets.domain.research import TERMINAL_RUN_STATUSES, ResearchRunStatus
 from torghut_assets.domain.stages import Stage, stage_index
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.rollout_store import lane_history
 from torghut_assets.ledger.trading_record import lane_trading_record
-
-FAILED_RUN = "failed"
-SETTLED_RUNS = ("passed", FAILED_RUN, "skipped")
 
 
 def placement_since(conn: Connection, lane: str, at: dt.datetime) -> dt.datetime | None:
@@ -45,7 +43,7 @@ def autonomy_failure_streak(
         .where(
             t.c.lane == lane,
             t.c.run_kind == "lane_window",
-            t.c.status.in_(SETTLED_RUNS),
+            t.c.status.in_(TERMINAL_RUN_STATUSES),
             t.c.window_start <= through_window,
             *([t.c.window_start > after_window] if after_window is not None else []),
         )
@@ -54,7 +52,7 @@ def autonomy_failure_streak(
     )
     streak = 0
     for (status,) in conn.execute(query):
-        if status != FAILED_RUN:
+        if status != ResearchRunStatus.FAILED:
             break
         streak += 1
     return streak

@@ -13,11 +13,10 @@ from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.evidence import sha256_hex
 from torghut_assets.domain.llm_advisory import (
-    ACTION_ADJUST,
-    ACTION_VETO,
     BUDGET_ERROR_KINDS,
     LLM_REJECT_CODES,
     OUTCOME_REFUSAL,
+    AdvisoryAction,
     AdvisoryPolicy,
     BudgetStatus,
     Resolution,
@@ -31,7 +30,7 @@ from torghut_assets.domain.llm_advisory import (
 )
 from torghut_assets.ledger import evidence_log, queries, schema
 from torghut_assets.ledger.identity import row_id
-from torghut_assets.ledger.writes import to_native
+from torghut_assets.ledger.writes import replace_lane_window, to_native
 
 reviews = schema.llm_decision_reviews
 
@@ -127,7 +126,7 @@ def review_row(lane: str, window_start: dt.datetime, review: Review) -> dict[str
 class AppliedAction:
     """What executions must do to a decision: reject it (`reject_code`) or send `qty`/`order_type`."""
 
-    action: str
+    action: AdvisoryAction
     qty: int
     order_type: str
     reject_code: str | None
@@ -139,13 +138,13 @@ def applied_actions(conn: Connection, lane: str, window_start: dt.datetime) -> d
         reviews.c.lane == lane,
         reviews.c.window_start == to_native(window_start),
         reviews.c.applied.is_(True),
-        reviews.c.action.in_([ACTION_VETO, ACTION_ADJUST]),
+        reviews.c.action.in_([AdvisoryAction.VETO, AdvisoryAction.ADJUST]),
     )
     actions: dict[str, AppliedAction] = {}
     for decision_id, action, response in conn.execute(query):
         resolution = response["policy_resolution"]
         actions[str(decision_id)] = AppliedAction(
-            action=str(action),
+            action=AdvisoryAction(action),
             qty=int(resolution["qty"]),
             order_type=str(resolution["order_type"]),
             reject_code=resolution.get("reject_code"),
@@ -302,3 +301,33 @@ def window_counts(items: Sequence[Review]) -> ReviewCounts:
 
 def row_counts(rows: Sequence[dict[str, Any]]) -> ReviewCounts:
     return total(ReviewCounts.of(r["error_kind"], bool(r["guardrail_mismatch"])) for r in rows)
+
+
+@dataclass(frozen=True)
+class WindowReviewInputs:
+    """What reviewing one lane window reads: its decisions, which of them already have an execution, and
+    the reviews it already holds (by trade decision id)."""
+
+    decisions: list[dict[str, Any]]
+    executed: set[str]
+    existing: dict[str, dict[str, Any]]
+
+
+def window_review_inputs(conn: Connection, lane: str, window_start: dt.datetime) -> WindowReviewInputs:
+    return WindowReviewInputs(
+        decisions=queries.window_rows(conn, schema.trade_decisions, lane, window_start),
+        executed={
+            str(r["trade_decision_id"])
+            for r in queries.window_rows(conn, schema.executions, lane, window_start)
+        },
+        existing={
+            str(r["trade_decision_id"]): r for r in queries.window_rows(conn, reviews, lane, window_start)
+        },
+    )
+
+
+def replace_window_reviews(
+    conn: Connection, lane: str, window_start: dt.datetime, rows: Sequence[dict[str, Any]]
+) -> int:
+    """The window's reviews become exactly `rows` (keyed by decision); the count written."""
+    return replace_lane_window(conn, reviews, lane, window_start, list(rows))

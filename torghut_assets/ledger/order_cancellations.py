@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.adapters.execution_venue import CancelOutcome
+from torghut_assets.domain.orders import CancelOutcome
 from torghut_assets.ledger import evidence_log, schema
 from torghut_assets.ledger.identity import row_id
 from torghut_assets.ledger.writes import to_native

@@ -15,6 +15,7 @@ from torghut_assets.domain.profitability import (
     ShortfallRanks,
     nearest_rank_position,
 )
+from torghut_assets.domain.promotion import PromotionAction
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.queries import as_utc
 
@@ -155,20 +156,21 @@ def attribution(conn: Connection, start: dt.datetime, end: dt.datetime) -> dict[
         sa.select(sa.func.count()).where(
             p.c.created_at >= start,
             p.c.created_at < end,
-            p.c.decision_action == "deny",
+            p.c.decision_action == PromotionAction.DENY,
             p.c.deny_reason.like("%signal_continuity_alert_latched%"),
         )
     ).scalar_one()
     emergency = conn.execute(
         sa.select(sa.func.count()).where(schema.continuity_state.c.emergency_stop_active.is_(True))
     ).scalar_one()
-    report = (gate or {}).get("report_json") or {}
+    gate_row: dict[str, Any] = {} if gate is None else dict(gate)
+    report = gate_row.get("report_json") or {}
     gate6 = next(
-        (x for x in (gate or {}).get("gates") or [] if x.get("gate_id") == "gate6_profitability_evidence"),
+        (x for x in gate_row.get("gates") or [] if x.get("gate_id") == "gate6_profitability_evidence"),
         None,
     )
     latest = incidents[0] if incidents else None
-    bundle = (promotion or {}).get("evidence_bundle") or {}
+    bundle = ({} if promotion is None else dict(promotion)).get("evidence_bundle") or {}
     return {
         "gate_evaluation_id": None if gate is None else str(gate["id"]),
         "run_id": None if gate is None else gate["run_id"],
@@ -199,3 +201,17 @@ def attribution(conn: Connection, start: dt.datetime, end: dt.datetime) -> dict[
             "signal_continuity_promotion_block_total": int(blocked),
         },
     }
+
+
+def shortfall_series(
+    conn: Connection, start: dt.datetime, end: dt.datetime
+) -> list[tuple[Any, Any, Any, Any]]:
+    """(lane, computed_at, implementation shortfall notional, realized shortfall bps) of every TCA row
+    computed in [start, end): the points of the runtime profitability plot."""
+    t = schema.execution_tca_metrics
+    rows = conn.execute(
+        sa.select(
+            t.c.lane, t.c.computed_at, t.c.implementation_shortfall_notional, t.c.realized_shortfall_bps
+        ).where(t.c.computed_at >= start, t.c.computed_at < end)
+    ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.evidence import canonical_json, canonical_value, sha256_hex
-from torghut_assets.domain.gates import GateReport
+from torghut_assets.domain.gates import GateReport, TargetMode
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
+from torghut_assets.domain.promotion import PromotionAction
 from torghut_assets.domain.promotion_rules import PromotionOutcome
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.queries import as_utc
@@ -123,21 +124,21 @@ def demotion_row(
     at: dt.datetime,
     promotion: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The previous champion's `demote` row (approved mode shadow, §10.1)."""
+    """The previous champion's `demote` row: approved mode shadow, as in the reference (docs/promotion.md)."""
     text = canonical_json(
-        {"candidate_id": demoted["candidate_id"], "decision_action": "demote", "reason": reason}
+        {"candidate_id": demoted["candidate_id"], "decision_action": PromotionAction.DEMOTE, "reason": reason}
     )
     return {
         "id": str(uuid.uuid4()),
         "candidate_id": demoted["candidate_id"],
-        "requested_mode": "shadow",
-        "approved_mode": "shadow",
+        "requested_mode": TargetMode.SHADOW,
+        "approved_mode": TargetMode.SHADOW,
         "approver": promotion["approver"],
         "approver_role": promotion["approver_role"],
         "approve_reason": text,
         "deny_reason": None,
         "effective_time": at,
-        "decision_action": "demote",
+        "decision_action": PromotionAction.DEMOTE,
         "decision_rationale": f"demoted:{reason}",
         "evidence_bundle": {"successor_candidate_id": successor_id, "reason": reason},
         "successor_candidate_id": successor_id,
@@ -148,6 +149,62 @@ def demotion_row(
         "window_start": demoted["window_start"],
         "created_at": at,
     }
+
+
+def rollback_demotion_row(
+    *,
+    demoted: Mapping[str, Any],
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    reason: str,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    """The `demote` row of a candidate a rollback removed (or lowered): shadow unless it keeps a stage."""
+    leaving, restored = before["candidate_id"], after["candidate_id"]
+    text = canonical_json(
+        {"candidate_id": leaving, "decision_action": "demote", "to_stage": after["stage"], "reason": reason}
+    )
+    return {
+        "id": str(uuid.uuid4()),
+        "candidate_id": leaving,
+        "requested_mode": after["stage"] if restored == leaving else "shadow",
+        "approved_mode": after["stage"] if restored == leaving else "shadow",
+        "approver": GATES_APPROVER,
+        "approver_role": "rollback_job",
+        "approve_reason": text,
+        "effective_time": at,
+        "decision_action": "demote",
+        "decision_rationale": f"rolled_back:{reason}",
+        "evidence_bundle": {"before": dict(before), "after": dict(after)},
+        "rollback_candidate_id": restored,
+        "run_id": demoted["run_id"],
+        "lane": demoted["lane"],
+        "window_start": demoted["window_start"],
+        "created_at": at,
+    }
+
+
+def insert_gate_evaluation(conn: Connection, row: Mapping[str, Any]) -> None:
+    conn.execute(schema.gate_evaluations.insert().values(**row))
+
+
+def insert_promotion(conn: Connection, row: Mapping[str, Any]) -> None:
+    conn.execute(schema.research_promotions.insert().values(**row))
+
+
+def latest_gate_evaluation(
+    conn: Connection, candidate_id: str, policy_checksum: str | None = None
+) -> dict[str, Any] | None:
+    """The candidate's newest gate evaluation (under `policy_checksum`, when given): id, target,
+    reasons and when."""
+    t = schema.gate_evaluations
+    query = sa.select(t.c.id, t.c.promotion_target, t.c.reasons, t.c.evaluated_at).where(
+        t.c.candidate_id == candidate_id
+    )
+    if policy_checksum is not None:
+        query = query.where(t.c.policy_checksum == policy_checksum)
+    row = conn.execute(query.order_by(t.c.evaluated_at.desc()).limit(1)).mappings().first()
+    return None if row is None else dict(row)
 
 
 def set_lifecycle(conn: Connection, candidate_id: str, *, role: str, status: str) -> None:
@@ -172,13 +229,15 @@ def consecutive_denies(conn: Connection, candidate_hash: str | None, candidate_i
     rows = conn.execute(
         sa.select(p.c.decision_action, p.c.created_at, p.c.override_id)
         .where(
-            p.c.candidate_id.in_(ids), p.c.approver_role != SCHEDULER_ROLE, p.c.decision_action != "demote"
+            p.c.candidate_id.in_(ids),
+            p.c.approver_role != SCHEDULER_ROLE,
+            p.c.decision_action != PromotionAction.DEMOTE,
         )
         .order_by(p.c.created_at, p.c.id)
     ).all()
     streak: list[dt.datetime] = []
     for action, created, _override in rows:
-        if action == "deny":
+        if action == PromotionAction.DENY:
             ts = as_utc(created)
             if ts is not None:
                 streak.append(ts.to_pydatetime())

@@ -76,7 +76,8 @@ def window_signals(conn: Connection, lane: str, window_start: dt.datetime) -> pd
 def session_signed_position(
     conn: Connection, lane: str, symbols: list[str], since: dt.datetime, before: dt.datetime
 ) -> dict[str, float]:
-    """Σ signed filled qty of this lane's executions in [since, before): the churn baseline of §7."""
+    """Σ signed filled qty of the lane's executions in [since, before): the churn baseline of TCA
+    (docs/routing.md)."""
     table = schema.executions
     signed = sa.case((table.c.side == "buy", table.c.filled_qty), else_=-table.c.filled_qty)
     query = (

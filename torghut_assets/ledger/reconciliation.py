@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.stress import STRESS_CASES
-from torghut_assets.ledger import schema
+from torghut_assets.ledger import schema, table_contracts
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import to_native
@@ -142,26 +142,28 @@ def research_chain(conn: Connection, since: dt.datetime, until: dt.datetime) -> 
     return finding_from("research_chain_complete", int(examined), failing, candidates=int(candidates))
 
 
-def orphans(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
-    """Every logical foreign key resolves: candidates→runs, folds/stress→candidates, promotions→runs."""
-    runs, cands = schema.research_runs, schema.research_candidates
-    folds, stress, promos = (
-        schema.research_fold_metrics,
-        schema.research_stress_metrics,
-        schema.research_promotions,
-    )
-    execs, decisions = schema.executions, schema.trade_decisions
-    # (child, its key to report, its reference, the parent's unique column, link name)
-    links = [
-        (cands, cands.c.candidate_id, cands.c.run_id, runs.c.run_id, "candidate→run"),
-        (folds, folds.c.candidate_id, folds.c.candidate_id, cands.c.candidate_id, "fold→candidate"),
-        (stress, stress.c.candidate_id, stress.c.candidate_id, cands.c.candidate_id, "stress→candidate"),
-        (promos, promos.c.run_id, promos.c.run_id, runs.c.run_id, "promotion→run"),
-        (execs, execs.c.client_order_id, execs.c.trade_decision_id, decisions.c.id, "execution→decision"),
+def _reconciled_links() -> list[tuple[sa.Table, sa.Column[Any], sa.Column[Any], sa.Column[Any], str]]:
+    """(child, its key to report, its reference, the parent's unique column, link name) per reconciled
+    reference of the table contracts, in contract order."""
+    tables = schema.metadata.tables
+    return [
+        (
+            tables[link.table],
+            tables[link.table].c[link.label_column],
+            tables[link.table].c[link.column],
+            tables[link.target_table].c[link.target_column],
+            link.name,
+        )
+        for link in table_contracts.reconciled_links()
     ]
+
+
+def orphans(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
+    """Every logical foreign key the table contracts mark `reconciled` resolves (candidates→runs,
+    folds/stress→candidates, promotions→runs, executions→decisions: `table_contracts.reconciled_links`)."""
     failing: list[str] = []
     examined = 0
-    for child, key, reference, parent_key, link in links:
+    for child, key, reference, parent_key, link in _reconciled_links():
         window = _in_lookback(child, since, until)
         # One scan per link counts both what was examined and what dangles (a hash join, as the
         # hand-written anti-join floor is); keys are listed only when something dangles.
@@ -232,14 +234,14 @@ def row_floors(
     """A lane with no research run in the lookback, or with market-hours windows but zero stored signals,
     is broken: the check proves its producers ran rather than passing on an empty ledger."""
     signals, runs = schema.signals, schema.research_runs
-    signal_counts = dict(
+    signal_counts: dict[str, int] = dict(
         conn.execute(
             sa.select(signals.c.lane, sa.func.count())
             .where(_in_lookback(signals, since, until))
             .group_by(signals.c.lane)
         ).all()
     )
-    run_counts = dict(
+    run_counts: dict[str, int] = dict(
         conn.execute(
             sa.select(runs.c.lane, sa.func.count())
             .where(_in_lookback(runs, since, until))

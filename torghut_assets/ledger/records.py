@@ -12,13 +12,14 @@ from typing import Any
 
 import pandas as pd
 
-from torghut_assets.adapters.order_router import RoutedOrder
-from torghut_assets.domain.decisions import TradeDecision
+from torghut_assets.domain.decisions import DecisionStatus, TradeDecision
 from torghut_assets.domain.evidence import sha256_hex
 from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.orders import OrderStatus, RoutedOrder, parse_side
 from torghut_assets.domain.signal_frame import SIGNAL_COLUMNS
+from torghut_assets.domain.signal_quality import AdmittedSignals
 from torghut_assets.domain.strategies import StrategySpec
-from torghut_assets.domain.tca import TcaInput, compute_tca
+from torghut_assets.domain.tca import TcaMetrics
 from torghut_assets.ledger.identity import row_id
 
 Row = dict[str, Any]
@@ -41,8 +42,8 @@ def strategy_row(spec: StrategySpec, description: str) -> Row:
 
 def signal_rows(window: LaneWindow, frame: pd.DataFrame) -> list[Row]:
     rows: list[Row] = []
-    for record in frame[list(SIGNAL_COLUMNS)].to_dict(orient="records"):
-        record = {k: (None if pd.isna(v) else v) for k, v in record.items()}
+    for raw in frame[list(SIGNAL_COLUMNS)].to_dict(orient="records"):
+        record: Row = {str(k): (None if pd.isna(v) else v) for k, v in raw.items()}
         rows.append(
             {
                 **record,
@@ -58,9 +59,48 @@ def signal_rows(window: LaneWindow, frame: pd.DataFrame) -> list[Row]:
     return rows
 
 
+def signal_ingest_row(
+    window: LaneWindow,
+    admitted: AdmittedSignals,
+    *,
+    source: str,
+    no_signal_reason: str | None,
+    no_signal_detail: str | None,
+    signal_lag_seconds: float | None,
+    market_session_open: bool,
+    newest_signal_ts: pd.Timestamp | None,
+    dataset_version: str,
+) -> Row:
+    """The window's ingest verdict: what the source returned, what was admitted, and why it is empty."""
+    frame = admitted.frame
+    return {
+        "id": row_id("signal_ingest_windows", window.lane, window.start),
+        "lane": window.lane,
+        "window_start": window.start,
+        "window_end": window.end,
+        "source": source,
+        "source_mode": "bounded_window",
+        "signals_total": len(frame),
+        "rejected_total": admitted.rejected_total,
+        "rejected_by_reason": admitted.rejected,
+        "symbols_covered": int(frame["symbol"].nunique()),
+        "no_signal_reason": no_signal_reason,
+        "no_signal_detail": no_signal_detail,
+        "signal_lag_seconds": signal_lag_seconds,
+        "market_session_open": market_session_open,
+        "newest_signal_ts": newest_signal_ts,
+        "dataset_version": dataset_version,
+        "created_at": window.end,
+    }
+
+
 def decision_row(window: LaneWindow, decision: TradeDecision, executed_at: pd.Timestamp | None) -> Row:
     digest = decision.decision_hash
-    status = decision.status if decision.status == "rejected" or executed_at is None else "submitted"
+    status = (
+        decision.status
+        if decision.status == DecisionStatus.REJECTED or executed_at is None
+        else DecisionStatus.SUBMITTED
+    )
     return {
         "id": row_id("trade_decisions", decision.account_label, digest),
         "strategy_id": decision.strategy_id,
@@ -81,123 +121,121 @@ def decision_row(window: LaneWindow, decision: TradeDecision, executed_at: pd.Ti
 
 
 def execution_rows(
-    window: LaneWindow,
-    routed: Iterable[tuple[TradeDecision, RoutedOrder]],
-    prior_signed_qty: dict[str, float],
+    window: LaneWindow, routed: Iterable[tuple[TradeDecision, RoutedOrder, TcaMetrics]]
 ) -> tuple[list[Row], list[Row]]:
-    """Execution and TCA rows of the window; `prior_signed_qty` is the session position before it (§7).
+    """Execution and TCA rows of the window: each routed order with the TCA figures computed for it
+    against the session position before it (the churn baseline, docs/routing.md, "Transaction cost
+    analysis").
 
     An order no venue accepted is still a row (status `rejected`, zero fill) carrying its route and the
     failure, so a failed route leaves evidence instead of a gap.
     """
     executions: list[Row] = []
     tca_rows: list[Row] = []
-    position = dict(prior_signed_qty)
-    for decision, order in routed:
-        digest = decision.decision_hash
-        execution_id = row_id("executions", decision.account_label, digest)
-        report = order.report
-        route = order.route
-        submitted_at = order.request.submitted_at
-        arrival = order.request.arrival_price
-        filled = float(report.filled_qty) if report else 0.0
-        avg_price = report.avg_fill_price if report else None
-        raw = dict(report.raw) if report else {}
-        executions.append(
-            {
-                "id": execution_id,
-                "trade_decision_id": row_id("trade_decisions", decision.account_label, digest),
-                "alpaca_account_label": decision.account_label,
-                "alpaca_order_id": report.order_id if report else f"unplaced-{digest[:32]}",
-                "client_order_id": digest,
-                "symbol": decision.symbol,
-                "side": decision.action,
-                "order_type": order.request.order_type,
-                "time_in_force": order.request.time_in_force,
-                "submitted_qty": order.request.qty,
-                "filled_qty": filled,
-                "avg_fill_price": avg_price,
-                "fees": report.fees if report else 0.0,
-                "status": report.status if report else "rejected",
-                "execution_expected_adapter": route.expected_adapter,
-                "execution_actual_adapter": route.actual_adapter,
-                "execution_fallback_reason": route.fallback_reason,
-                "execution_fallback_count": route.fallback_count,
-                "execution_correlation_id": order.request.correlation_id,
-                "execution_idempotency_key": digest,
-                "execution_audit_json": {
-                    "route": order.raw_route_payload(),
-                    "failure_reason": order.failure_reason,
-                    "decision_hash": digest,
-                },
-                "raw_order": {
-                    **raw,
-                    "route": order.raw_route_payload(),
-                    "arrival_price": arrival,
-                    "submitted_at": submitted_at.isoformat(),
-                },
-                "last_update_at": (report.filled_at if report else None) or submitted_at,
-                "lane": window.lane,
-                "window_start": window.start,
-                "created_at": submitted_at,
-            }
-        )
-        prior = position.get(decision.symbol, 0.0)
-        tca = compute_tca(
-            TcaInput(
-                side=decision.action,
-                arrival_price=arrival,
-                avg_fill_price=avg_price,
-                submitted_qty=float(order.request.qty),
-                filled_qty=filled,
-                prior_signed_qty=prior,
-                expected_shortfall_bps_p50=raw.get("expected_shortfall_bps_p50"),
-                expected_shortfall_bps_p95=raw.get("expected_shortfall_bps_p95"),
-                market_arrival_price=raw.get("market_arrival_price"),
-                fees=report.fees if report else 0.0,
-            )
-        )
-        position[decision.symbol] = prior + tca.signed_qty
-        computed_at = (report.filled_at if report else None) or submitted_at
-        tca_rows.append(
-            {
-                "id": row_id("execution_tca_metrics", execution_id),
-                "execution_id": execution_id,
-                "trade_decision_id": row_id("trade_decisions", decision.account_label, digest),
-                "strategy_id": decision.strategy_id,
-                "alpaca_account_label": decision.account_label,
-                "symbol": decision.symbol,
-                "side": decision.action,
-                "arrival_price": arrival,
-                "avg_fill_price": avg_price,
-                "submitted_qty": order.request.qty,
-                "filled_qty": filled,
-                "fill_ratio": tca.fill_ratio,
-                "signed_qty": tca.signed_qty,
-                "slippage_bps": tca.slippage_bps,
-                "shortfall_notional": tca.shortfall_notional,
-                "realized_shortfall_bps": tca.realized_shortfall_bps,
-                "expected_shortfall_bps_p50": raw.get("expected_shortfall_bps_p50"),
-                "expected_shortfall_bps_p95": raw.get("expected_shortfall_bps_p95"),
-                "simulator_version": raw.get("simulator_version"),
-                "divergence_bps": tca.divergence_bps,
-                "churn_qty": tca.churn_qty,
-                "churn_ratio": tca.churn_ratio,
-                "decision_price": decision.price,
-                "market_arrival_price": raw.get("market_arrival_price") or arrival,
-                "delay_cost_notional": tca.delay_cost_notional,
-                "impact_cost_notional": tca.impact_cost_notional,
-                "fees_notional": tca.fees_notional,
-                "implementation_shortfall_notional": tca.implementation_shortfall_notional,
-                "expected_adapter": route.expected_adapter,
-                "actual_adapter": route.actual_adapter,
-                "computed_at": computed_at,
-                "lane": window.lane,
-                "window_start": window.start,
-                "created_at": computed_at,
-            }
-        )
+    for decision, order, tca in routed:
+        execution = _execution_row(window, decision, order)
+        executions.append(execution)
+        tca_rows.append(_tca_row(window, decision, order, tca, execution["id"]))
     return executions, tca_rows
+
+
+def _execution_row(window: LaneWindow, decision: TradeDecision, order: RoutedOrder) -> Row:
+    digest = decision.decision_hash
+    execution_id = row_id("executions", decision.account_label, digest)
+    report = order.report
+    route = order.route
+    submitted_at = order.request.submitted_at
+    arrival = order.request.arrival_price
+    filled = float(report.filled_qty) if report else 0.0
+    avg_price = report.avg_fill_price if report else None
+    raw = dict(report.raw) if report else {}
+    return {
+        "id": execution_id,
+        "trade_decision_id": row_id("trade_decisions", decision.account_label, digest),
+        "alpaca_account_label": decision.account_label,
+        "alpaca_order_id": report.order_id if report else f"unplaced-{digest[:32]}",
+        "client_order_id": digest,
+        "symbol": decision.symbol,
+        "side": decision.action,
+        "order_type": order.request.order_type,
+        "time_in_force": order.request.time_in_force,
+        "submitted_qty": order.request.qty,
+        "filled_qty": filled,
+        "avg_fill_price": avg_price,
+        "fees": report.fees if report else 0.0,
+        "status": report.status if report else OrderStatus.REJECTED,
+        "execution_expected_adapter": route.expected_adapter,
+        "execution_actual_adapter": route.actual_adapter,
+        "execution_fallback_reason": route.fallback_reason,
+        "execution_fallback_count": route.fallback_count,
+        "execution_correlation_id": order.request.correlation_id,
+        "execution_idempotency_key": digest,
+        "execution_audit_json": {
+            "route": order.raw_route_payload(),
+            "failure_reason": order.failure_reason,
+            "decision_hash": digest,
+        },
+        "raw_order": {
+            **raw,
+            "route": order.raw_route_payload(),
+            "arrival_price": arrival,
+            "submitted_at": submitted_at.isoformat(),
+        },
+        "last_update_at": (report.filled_at if report else None) or submitted_at,
+        "lane": window.lane,
+        "window_start": window.start,
+        "created_at": submitted_at,
+    }
+
+
+def _tca_row(
+    window: LaneWindow, decision: TradeDecision, order: RoutedOrder, tca: TcaMetrics, execution_id: str
+) -> Row:
+    digest = decision.decision_hash
+    report = order.report
+    route = order.route
+    submitted_at = order.request.submitted_at
+    arrival = order.request.arrival_price
+    filled = float(report.filled_qty) if report else 0.0
+    avg_price = report.avg_fill_price if report else None
+    raw = dict(report.raw) if report else {}
+    computed_at = (report.filled_at if report else None) or submitted_at
+    return {
+        "id": row_id("execution_tca_metrics", execution_id),
+        "execution_id": execution_id,
+        "trade_decision_id": row_id("trade_decisions", decision.account_label, digest),
+        "strategy_id": decision.strategy_id,
+        "alpaca_account_label": decision.account_label,
+        "symbol": decision.symbol,
+        "side": decision.action,
+        "arrival_price": arrival,
+        "avg_fill_price": avg_price,
+        "submitted_qty": order.request.qty,
+        "filled_qty": filled,
+        "fill_ratio": tca.fill_ratio,
+        "signed_qty": tca.signed_qty,
+        "slippage_bps": tca.slippage_bps,
+        "shortfall_notional": tca.shortfall_notional,
+        "realized_shortfall_bps": tca.realized_shortfall_bps,
+        "expected_shortfall_bps_p50": raw.get("expected_shortfall_bps_p50"),
+        "expected_shortfall_bps_p95": raw.get("expected_shortfall_bps_p95"),
+        "simulator_version": raw.get("simulator_version"),
+        "divergence_bps": tca.divergence_bps,
+        "churn_qty": tca.churn_qty,
+        "churn_ratio": tca.churn_ratio,
+        "decision_price": decision.price,
+        "market_arrival_price": raw.get("market_arrival_price") or arrival,
+        "delay_cost_notional": tca.delay_cost_notional,
+        "impact_cost_notional": tca.impact_cost_notional,
+        "fees_notional": tca.fees_notional,
+        "implementation_shortfall_notional": tca.implementation_shortfall_notional,
+        "expected_adapter": route.expected_adapter,
+        "actual_adapter": route.actual_adapter,
+        "computed_at": computed_at,
+        "lane": window.lane,
+        "window_start": window.start,
+        "created_at": computed_at,
+    }
 
 
 class LedgerIntegrityError(RuntimeError):
@@ -215,7 +253,7 @@ def decision_from_row(row: dict[str, Any]) -> TradeDecision:
         event_ts=pd.Timestamp(payload["event_ts"]).tz_convert("UTC"),
         signal_seq=int(row["signal_seq"]),
         timeframe=str(payload["timeframe"]),
-        action=str(payload["action"]),
+        action=parse_side(payload["action"]),
         qty=int(payload["qty"]),
         price=float(payload["params"]["price"]),
         rationale=str(payload.get("rationale") or ""),

@@ -66,7 +66,7 @@ def skipped_run_row(
     return {
         **_run_base(window, spec, settings),
         "run_id": run_id,
-        "status": "skipped",
+        "status": research.ResearchRunStatus.SKIPPED,
         "no_signal_reason": reason,
         "dataset_version": dataset_version,
         "dataset_from": window.start,
@@ -99,7 +99,7 @@ def normal_run_row(
     return {
         **_run_base(window, spec, settings),
         "run_id": run_id,
-        "status": "running",
+        "status": research.ResearchRunStatus.RUNNING,
         "no_signal_reason": None,
         "dataset_version": dataset_version,
         "dataset_from": dataset_from,

@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.evidence import sha256_hex
-from torghut_assets.domain.lane_rollout import STATUS_BY_TYPE, LaneRollout, Transition, replay_lane
+from torghut_assets.domain.lane_rollout import (
+    STATUS_BY_TYPE,
+    LaneRollout,
+    Transition,
+    TransitionStatus,
+    replay_lane,
+    transition_type,
+)
 from torghut_assets.domain.stages import Stage
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.identity import row_id
@@ -30,7 +37,7 @@ class StoredTransition:
     transition_id: str
     transition: Transition
     from_candidate_id: str | None
-    status: str
+    status: TransitionStatus
     reason_codes: list[str]
     evidence_hash: str
 
@@ -44,7 +51,7 @@ def _stored(row: sa.RowMapping) -> StoredTransition:
         transition_id=str(row["transition_id"]),
         transition=Transition(
             lane=str(row["lane"]),
-            transition_type=str(row["transition_type"]),
+            transition_type=transition_type(row["transition_type"]),
             candidate_id=row["candidate_id"],
             from_stage=Stage(row["from_stage"]),
             to_stage=Stage(row["to_stage"]),
@@ -53,7 +60,7 @@ def _stored(row: sa.RowMapping) -> StoredTransition:
             actor=str(row["actor"]),
         ),
         from_candidate_id=row["from_candidate_id"],
-        status=str(row["status"]),
+        status=TransitionStatus(row["status"]),
         reason_codes=list(row["reason_codes_json"] or []),
         evidence_hash=str(row["evidence_hash"]),
     )
@@ -143,3 +150,9 @@ def current_stages(conn: Connection) -> dict[str, LaneRollout]:
         lane: replay_lane(lane, (h.transition for h in history))
         for lane, history in histories_by_lane(conn).items()
     }
+
+
+def transition_count(conn: Connection) -> int:
+    """How many transitions the log holds (it only grows)."""
+    t = schema.rollout_transitions
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())

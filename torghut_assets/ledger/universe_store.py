@@ -21,12 +21,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from torghut_assets.domain.universe_policy import (
     JANGAR_FETCH_OK,
-    SOURCE_JANGAR,
-    STATUS_ERROR,
-    STATUS_OK,
     FetchFailure,
     FetchOutcome,
     UniverseSnapshot,
+    UniverseSource,
+    UniverseStatus,
     redacted_url,
 )
 from torghut_assets.ledger import schema
@@ -55,14 +54,14 @@ def record_fetch(
 ) -> str:
     """Insert one fetch attempt; returns its row id. A snapshot must be a non-empty `jangar_fetch_ok` list."""
     row: dict[str, Any] = {
-        "source": SOURCE_JANGAR,
+        "source": UniverseSource.JANGAR,
         "source_key": source_key(source_url),
         "source_url": shown_url(source_url),
         "fetched_at": to_native(attempted_at),
     }
     if isinstance(outcome, FetchFailure):
         row |= {
-            "status": STATUS_ERROR,
+            "status": UniverseStatus.ERROR,
             "reason": outcome.cause,
             "symbols": [],
             "symbols_count": 0,
@@ -72,7 +71,7 @@ def record_fetch(
         }
     elif outcome.reason == JANGAR_FETCH_OK and outcome.symbols:
         row |= {
-            "status": STATUS_OK,
+            "status": UniverseStatus.OK,
             "reason": JANGAR_FETCH_OK,
             "symbols": list(outcome.symbols),
             "symbols_count": len(outcome.symbols),
@@ -95,7 +94,7 @@ def last_good(conn: Connection, source_url: str) -> UniverseSnapshot | None:
     """The newest `ok` list fetched from this URL, as a `jangar_fetch_ok` snapshot; None if there is none."""
     query = (
         sa.select(snapshots)
-        .where(snapshots.c.source_key == source_key(source_url), snapshots.c.status == STATUS_OK)
+        .where(snapshots.c.source_key == source_key(source_url), snapshots.c.status == UniverseStatus.OK)
         .order_by(snapshots.c.fetched_at.desc(), snapshots.c.id.desc())
         .limit(1)
     )
@@ -104,8 +103,8 @@ def last_good(conn: Connection, source_url: str) -> UniverseSnapshot | None:
         return None
     return UniverseSnapshot(
         symbols=tuple(row["symbols"]),
-        source=SOURCE_JANGAR,
-        status=STATUS_OK,
+        source=UniverseSource.JANGAR,
+        status=UniverseStatus.OK,
         reason=JANGAR_FETCH_OK,
         fetched_at=as_utc(row["fetched_at"]),
         rejected_symbols=int(row["rejected_symbols"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,8 @@ def to_native(value: Any) -> Any:
         return {str(k): to_native(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_native(v) for v in value]
+    if isinstance(value, StrEnum):  # a domain vocabulary member is stored as its value
+        return value.value
     return value
 
 
@@ -59,7 +62,7 @@ def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Row]) -> None:
         return
     dialect = conn.dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert_fn(table)
+    stmt: Any = insert_fn(table)
     updatable = [c.name for c in table.columns if c.name != "id"]
     json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
     stmt = stmt.on_conflict_do_update(

@@ -15,9 +15,9 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.continuity import (
-    EMERGENCY_CLEARED,
     ContinuityEvent,
     ContinuityState,
+    ContinuityTransition,
     WindowObservation,
     clear_emergency_stop,
 )
@@ -86,7 +86,7 @@ def clear_lane_emergency_stop(
     )
     event = ContinuityEvent(
         window_start=state.last_window_start or pd.Timestamp(at),
-        transition=EMERGENCY_CLEARED,
+        transition=ContinuityTransition.EMERGENCY_CLEARED,
         reason=state.reason,
         actionable=False,
         market_session_open=False,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from torghut_assets.adapters.execution_venue import CancellingVenue, CancelOutcome, ExecutionVenue, VenueError
+from torghut_assets.domain.orders import CancellingVenue, CancelOutcome, ExecutionVenue, VenueError
 
 
 class StopTrigger(StrEnum):

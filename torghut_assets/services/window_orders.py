@@ -13,13 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from torghut_assets.adapters.execution_venue import (
-    CancellingVenue,
-    ExecutionVenue,
-    OrderRequest,
-    VenueError,
-)
-from torghut_assets.adapters.order_router import RoutedOrder, route_order
+from torghut_assets.adapters.order_router import route_order
 from torghut_assets.domain.decisions import TradeDecision
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.order_timing import (
@@ -30,7 +24,14 @@ from torghut_assets.domain.order_timing import (
     pre_submit_rejection,
     submission_path,
 )
-from torghut_assets.domain.routing import LEAN, SIMULATOR, RouteChoice, RoutingPolicy, select_route
+from torghut_assets.domain.orders import (
+    CancellingVenue,
+    ExecutionVenue,
+    OrderRequest,
+    RoutedOrder,
+    VenueError,
+)
+from torghut_assets.domain.routing import RouteChoice, RoutingPolicy, Venue, select_route
 from torghut_assets.ledger.llm_reviews import AppliedAction
 
 REPLAY_BYPASS_REASON = "lane_mode_replay"
@@ -87,7 +88,7 @@ class WindowOrders:
 
     @property
     def sent_to_real_venues(self) -> int:
-        return sum(1 for _, order in self.routed if order.choice.expected_adapter != SIMULATOR)
+        return sum(1 for _, order in self.routed if order.choice.expected_adapter != Venue.SIMULATOR)
 
 
 def open_orders(venues: Mapping[str, ExecutionVenue]) -> tuple[list[OpenOrderView], list[str]]:
@@ -148,7 +149,7 @@ def route_window_decisions(
         readable = {
             name: venue
             for name, venue in real_venues.items()
-            if name != LEAN or (controls.lean_healthy and not controls.lean_kill_switch)
+            if name != Venue.LEAN or (controls.lean_healthy and not controls.lean_kill_switch)
         }
         views, result.open_orders_unavailable = open_orders(readable)
     for decision in pending:
@@ -159,9 +160,9 @@ def route_window_decisions(
         elif path is SubmissionPath.SIMULATED:
             if simulated_venue is None:
                 raise RuntimeError("a replay lane needs the simulated venue")
-            choice = RouteChoice(SIMULATOR, None, REPLAY_BYPASS_REASON)
+            choice = RouteChoice(Venue.SIMULATOR, None, REPLAY_BYPASS_REASON)
             request = order_request(window, decision, applied)
-            result.routed.append((decision, route_order(request, choice, {SIMULATOR: simulated_venue})))
+            result.routed.append((decision, route_order(request, choice, {Venue.SIMULATOR: simulated_venue})))
         else:
             request = order_request(
                 window,

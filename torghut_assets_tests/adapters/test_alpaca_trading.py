@@ -15,7 +15,7 @@ from alpaca.trading.requests import CancelOrderResponse, LimitOrderRequest
 
 from torghut_assets.adapters import alpaca_trading
 from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
-from torghut_assets.adapters.execution_venue import (
+from torghut_assets.domain.orders import (
     AccountVenue,
     CancellingVenue,
     ExecutionVenue,

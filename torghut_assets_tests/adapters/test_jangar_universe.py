@@ -23,9 +23,7 @@ from torghut_assets.domain.universe_policy import (
     JANGAR_URL_INVALID_HOST,
     JANGAR_URL_INVALID_SCHEME,
     JANGAR_URL_MISSING,
-    STATUS_DEGRADED,
-    STATUS_ERROR,
-    STATUS_OK,
+    UniverseStatus,
     cache_stale,
     using_stale_cache,
 )
@@ -131,7 +129,11 @@ def client_for(url: str | None, clock: FakeClock) -> JangarUniverseClient:
 
 def test_fetch_ok_list_is_normalized(stub: StubJangar, clock: FakeClock) -> None:
     snapshot = client_for(stub.url, clock).get()
-    assert (snapshot.status, snapshot.reason, snapshot.source) == (STATUS_OK, JANGAR_FETCH_OK, "jangar")
+    assert (snapshot.status, snapshot.reason, snapshot.source) == (
+        UniverseStatus.OK,
+        JANGAR_FETCH_OK,
+        "jangar",
+    )
     assert snapshot.symbols == ("AAPL", "MSFT")
     assert snapshot.rejected_symbols == 1
     assert snapshot.fetched_at == clock.now
@@ -140,7 +142,7 @@ def test_fetch_ok_list_is_normalized(stub: StubJangar, clock: FakeClock) -> None
 def test_fetch_ok_object_accepts_strings_and_symbol_objects(stub: StubJangar, clock: FakeClock) -> None:
     stub.mode = "ok_object"
     snapshot = client_for(stub.url, clock).get()
-    assert (snapshot.status, snapshot.symbols) == (STATUS_OK, ("AAPL", "NVDA"))
+    assert (snapshot.status, snapshot.symbols) == (UniverseStatus.OK, ("AAPL", "NVDA"))
     assert snapshot.rejected_symbols == 2
 
 
@@ -150,7 +152,11 @@ def test_cache_hit_within_ttl_makes_no_second_request(stub: StubJangar, clock: F
     clock.advance(299)
     second = client.get()
     assert stub.requests == 1
-    assert (second.status, second.reason, second.symbols) == (STATUS_OK, JANGAR_CACHE_HIT, first.symbols)
+    assert (second.status, second.reason, second.symbols) == (
+        UniverseStatus.OK,
+        JANGAR_CACHE_HIT,
+        first.symbols,
+    )
     assert second.age_seconds == 299
 
 
@@ -163,7 +169,10 @@ def test_outage_after_a_good_fetch_reuses_the_stale_cache_degraded(
     clock.advance(600)
     snapshot = client.get()
     assert stub.requests == 2
-    assert (snapshot.status, snapshot.reason) == (STATUS_DEGRADED, using_stale_cache(JANGAR_HTTP_ERROR))
+    assert (snapshot.status, snapshot.reason) == (
+        UniverseStatus.DEGRADED,
+        using_stale_cache(JANGAR_HTTP_ERROR),
+    )
     assert snapshot.symbols == good.symbols
     assert snapshot.age_seconds == 600
 
@@ -174,7 +183,7 @@ def test_outage_past_900_s_is_error_cache_stale(stub: StubJangar, clock: FakeClo
     stub.mode = "error_500"
     clock.advance(901)
     snapshot = client.get()
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, cache_stale(JANGAR_HTTP_ERROR))
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.ERROR, cache_stale(JANGAR_HTTP_ERROR))
     assert snapshot.symbols == ()
 
 
@@ -183,7 +192,7 @@ def test_recovery_after_an_outage_refreshes_the_cache(stub: StubJangar, clock: F
     client.get()
     stub.mode = "error_500"
     clock.advance(400)
-    assert client.get().status == STATUS_DEGRADED
+    assert client.get().status == UniverseStatus.DEGRADED
     stub.mode = "ok_object"
     clock.advance(400)
     snapshot = client.get()
@@ -204,7 +213,7 @@ def test_each_bad_response_maps_to_its_cause(
 ) -> None:
     stub.mode = mode
     snapshot = client_for(stub.url, clock).get()
-    assert (snapshot.status, snapshot.reason, snapshot.symbols) == (STATUS_ERROR, cause, ())
+    assert (snapshot.status, snapshot.reason, snapshot.symbols) == (UniverseStatus.ERROR, cause, ())
 
 
 @pytest.mark.parametrize("mode", ["slow", "trickle"])
@@ -230,7 +239,7 @@ def test_missing_url_is_jangar_url_missing_without_any_request(clock: FakeClock,
     session = CountingSession()
     client = JangarUniverseClient(url, timeout_seconds=TIMEOUT, clock=clock, session=session)
     snapshot = client.get()
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, JANGAR_URL_MISSING)
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.ERROR, JANGAR_URL_MISSING)
     assert session.calls == 0
 
 
@@ -254,5 +263,5 @@ def test_an_unusable_url_is_refused_with_the_reference_reason_without_any_reques
 ) -> None:
     session = CountingSession()
     snapshot = JangarUniverseClient(url, timeout_seconds=TIMEOUT, clock=clock, session=session).get()
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, cause)
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.ERROR, cause)
     assert session.calls == 0

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import pandas as pd
 import pytest
 
-from torghut_assets.adapters.execution_venue import (
+from torghut_assets.adapters.lean_runner import LeanRunnerVenue
+from torghut_assets.domain.orders import (
     CancellingVenue,
     CancelOutcome,
     ExecutionVenue,
@@ -22,7 +23,6 @@ from torghut_assets.adapters.execution_venue import (
     OrderRequest,
     VenueError,
 )
-from torghut_assets.adapters.lean_runner import LeanRunnerVenue
 from torghut_assets_tests.adapters.lean_stub import LeanStub
 from torghut_assets_tests.contracts.lean_runner_models import SubmitOrderBody
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from torghut_assets.adapters.execution_venue import OrderReport, OrderRequest, VenueError
 from torghut_assets.adapters.order_router import route_order
+from torghut_assets.domain.orders import OrderReport, OrderRequest, VenueError
 from torghut_assets.domain.routing import RouteChoice
 
 ORDER = OrderRequest(

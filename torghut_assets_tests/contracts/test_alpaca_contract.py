@@ -27,7 +27,7 @@ from alpaca.trading.client import TradingClient
 
 from torghut_assets.adapters import alpaca_trading
 from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
-from torghut_assets.adapters.execution_venue import OrderRequest, VenueError
+from torghut_assets.domain.orders import OrderRequest, VenueError
 from torghut_assets_tests.adapters.alpaca_trading_stub import (
     KEY_ID,
     REMOVE,

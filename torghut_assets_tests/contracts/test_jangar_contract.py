@@ -29,25 +29,17 @@ from torghut_assets.definitions import market_data_resource
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.resources import MarketDataResource
-from torghut_assets.domain.continuity import (
-    EMERGENCY_TRIGGERED,
-    LATCHED,
-    ContinuityConfig,
-    ContinuityState,
-    step,
-)
+from torghut_assets.domain.continuity import ContinuityConfig, ContinuityState, ContinuityTransition, step
 from torghut_assets.domain.universe_policy import (
     JANGAR_CACHE_HIT,
     JANGAR_FETCH_OK,
     JANGAR_HTTP_ERROR,
     JANGAR_PAYLOAD_DECODE_FAILED,
     JANGAR_PAYLOAD_EMPTY,
-    SOURCE_JANGAR,
-    STATUS_DEGRADED,
-    STATUS_ERROR,
-    STATUS_OK,
     UNIVERSE_SOURCE_UNAVAILABLE,
     UniverseSnapshot,
+    UniverseSource,
+    UniverseStatus,
     blocks_decisions,
     cache_stale,
     unavailable_reason,
@@ -176,7 +168,11 @@ def test_the_compact_payload_keeps_class_share_symbols(
     jangar: FixtureJangar, new_client: Callable[..., JangarUniverseClient]
 ) -> None:
     snapshot = new_client(jangar.url()).get()
-    assert (snapshot.status, snapshot.reason, snapshot.source) == (STATUS_OK, JANGAR_FETCH_OK, SOURCE_JANGAR)
+    assert (snapshot.status, snapshot.reason, snapshot.source) == (
+        UniverseStatus.OK,
+        JANGAR_FETCH_OK,
+        UniverseSource.JANGAR,
+    )
     assert snapshot.symbols == COMPACT_SYMBOLS
     assert snapshot.rejected_symbols == 0
     assert snapshot.payload_hash == fixture_hash(COMPACT)
@@ -188,7 +184,7 @@ def test_the_full_format_keeps_only_enabled_equities(
     url = jangar.url("includeDisabled=true&format=full&assetClass=equity")
     snapshot = new_client(url).get()
     assert jangar.requests == [f"{SYMBOLS_PATH}?includeDisabled=true&format=full&assetClass=equity"]
-    assert (snapshot.status, snapshot.reason) == (STATUS_OK, JANGAR_FETCH_OK)
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.OK, JANGAR_FETCH_OK)
     # disabled GME and the crypto BTC-USD are left out, not counted as malformed
     assert (snapshot.symbols, snapshot.rejected_symbols) == (("AAPL", "BF.B", "BRK-B", "MSFT"), 0)
 
@@ -198,7 +194,11 @@ def test_the_bare_list_of_the_reference_tests_is_accepted(
 ) -> None:
     jangar.standing = "symbols_list.json"
     snapshot = new_client(jangar.url()).get()
-    assert (snapshot.status, snapshot.symbols, snapshot.rejected_symbols) == (STATUS_OK, ("MSFT", "NVDA"), 1)
+    assert (snapshot.status, snapshot.symbols, snapshot.rejected_symbols) == (
+        UniverseStatus.OK,
+        ("MSFT", "NVDA"),
+        1,
+    )
 
 
 def test_malformed_symbols_are_dropped_and_counted(
@@ -206,7 +206,7 @@ def test_malformed_symbols_are_dropped_and_counted(
 ) -> None:
     jangar.standing = "symbols_malformed.json"
     snapshot = new_client(jangar.url()).get()
-    assert (snapshot.status, snapshot.reason) == (STATUS_OK, JANGAR_FETCH_OK)
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.OK, JANGAR_FETCH_OK)
     assert snapshot.symbols == ("AAPL", "BF.B", "BRK-B")
     # AAPL;DROP, BTC/USD, ETH/USD, invalid!, "", the 23-character symbol, 5, null
     assert snapshot.rejected_symbols == 8
@@ -225,7 +225,11 @@ def test_the_ttl_holds_across_two_runs_sharing_one_ledger(
     clock.advance(299)
     second = new_client(jangar.url(), new_store()).get()
     assert len(jangar.requests) == 1  # within the 300 s TTL the second run makes no request
-    assert (second.status, second.reason, second.symbols) == (STATUS_OK, JANGAR_CACHE_HIT, first.symbols)
+    assert (second.status, second.reason, second.symbols) == (
+        UniverseStatus.OK,
+        JANGAR_CACHE_HIT,
+        first.symbols,
+    )
     assert (second.fetched_at, second.age_seconds, second.payload_hash) == (T0, 299, fixture_hash(COMPACT))
     clock.advance(1)
     third = new_client(jangar.url(), new_store()).get()
@@ -243,12 +247,19 @@ def test_jangar_down_within_max_stale_serves_the_persisted_list_degraded(
     clock.advance(900)
     store = new_store()
     snapshot = new_client(jangar.url(), store).get()
-    assert (snapshot.status, snapshot.reason) == (STATUS_DEGRADED, using_stale_cache(JANGAR_HTTP_ERROR))
+    assert (snapshot.status, snapshot.reason) == (
+        UniverseStatus.DEGRADED,
+        using_stale_cache(JANGAR_HTTP_ERROR),
+    )
     assert snapshot.reason == "jangar_http_error_using_stale_cache"
     assert (snapshot.symbols, snapshot.fetched_at, snapshot.age_seconds) == (COMPACT_SYMBOLS, T0, 900)
     assert blocks_decisions(snapshot) is None
     newest = rows_of(store, jangar.url())[0]
-    assert (newest["status"], newest["reason"], newest["symbols"]) == (STATUS_ERROR, JANGAR_HTTP_ERROR, [])
+    assert (newest["status"], newest["reason"], newest["symbols"]) == (
+        UniverseStatus.ERROR,
+        JANGAR_HTTP_ERROR,
+        [],
+    )
     assert "HTTP 503" in newest["detail"]
 
 
@@ -263,7 +274,7 @@ def test_jangar_down_beyond_max_stale_is_error_cache_stale_and_the_halt_keeps_th
     clock.advance(901)
     snapshot = new_client(jangar.url(), new_store()).get()
     assert (snapshot.status, snapshot.reason, snapshot.symbols) == (
-        STATUS_ERROR,
+        UniverseStatus.ERROR,
         "jangar_http_error_cache_stale",
         (),
     )
@@ -279,7 +290,11 @@ def test_without_a_persisted_list_a_failure_is_error_with_the_bare_cause(
 ) -> None:
     jangar.standing = DOWN
     snapshot = new_client(jangar.url(), new_store()).get()
-    assert (snapshot.status, snapshot.reason, snapshot.fetched_at) == (STATUS_ERROR, JANGAR_HTTP_ERROR, None)
+    assert (snapshot.status, snapshot.reason, snapshot.fetched_at) == (
+        UniverseStatus.ERROR,
+        JANGAR_HTTP_ERROR,
+        None,
+    )
     assert unavailable_reason(snapshot) == "universe_source_unavailable:error:jangar_http_error"
 
 
@@ -293,7 +308,7 @@ def test_another_urls_list_is_never_served(
     jangar.standing = DOWN
     clock.advance(10)
     snapshot = new_client(jangar.url("assetClass=crypto"), new_store()).get()
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, JANGAR_HTTP_ERROR)
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.ERROR, JANGAR_HTTP_ERROR)
 
 
 def test_a_password_in_the_url_never_reaches_the_ledger(
@@ -331,7 +346,7 @@ def test_a_bad_payload_is_a_typed_reason_and_never_replaces_the_last_good_list(
     url = jangar.url()
     jangar.standing = fixture
     cold = new_client(url, new_store()).get()
-    assert (cold.status, cold.reason, cold.symbols) == (STATUS_ERROR, cause, ())
+    assert (cold.status, cold.reason, cold.symbols) == (UniverseStatus.ERROR, cause, ())
     store = new_store()
     assert store.last_good(url) is None
     jangar.standing = None
@@ -343,33 +358,37 @@ def test_a_bad_payload_is_a_typed_reason_and_never_replaces_the_last_good_list(
     clock.advance(400)
     warm = new_client(url, new_store()).get()
     assert (warm.status, warm.reason, warm.symbols) == (
-        STATUS_DEGRADED,
+        UniverseStatus.DEGRADED,
         using_stale_cache(cause),
         good.symbols,
     )
     assert store.last_good(url) == good
     statuses = [(r["status"], r["reason"], r["symbols_count"], r["symbols"]) for r in rows_of(store, url)]
     assert statuses == [
-        (STATUS_ERROR, cause, 0, []),
-        (STATUS_OK, JANGAR_FETCH_OK, len(COMPACT_SYMBOLS), list(COMPACT_SYMBOLS)),
-        (STATUS_ERROR, cause, 0, []),
+        (UniverseStatus.ERROR, cause, 0, []),
+        (UniverseStatus.OK, JANGAR_FETCH_OK, len(COMPACT_SYMBOLS), list(COMPACT_SYMBOLS)),
+        (UniverseStatus.ERROR, cause, 0, []),
     ]
 
 
 def test_the_ledger_refuses_a_half_written_list(new_store: Callable[[], LedgerUniverseStore]) -> None:
     store = new_store()
     empty_ok = UniverseSnapshot(
-        symbols=(), source=SOURCE_JANGAR, status=STATUS_OK, reason=JANGAR_FETCH_OK, fetched_at=T0
+        symbols=(),
+        source=UniverseSource.JANGAR,
+        status=UniverseStatus.OK,
+        reason=JANGAR_FETCH_OK,
+        fetched_at=T0,
     )
     with pytest.raises(ValueError, match="non-empty"), store.engine.begin() as conn:
         record_fetch(conn, source_url="http://jangar/x", outcome=empty_ok, attempted_at=T0)
     table = schema.universe_snapshots
     half_written = {
         "id": "00000000-0000-0000-0000-000000000001",
-        "source": SOURCE_JANGAR,
+        "source": UniverseSource.JANGAR,
         "source_key": "k" * 64,
         "source_url": "http://jangar/x",
-        "status": STATUS_OK,
+        "status": UniverseStatus.OK,
         "reason": JANGAR_FETCH_OK,
         "symbols": [],
         "symbols_count": 0,
@@ -407,8 +426,8 @@ def _seed_last_good(ledger_url: str, url: str, age: pd.Timedelta) -> pd.Timestam
     try:
         good = UniverseSnapshot(
             symbols=COMPACT_SYMBOLS,
-            source=SOURCE_JANGAR,
-            status=STATUS_OK,
+            source=UniverseSource.JANGAR,
+            status=UniverseStatus.OK,
             reason=JANGAR_FETCH_OK,
             fetched_at=fetched_at,
             payload_hash=fixture_hash(COMPACT),
@@ -457,7 +476,7 @@ def test_a_halt_beyond_max_stale_keeps_jangars_cause_through_continuity(
     assert metadata["no_signal_detail"].value == halt
     universe = metadata["universe"].value
     assert isinstance(universe, dict)
-    assert (universe["status"], universe["reason"]) == (STATUS_ERROR, cache_stale(JANGAR_HTTP_ERROR))
+    assert (universe["status"], universe["reason"]) == (UniverseStatus.ERROR, cache_stale(JANGAR_HTTP_ERROR))
     assert universe["age_seconds"] >= 1200
     engine = create_ledger_engine(ledger_url)
     try:
@@ -468,7 +487,10 @@ def test_a_halt_beyond_max_stale_keeps_jangars_cause_through_continuity(
         engine.dispose()
     state, events = step(ContinuityState(lane="macd_rsi"), observed[TUESDAY], ContinuityConfig())
     assert state.emergency_reasons == (halt,)
-    assert {e.transition: e.detail for e in events} == {LATCHED: (halt,), EMERGENCY_TRIGGERED: (halt,)}
+    assert {e.transition: e.detail for e in events} == {
+        ContinuityTransition.LATCHED: (halt,),
+        ContinuityTransition.EMERGENCY_TRIGGERED: (halt,),
+    }
 
 
 def test_within_max_stale_the_window_runs_on_the_persisted_list(
@@ -483,6 +505,9 @@ def test_within_max_stale_the_window_runs_on_the_persisted_list(
     assert verdict["no_signal_detail"] is None
     universe = result.asset_materializations_for_node("signals")[0].metadata["universe"].value
     assert isinstance(universe, dict)
-    assert (universe["status"], universe["reason"]) == (STATUS_DEGRADED, using_stale_cache(JANGAR_HTTP_ERROR))
+    assert (universe["status"], universe["reason"]) == (
+        UniverseStatus.DEGRADED,
+        using_stale_cache(JANGAR_HTTP_ERROR),
+    )
     assert (universe["symbols"], universe["fetched_at"]) == (len(COMPACT_SYMBOLS), fetched_at.isoformat())
     assert universe["payload_hash"] == fixture_hash(COMPACT)

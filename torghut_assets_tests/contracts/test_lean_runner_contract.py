@@ -25,12 +25,12 @@ import pytest
 import requests
 from pydantic import BaseModel, ValidationError
 
-from torghut_assets.adapters.execution_venue import OrderRequest, VenueError
 from torghut_assets.adapters.lean_runner import LeanRunnerVenue, submit_body
 from torghut_assets.adapters.market_simulator import MarketSimulator
 from torghut_assets.adapters.order_router import route_order
 from torghut_assets.adapters.paper_broker import SimulatedVenue
-from torghut_assets.domain.routing import LEAN, SIMULATOR, RouteChoice
+from torghut_assets.domain.orders import OrderRequest, VenueError
+from torghut_assets.domain.routing import RouteChoice, Venue
 from torghut_assets_tests.adapters.lean_stub import LeanStub
 from torghut_assets_tests.adapters.stub_server import StubRequestHandler, StubServer
 from torghut_assets_tests.contracts import lean_runner_models as m
@@ -407,7 +407,9 @@ def test_the_router_recovers_a_timed_out_order_instead_of_doubling_it(
     stub.script("timeout")
     bars = MarketSimulator().bars(TEN_AM, TEN_AM + pd.Timedelta(hours=1))
     routed = route_order(
-        order("dec-rt"), RouteChoice(LEAN, SIMULATOR), {LEAN: venue, SIMULATOR: SimulatedVenue(bars)}
+        order("dec-rt"),
+        RouteChoice(Venue.LEAN, Venue.SIMULATOR),
+        {Venue.LEAN: venue, Venue.SIMULATOR: SimulatedVenue(bars)},
     )
     assert [a["outcome"] for a in routed.attempts] == ["failed", "found_after_timeout"]
     assert routed.report is not None and routed.report.venue == "lean"
@@ -439,13 +441,15 @@ def test_a_garbage_answer_is_a_contract_violation_and_no_lean_data_reaches_the_r
     stub.mode = mode
     bars = MarketSimulator().bars(TEN_AM, TEN_AM + pd.Timedelta(hours=1))
     with_fallback = route_order(
-        order("dec-g1"), RouteChoice(LEAN, SIMULATOR), {LEAN: venue, SIMULATOR: SimulatedVenue(bars)}
+        order("dec-g1"),
+        RouteChoice(Venue.LEAN, Venue.SIMULATOR),
+        {Venue.LEAN: venue, Venue.SIMULATOR: SimulatedVenue(bars)},
     )
     assert with_fallback.route.fallback_reason == "lean_submit_order_contract_violation"
-    assert with_fallback.report is not None and with_fallback.report.venue == SIMULATOR
+    assert with_fallback.report is not None and with_fallback.report.venue == Venue.SIMULATOR
     assert "_execution_adapter" not in with_fallback.report.raw and "ZZZZ" not in str(
         with_fallback.report.raw
     )
-    alone = route_order(order("dec-g2"), RouteChoice(LEAN, None), {LEAN: venue})
+    alone = route_order(order("dec-g2"), RouteChoice(Venue.LEAN, None), {Venue.LEAN: venue})
     assert alone.report is None  # stored as a rejected, unplaced row: nothing half-parsed from LEAN
     assert alone.failure_reason == "lean_submit_order_contract_violation"

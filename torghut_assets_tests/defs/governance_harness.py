@@ -16,10 +16,10 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from torghut_assets.defs.governance.approvals import ApprovalConfig, mint_approval
+from torghut_assets.defs.governance.approvals import ApprovalConfig
 from torghut_assets.defs.governance.governance_resource import GovernanceResource
 from torghut_assets.defs.governance.operational_readiness import operational_readiness
-from torghut_assets.defs.governance.promotion import PromotionConfig, PromotionResult, run_promotion
+from torghut_assets.defs.governance.promotion import PromotionConfig
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading import trade_decisions
@@ -29,6 +29,8 @@ from torghut_assets.domain.approvals import ApprovalRecord
 from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.approvals import mint_approval
+from torghut_assets.services.promotion import PromotionResult, run_promotion
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, materialize_window, resources
 
 LANE = "macd_rsi"

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.defs.alerts import AlertsResource, alert_retry_sensor
-from torghut_assets.defs.continuity.signal_continuity import evaluate_lanes, transition_alerts
+from torghut_assets.defs.continuity.signal_continuity import evaluate_lanes
 from torghut_assets.defs.governance.promotion import promotion_job
 from torghut_assets.defs.governance.rollback import rollback_job
 from torghut_assets.defs.lane_window.partitions import lane_window_key
@@ -34,6 +34,7 @@ from torghut_assets.defs.resources import BrokerResource, LedgerResource, Market
 from torghut_assets.domain.alerts import Alert, reconciliation_alert
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.continuity import transition_alerts
 from torghut_assets_tests.adapters.llm_stub import LlmStub
 from torghut_assets_tests.adapters.webhook_stub import TOKEN_PATH, WebhookStub, slack_problems
 from torghut_assets_tests.defs.governance_harness import LANE, GovernedLedger, build_governed_ledger

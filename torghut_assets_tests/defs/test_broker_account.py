@@ -15,13 +15,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.lane_window.broker_account import (
-    BROKER_TRADING_BLOCKED,
-    POSITIONS_CHECK,
-    AccountBasis,
-    positions_finding,
-    read_account,
-)
 from torghut_assets.defs.lane_window.executions import executions
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
@@ -32,6 +25,13 @@ from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.broker_account import (
+    BROKER_TRADING_BLOCKED,
+    POSITIONS_CHECK,
+    AccountBasis,
+    positions_finding,
+    read_account,
+)
 from torghut_assets_tests.adapters.alpaca_trading_stub import KEY_ID, SECRET_KEY, AlpacaTradingStub
 from torghut_assets_tests.defs import lane_window_harness as harness
 

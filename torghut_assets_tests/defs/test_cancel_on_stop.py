@@ -9,12 +9,12 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from torghut_assets.defs.continuity.signal_continuity import cancel_on_emergency_stop
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.routing.route_controls import set_route_control
 from torghut_assets.ledger import evidence_log, order_cancellations
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.route_controls import TRADING_KILL_SWITCH, record_control
+from torghut_assets.services.continuity import cancel_on_emergency_stop
 from torghut_assets_tests.defs.lane_window_harness import resources
 from torghut_assets_tests.defs.test_trading_in_the_present import (
     PAPER,

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 
 from torghut_assets.defs.alerts import AlertsResource
-from torghut_assets.defs.continuity.signal_continuity import evaluate_lane, signal_continuity_sensor
+from torghut_assets.defs.continuity.signal_continuity import signal_continuity_sensor
 from torghut_assets.defs.continuity.thresholds import ContinuityThresholdsResource
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.domain.continuity import ContinuityConfig, live_promotion_block
 from torghut_assets.ledger.continuity_store import load_state
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.continuity import evaluate_lane
 
 MONDAY = pd.Timestamp("2026-03-02 00:00", tz="UTC")
 

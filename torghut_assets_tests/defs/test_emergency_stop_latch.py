@@ -17,12 +17,13 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.cli import main
-from torghut_assets.defs.continuity.signal_continuity import clear_emergency_stop_job, evaluate_lane
+from torghut_assets.defs.continuity.signal_continuity import clear_emergency_stop_job
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.continuity import ContinuityConfig, ContinuityState
 from torghut_assets.domain.stages import Stage
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.continuity_store import load_state, save_state
+from torghut_assets.services.continuity import evaluate_lane
 from torghut_assets_tests.defs.test_governance_assets import (
     _advance,
     _connect,

@@ -22,14 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.cli import main
-from torghut_assets.defs.governance.operational_readiness import kill_switch_drill, operational_readiness
+from torghut_assets.defs.governance.operational_readiness import operational_readiness
 from torghut_assets.defs.governance.promotion_timeline import promotion_timeline, promotion_timeline_sensor
-from torghut_assets.defs.governance.rollback import (
-    RollbackConfig,
-    lane_trading_record,
-    rollback_drift_sensor,
-    run_rollback,
-)
+from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_drift_sensor
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.drift import FALLBACK_RATIO_EXCEEDED
 from torghut_assets.domain.lane_rollout import (
@@ -41,6 +36,9 @@ from torghut_assets.domain.lane_rollout import (
 from torghut_assets.domain.stages import Stage
 from torghut_assets.ledger import rehearsal_store, rollout_store, schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.ledger.trading_record import lane_trading_record
+from torghut_assets.services.operational_readiness import kill_switch_drill
+from torghut_assets.services.rollback import run_rollback
 from torghut_assets_tests.defs.governance_harness import SECRET, GovernedLedger, build_governed_ledger
 
 LANE = "macd_rsi"

@@ -55,12 +55,13 @@ from torghut_assets.definitions import defs
 from torghut_assets.defs.lane_window.executions import executions
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading import trade_decisions
-from torghut_assets.defs.lane_window.broker_account import ledger_positions
+from torghut_assets.services.broker_account import ledger_positions
 from torghut_assets.defs.lane_window.partitions import lane_window_key
-from torghut_assets.defs.governance.promotion import PromotionConfig, run_promotion
-from torghut_assets.adapters.paper_broker import SIMULATOR_ADAPTER
+from torghut_assets.defs.governance.promotion import PromotionConfig
+from torghut_assets.domain.routing import Venue
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
+from torghut_assets.services.promotion import run_promotion
 from torghut_assets_tests.defs.governance_harness import GovernedLedger, live_enabled_policy
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, materialize_window, resources
 
@@ -102,7 +103,7 @@ out["gate_evaluations"] = [r["candidate_id"] for r in ledger.rows("gate_evaluati
 out["promotions"] = [r["decision_action"] for r in ledger.rows("research_promotions", candidate_id=candidate)]
 ledger_res = base["ledger"]
 out["positions"] = {
-    label: ledger_positions(ledger_res, frozenset({SIMULATOR_ADAPTER}), frozenset({label}))
+    label: ledger_positions(ledger_res, frozenset({Venue.SIMULATOR}), frozenset({label}))
     for label in ("paper", "desk2")
 }
 print("RESULT " + json.dumps(out, default=str))

@@ -14,22 +14,23 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from torghut_assets.defs.governance.gate_inputs import UnknownCandidateError
 from torghut_assets.defs.governance.live_reevaluation import (
-    LiveReevaluation,
     LiveReevaluationConfig,
     live_reevaluation_job,
     live_reevaluation_sensor,
-    run_live_reevaluation,
 )
 from torghut_assets.defs.governance.promotion_timeline import promotion_timeline
-from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job, run_rollback
+from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job
 from torghut_assets.domain import live_reevaluation as rules
 from torghut_assets.domain.lane_rollout import LaneRollout, Placement
+from torghut_assets.domain.live_reevaluation import ReevaluationOutcome
 from torghut_assets.domain.stages import Stage
 from torghut_assets.ledger import rollout_store
 from torghut_assets.ledger.evidence_digests import live_recompute
 from torghut_assets.ledger.evidence_log import verify_chain
+from torghut_assets.services.gate_evidence import UnknownCandidateError
+from torghut_assets.services.live_reevaluation import LiveReevaluation, run_live_reevaluation
+from torghut_assets.services.rollback import run_rollback
 from torghut_assets_tests.defs.governance_harness import LANE, GovernedLedger, build_governed_ledger
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW
 
@@ -166,7 +167,7 @@ def test_a_live_champion_failing_re_evaluation_is_rolled_back_to_the_previous_ch
 ) -> None:
     champion, previous = previous_champion_then_live_champion(ledger)
     result = reevaluate(ledger, policy_path=strict_policy(ledger))
-    assert result.outcome == rules.ROLLED_BACK
+    assert result.outcome == ReevaluationOutcome.ROLLED_BACK
     assert result.verdict is not None and TURNOVER_FAILURE in result.verdict.reasons
     state = lane_state(ledger)
     assert state.active == Placement(previous, Stage.PAPER) and state.halted
@@ -180,7 +181,7 @@ def test_a_live_champion_passing_re_evaluation_keeps_its_place_and_nothing_is_wr
     logged, evidence = transitions(ledger), ledger.evidence_kinds()
     evaluations = len(ledger.rows("gate_evaluations"))
     result = reevaluate(ledger)
-    assert result.outcome == rules.PASSED, result.verdict
+    assert result.outcome == ReevaluationOutcome.PASSED, result.verdict
     assert result.evaluated_candidate_id == champion
     assert lane_state(ledger).active == Placement(champion, Stage.LIVE_L1)
     assert not lane_state(ledger).halted
@@ -241,7 +242,7 @@ def test_re_running_the_same_window_does_not_roll_back_twice(ledger: GovernedLed
         ledger.evidence_kinds(),
     )
     again = reevaluate(ledger, policy_path=strict)
-    assert again.outcome == rules.LANE_NOT_LIVE
+    assert again.outcome == ReevaluationOutcome.LANE_NOT_LIVE
     assert transitions(ledger) == logged
     assert len(ledger.rows("rollback_incidents")) == len(incidents) == 2
     assert ledger.evidence_kinds() == evidence
@@ -259,7 +260,7 @@ def test_a_window_that_rolled_a_champion_back_never_acts_on_it_again(ledger: Gov
     to_paper(ledger, champion)
     to_live(ledger, champion)
     logged = transitions(ledger)
-    assert reevaluate(ledger, policy_path=strict).outcome == rules.ALREADY_ROLLED_BACK
+    assert reevaluate(ledger, policy_path=strict).outcome == ReevaluationOutcome.ALREADY_ROLLED_BACK
     assert transitions(ledger) == logged
 
 
@@ -270,7 +271,7 @@ def test_a_live_champion_with_no_previous_champion_leaves_the_lane_flat_and_halt
     to_paper(ledger, champion)
     to_live(ledger, champion)
     result = reevaluate(ledger, policy_path=strict_policy(ledger))
-    assert result.outcome == rules.ROLLED_BACK
+    assert result.outcome == ReevaluationOutcome.ROLLED_BACK
     state = lane_state(ledger)
     assert state.active is None and state.stage is Stage.SHADOW and state.halted
     rollback, halt = transitions(ledger)[-2:]
@@ -282,7 +283,7 @@ def test_a_live_champion_with_no_previous_champion_leaves_the_lane_flat_and_halt
 def test_a_live_champion_missing_from_the_windows_candidates_fails_closed(ledger: GovernedLedger) -> None:
     unknown_champion_live(ledger)
     result = reevaluate(ledger)
-    assert result.outcome == rules.ROLLED_BACK
+    assert result.outcome == ReevaluationOutcome.ROLLED_BACK
     assert result.verdict is not None and result.verdict.reasons == (rules.CHAMPION_EVIDENCE_MISSING,)
     state = lane_state(ledger)
     assert state.active is None and state.halted
@@ -294,16 +295,16 @@ def test_a_live_champion_missing_from_the_windows_candidates_fails_closed(ledger
 def test_evidence_that_cannot_be_read_fails_closed(
     ledger: GovernedLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from torghut_assets.defs import live_reevaluation
+    from torghut_assets.services import live_reevaluation
 
     def unreadable(conn: object, candidate_id: str) -> None:
         raise UnknownCandidateError(f"no research candidate {candidate_id!r} in the ledger")
 
     unknown_champion_live(ledger)
-    monkeypatch.setattr(live_reevaluation, "_counterpart", lambda conn, window, champion: champion)
+    monkeypatch.setattr(live_reevaluation, "champion_counterpart", lambda conn, window, champion: champion)
     monkeypatch.setattr(live_reevaluation, "load_candidate", unreadable)
     result = reevaluate(ledger)
-    assert result.outcome == rules.ROLLED_BACK
+    assert result.outcome == ReevaluationOutcome.ROLLED_BACK
     assert result.verdict is not None and result.verdict.reasons == (rules.EVALUATION_FAILED,)
     assert lane_state(ledger).halted
     (incident, _) = ledger.rows("rollback_incidents")
@@ -313,7 +314,7 @@ def test_evidence_that_cannot_be_read_fails_closed(
 def test_a_window_not_yet_closed_changes_nothing(ledger: GovernedLedger) -> None:
     unknown_champion_live(ledger)
     result = reevaluate(ledger, now=OPEN_WINDOW.to_pydatetime() + dt.timedelta(minutes=30))
-    assert result.outcome == rules.WINDOW_NOT_CLOSED
+    assert result.outcome == ReevaluationOutcome.WINDOW_NOT_CLOSED
     assert lane_state(ledger).active == Placement(UNKNOWN, Stage.LIVE_L1)
 
 
@@ -388,7 +389,7 @@ def test_the_job_rolls_back_and_halts_from_the_sensors_request_without_a_human(
         run_config=request.run_config, resources=ledger.resources()
     )
     assert ran.success
-    assert ran.output_for_node("reevaluate_live_champion") == rules.ROLLED_BACK
+    assert ran.output_for_node("reevaluate_live_champion") == ReevaluationOutcome.ROLLED_BACK
     assert [t["transition_type"] for t in transitions(ledger)][-2:] == ["rollback", "halt"]
     assert lane_state(ledger).halted
     assert len(ledger.rows("alert_deliveries")) == 2  # one page per incident (rollback, halt)

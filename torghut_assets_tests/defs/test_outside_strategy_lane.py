@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from torghut_assets.defs.lane_window.replay import replay_window
 from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.strategies import default_strategy
+from torghut_assets.services.replay import replay_window
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW
 from torghut_assets_tests.defs.strategy_lanes import lane_rows, run_window, use_strategy
 from torghut_assets_tests.desk_package import BOLLINGER, desk_package_installed

@@ -12,11 +12,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.governance.profitability import build_payload, profitability_runtime
+from torghut_assets.defs.governance.profitability import profitability_runtime
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.profitability import CAVEAT_EMPTY, decimal_text, nearest_rank
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.profitability import build_payload
 
 UTC = dt.UTC
 AS_OF = dt.datetime(2026, 3, 6, 18, 0, tzinfo=UTC)
@@ -302,7 +303,7 @@ def test_nearest_rank_and_decimal_text() -> None:
 
 
 def test_as_of_without_a_timezone_is_refused() -> None:
-    from torghut_assets.defs.governance.profitability import evaluation_time
+    from torghut_assets.services.profitability import evaluation_time
 
     with pytest.raises(ValueError, match="needs a timezone"):
         evaluation_time("2026-03-06T18:00:00")

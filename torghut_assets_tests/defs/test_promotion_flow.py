@@ -15,15 +15,17 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from torghut_assets.defs.governance.promotion import PromotionRefusedError, promotion_job
-from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job, run_rollback
-from torghut_assets.defs.lane_window.trading import entry_block
+from torghut_assets.defs.governance.promotion import promotion_job
+from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job
 from torghut_assets.domain.continuity import ContinuityState
 from torghut_assets.domain.signed_approvals import signature_part
 from torghut_assets.ledger import route_controls
 from torghut_assets.ledger.continuity_store import save_state
 from torghut_assets.ledger.evidence_digests import live_recompute
 from torghut_assets.ledger.evidence_log import verify_chain
+from torghut_assets.services.promotion import PromotionRefusedError
+from torghut_assets.services.rollback import run_rollback
+from torghut_assets.services.trade_planning import entry_block
 from torghut_assets_tests.defs.governance_harness import (
     APPROVER_KEYS,
     LANE,
@@ -356,7 +358,8 @@ def test_a_threshold_failure_is_lifted_only_by_a_scoped_approval(ledger: Governe
         and "gate2_risk_capacity:turnover_exceeds_max" in denied.outcome.reason_codes
     )
     engine = ledger.engine()
-    from torghut_assets.defs.governance.approvals import ApprovalConfig, mint_approval
+    from torghut_assets.defs.governance.approvals import ApprovalConfig
+    from torghut_assets.services.approvals import mint_approval
 
     with engine.begin() as conn:
         _, token, _ = mint_approval(
@@ -566,8 +569,8 @@ def test_in_production_the_launchpad_approval_asset_refuses_to_mint(ledger: Gove
 
 
 def test_a_promoted_champion_drives_the_lanes_decisions_within_stage_caps(ledger: GovernedLedger) -> None:
-    from torghut_assets.defs.lane_window.trading import active_strategy
     from torghut_assets.domain.lanes import LaneWindow
+    from torghut_assets.services.trade_planning import active_strategy
 
     champion = _at_paper(ledger)
     ledger.promote(champion, "live")

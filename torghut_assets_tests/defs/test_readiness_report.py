@@ -14,16 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.defs.governance.readiness_report import (
-    measure,
-    paper_period_start,
-    readiness_report_asset,
-)
+from torghut_assets.defs.governance.readiness_report import readiness_report_asset
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading import trade_decisions
 from torghut_assets.domain.readiness import ReadinessFigures, evaluate_readiness
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.readiness_report import measure, paper_period_start
 from torghut_assets_tests.defs.governance_harness import (
     GovernedLedger,
     live_enabled_policy,

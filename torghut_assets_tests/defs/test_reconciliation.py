@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
-from torghut_assets.defs.reconciliation.nightly import ReconciliationResource, run_reconciliation
+from torghut_assets.defs.reconciliation.nightly import ReconciliationResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
+from torghut_assets.services.reconciliation import run_reconciliation
 from torghut_assets_tests.defs.lane_window_harness import materialize_window
 
 NOW = pd.Timestamp("2026-03-03 17:10", tz="UTC")
@@ -234,7 +235,7 @@ def test_lean_orders_are_reconciled_against_the_runner_record(ledger_url: str, t
     from torghut_assets.defs.lane_window.partitions import lane_window_key
     from torghut_assets.defs.lane_window.signals import signals
     from torghut_assets.defs.lane_window.trading import trade_decisions
-    from torghut_assets.defs.reconciliation.nightly import _broker_finding
+    from torghut_assets.services.reconciliation import broker_finding as _broker_finding
     from torghut_assets_tests.adapters.lean_stub import LeanStub
     from torghut_assets_tests.defs.lane_window_harness import trading_as_open_window
 

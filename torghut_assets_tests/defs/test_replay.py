@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.lane_window.replay import record_replay, replay_window
 from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.replay import record_replay, replay_window
 from torghut_assets_tests.defs.lane_window_harness import CLOSED_WINDOW, OPEN_WINDOW, materialize_window
 
 SETTINGS = ResearchResource().settings()

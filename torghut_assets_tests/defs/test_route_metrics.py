@@ -24,7 +24,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from torghut_assets.adapters.prometheus_text import TEXTFILE_NAME, render, serve
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
 from torghut_assets.defs.alerts import AlertsResource
-from torghut_assets.defs.continuity.signal_continuity import evaluate_lane
 from torghut_assets.defs.lane_window.executions import executions
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
@@ -33,7 +32,6 @@ from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.defs.routing.route_metrics import (
     MetricsResource,
-    compute_samples,
     metrics_textfile_sensor,
     route_metrics,
 )
@@ -41,6 +39,8 @@ from torghut_assets.domain.continuity import ContinuityConfig
 from torghut_assets.domain.route_metrics import Sample
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.continuity import evaluate_lane
+from torghut_assets.services.route_metrics import compute_samples
 from torghut_assets_tests.adapters.lean_stub import LeanStub
 from torghut_assets_tests.adapters.llm_stub import LlmStub
 from torghut_assets_tests.defs.lane_window_harness import (

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from torghut_assets.adapters.market_simulator import MarketSimulator
 from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
-from torghut_assets.defs.continuity.signal_continuity import evaluate_lane
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
@@ -20,6 +19,7 @@ from torghut_assets.domain.continuity import ContinuityConfig, ContinuityState, 
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.continuity_store import load_state, save_state
 from torghut_assets.ledger.engine import create_ledger_engine
+from torghut_assets.services.continuity import evaluate_lane
 from torghut_assets_tests.defs.lane_window_harness import materialize_window
 
 MONDAY_PREOPEN = pd.Timestamp("2026-03-02 13:00", tz="UTC")  # 08:00 New York

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from torghut_assets.defs.lane_window.open_window import trading_window
-from torghut_assets.defs.lane_window.trading import session_bounds_for
 from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.market_calendar import session_bounds_for
 
 
 def utc(text: str) -> pd.Timestamp:

@@ -14,13 +14,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.adapters.execution_venue import (
-    CancelOutcome,
-    ExecutionVenue,
-    OrderReport,
-    OrderRequest,
-    VenueError,
-)
 from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, MarketSimulator
 from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
@@ -28,7 +21,14 @@ from torghut_assets.defs.lane_window.open_window import advance_open_windows
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, MarketDataResource
-from torghut_assets.domain.routing import ALPACA
+from torghut_assets.domain.orders import (
+    CancelOutcome,
+    ExecutionVenue,
+    OrderReport,
+    OrderRequest,
+    VenueError,
+)
+from torghut_assets.domain.routing import Venue
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, resources
@@ -41,7 +41,7 @@ PAPER = "macd_rsi=paper"
 class RecordingVenue:
     """A broker that fills every order at the arrival price and remembers every call it received."""
 
-    name = ALPACA
+    name = Venue.ALPACA
 
     def __init__(self, open_orders: list[OrderReport] | None = None) -> None:
         self.submitted: list[OrderRequest] = []
@@ -100,7 +100,7 @@ class RecordingBroker(BrokerResource):
         RECORDERS.setdefault(self.recorder_key, RecordingVenue())
 
     def venues(self, bars: pd.DataFrame) -> dict[str, ExecutionVenue]:
-        return {ALPACA: self.recorder}
+        return {Venue.ALPACA: self.recorder}
 
     @property
     def recorder(self) -> RecordingVenue:
@@ -299,7 +299,7 @@ def test_a_decision_missed_by_the_loop_expires_and_stays_unsent_through_reruns(
 
 def _resting(symbol: str, side: str) -> OrderReport:
     return OrderReport(
-        venue=ALPACA,
+        venue=Venue.ALPACA,
         order_id=f"resting-{symbol}-{side}",
         client_order_id=f"other-{symbol}-{side}",
         symbol=symbol,

@@ -23,7 +23,7 @@ from torghut_assets.domain.alerts import (
     rollback_alert,
     slack_message,
 )
-from torghut_assets.domain.continuity import CLEARED, EMERGENCY_TRIGGERED, LATCHED, RECOVERING, REFRESHED
+from torghut_assets.domain.continuity import ContinuityTransition
 from torghut_assets_tests.adapters.webhook_stub import slack_problems
 
 LATCH = pd.Timestamp("2026-03-02 15:00", tz="UTC")
@@ -46,17 +46,21 @@ def _denied(reasons: list[str]) -> Alert:
 EVERY_KIND = {
     "latched": continuity_alert(
         lane="macd_rsi",
-        transition=LATCHED,
+        transition=ContinuityTransition.LATCHED,
         window_start=LATCH,
         latched_window=LATCH,
         reason="no_signals_in_window",
     ),
     "recovered": continuity_alert(
-        lane="macd_rsi", transition=CLEARED, window_start=CLEAR, latched_window=LATCH, reason=None
+        lane="macd_rsi",
+        transition=ContinuityTransition.CLEARED,
+        window_start=CLEAR,
+        latched_window=LATCH,
+        reason=None,
     ),
     "emergency": continuity_alert(
         lane="ema_trend",
-        transition=EMERGENCY_TRIGGERED,
+        transition=ContinuityTransition.EMERGENCY_TRIGGERED,
         window_start=LATCH,
         latched_window=LATCH,
         reason="lane_window_missing",
@@ -146,7 +150,15 @@ def test_a_latch_and_its_recovery_share_the_latch_id_under_different_keys() -> N
     assert latched.incident_key != recovered.incident_key
 
 
-@pytest.mark.parametrize("transition", [REFRESHED, RECOVERING, "emergency_escalated", "freshness_recovered"])
+@pytest.mark.parametrize(
+    "transition",
+    [
+        ContinuityTransition.REFRESHED,
+        ContinuityTransition.RECOVERING,
+        "emergency_escalated",
+        "freshness_recovered",
+    ],
+)
 def test_transitions_that_do_not_change_what_operators_must_do_page_nobody(transition: str) -> None:
     assert (
         continuity_alert(

@@ -25,9 +25,9 @@ from torghut_assets.domain.approvals import (
     APPROVAL_VALID,
     APPROVAL_WRONG_CANDIDATE,
     APPROVAL_WRONG_MODE,
-    USED_ALLOWED,
     ApprovalRecord,
     ApprovalUse,
+    ApprovalUseOutcome,
     ApprovalVerdict,
     mint_token,
     new_record,
@@ -134,7 +134,7 @@ def test_replayed_refused() -> None:
 def test_a_replay_names_what_spent_the_approval() -> None:
     record = make_record()
     token = mint_token(record, SECRET)
-    spender = ApprovalUse(promotion_id="prom-7", outcome=USED_ALLOWED, at=NOW)
+    spender = ApprovalUse(promotion_id="prom-7", outcome=ApprovalUseOutcome.ALLOWED, at=NOW)
     verdict = verify(token, record, used={record.override_id: spender})
     assert (verdict.valid, verdict.reason, verdict.spent_by) == (False, APPROVAL_REPLAYED, spender)
     assert spender.as_dict() == {

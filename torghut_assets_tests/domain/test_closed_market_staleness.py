@@ -9,11 +9,10 @@ from __future__ import annotations
 import pandas as pd
 
 from torghut_assets.domain.continuity import (
-    LATCHED,
-    STATE_ACTIONABLE,
-    STATE_EXPECTED,
     ContinuityConfig,
     ContinuityState,
+    ContinuityTransition,
+    Staleness,
     WindowObservation,
     classify_staleness,
     step,
@@ -31,22 +30,22 @@ def weekend_window(hours_after_close: int, newest: pd.Timestamp | None) -> Windo
 
 def test_a_stream_that_ran_to_the_close_is_expected_all_weekend() -> None:
     obs = weekend_window(20, newest=FRIDAY_CLOSE - pd.Timedelta(minutes=1))
-    assert classify_staleness(obs, CONFIG) == STATE_EXPECTED
+    assert classify_staleness(obs, CONFIG) == Staleness.EXPECTED
 
 
 def test_a_stream_that_died_in_session_is_actionable_while_the_market_is_closed() -> None:
     obs = weekend_window(20, newest=FRIDAY_CLOSE - pd.Timedelta(hours=2))
-    assert classify_staleness(obs, CONFIG) == STATE_ACTIONABLE
+    assert classify_staleness(obs, CONFIG) == Staleness.ACTIONABLE
 
 
 def test_the_close_tolerance_is_inclusive_of_a_quiet_last_quarter_hour() -> None:
     assert (
         classify_staleness(weekend_window(3, FRIDAY_CLOSE - pd.Timedelta(minutes=15)), CONFIG)
-        == STATE_EXPECTED
+        == Staleness.EXPECTED
     )
     assert (
         classify_staleness(weekend_window(3, FRIDAY_CLOSE - pd.Timedelta(minutes=16)), CONFIG)
-        == STATE_ACTIONABLE
+        == Staleness.ACTIONABLE
     )
 
 
@@ -57,7 +56,7 @@ def test_a_stream_that_died_before_the_close_latches_the_alert_before_monday() -
     for hours in range(1, 4):
         state, events = step(state, weekend_window(hours, died), CONFIG)
         transitions += [e.transition for e in events]
-    assert state.alert_active and LATCHED in transitions
+    assert state.alert_active and ContinuityTransition.LATCHED in transitions
 
 
 def test_cursor_ahead_overnight_from_a_stream_that_ran_to_the_close_does_not_stop_trading() -> None:
@@ -77,10 +76,10 @@ def test_cursor_ahead_overnight_from_a_stream_that_ran_to_the_close_does_not_sto
 
 
 def test_a_window_with_no_signal_ever_seen_keeps_the_expected_reading() -> None:
-    assert classify_staleness(weekend_window(5, newest=None), CONFIG) == STATE_EXPECTED
+    assert classify_staleness(weekend_window(5, newest=None), CONFIG) == Staleness.EXPECTED
 
 
 def test_a_tolerance_of_zero_demands_a_signal_at_the_close_itself() -> None:
     strict = ContinuityConfig(session_close_tolerance_seconds=0)
     obs = WindowObservation(SATURDAY_NOON, 0, "market_closed", False, None, newest_signal_ts=FRIDAY_CLOSE)
-    assert classify_staleness(obs, strict) == STATE_EXPECTED
+    assert classify_staleness(obs, strict) == Staleness.EXPECTED

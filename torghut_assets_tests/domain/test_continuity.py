@@ -7,16 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torghut_assets.domain.continuity import (
-    CLEARED,
-    EMERGENCY_RECOVERED,
-    EMERGENCY_TRIGGERED,
-    LATCHED,
-    RECOVERING,
-    REFRESHED,
-    STATE_ACTIONABLE,
-    STATE_EXPECTED,
     ContinuityConfig,
     ContinuityState,
+    ContinuityTransition,
+    Staleness,
     WindowObservation,
     classify_staleness,
     continuity_summary,
@@ -58,7 +52,7 @@ def test_one_empty_open_market_window_does_not_latch() -> None:
 def test_alert_latches_after_the_streak_threshold() -> None:
     state, transitions = run([silent(0), silent(1)])
     assert state.alert_active and state.alert_reason == "no_signals_in_window"
-    assert transitions == [LATCHED]
+    assert transitions == [ContinuityTransition.LATCHED]
 
 
 def test_a_single_window_past_the_stale_lag_latches_at_once() -> None:
@@ -79,30 +73,42 @@ def test_streak_resets_when_the_reason_changes() -> None:
 
 def test_closed_market_silence_is_expected_and_never_latches() -> None:
     state, transitions = run([silent(i, "market_closed", market_open=False) for i in range(30)])
-    assert not state.alert_active and LATCHED not in transitions
+    assert not state.alert_active and ContinuityTransition.LATCHED not in transitions
 
 
 def test_cursor_ahead_of_stream_is_actionable_only_while_the_market_is_open() -> None:
     assert (
-        classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=False), CONFIG) == STATE_EXPECTED
+        classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=False), CONFIG)
+        == Staleness.EXPECTED
     )
     assert (
-        classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=True), CONFIG) == STATE_ACTIONABLE
+        classify_staleness(silent(0, "cursor_ahead_of_stream", market_open=True), CONFIG)
+        == Staleness.ACTIONABLE
     )
 
 
 def test_source_failure_is_actionable_even_when_the_market_is_closed() -> None:
-    assert classify_staleness(silent(0, "source_unavailable", market_open=False), CONFIG) == STATE_ACTIONABLE
+    assert (
+        classify_staleness(silent(0, "source_unavailable", market_open=False), CONFIG) == Staleness.ACTIONABLE
+    )
 
 
 def test_latched_alert_is_refreshed_by_each_further_actionable_empty_window() -> None:
     _, transitions = run([silent(0), silent(1), healthy(2), silent(3)])
-    assert transitions == [LATCHED, RECOVERING, REFRESHED]
+    assert transitions == [
+        ContinuityTransition.LATCHED,
+        ContinuityTransition.RECOVERING,
+        ContinuityTransition.REFRESHED,
+    ]
 
 
 def test_alert_clears_only_after_the_recovery_cycles() -> None:
     state, transitions = run([silent(0), silent(1), healthy(2), healthy(3)])
-    assert transitions == [LATCHED, RECOVERING, CLEARED]
+    assert transitions == [
+        ContinuityTransition.LATCHED,
+        ContinuityTransition.RECOVERING,
+        ContinuityTransition.CLEARED,
+    ]
     assert not state.alert_active
 
 
@@ -110,7 +116,7 @@ def test_closed_market_windows_neither_refresh_nor_recover_a_latched_alert() -> 
     state, transitions = run(
         [silent(0), silent(1), *[silent(i, "market_closed", False) for i in range(2, 20)]]
     )
-    assert state.alert_active and transitions == [LATCHED]
+    assert state.alert_active and transitions == [ContinuityTransition.LATCHED]
 
 
 def test_replaying_an_already_evaluated_window_changes_nothing() -> None:
@@ -121,8 +127,8 @@ def test_replaying_an_already_evaluated_window_changes_nothing() -> None:
 
 def test_emergency_stop_triggers_on_a_critical_streak_and_recovers_after_clean_windows() -> None:
     state, transitions = run([silent(0), silent(1), silent(2), healthy(3), healthy(4), healthy(5)])
-    assert transitions.count(EMERGENCY_TRIGGERED) == 1
-    assert transitions[-1] == EMERGENCY_RECOVERED
+    assert transitions.count(ContinuityTransition.EMERGENCY_TRIGGERED) == 1
+    assert transitions[-1] == ContinuityTransition.EMERGENCY_RECOVERED
     assert not state.emergency_stop_active
 
 
@@ -135,7 +141,7 @@ def test_emergency_stop_names_the_lag_when_the_market_is_open() -> None:
 def test_non_recoverable_emergency_reason_needs_a_human() -> None:
     state, transitions = run([silent(0, "universe_source_unavailable"), *[healthy(i) for i in range(1, 10)]])
     assert state.emergency_stop_active
-    assert EMERGENCY_RECOVERED not in transitions
+    assert ContinuityTransition.EMERGENCY_RECOVERED not in transitions
 
 
 def test_disabling_the_emergency_stop_clears_its_latch() -> None:
@@ -166,15 +172,15 @@ def test_due_windows_wait_for_the_deadline_and_resume_in_order() -> None:
 
 
 def test_a_missing_open_market_window_is_actionable() -> None:
-    assert classify_staleness(missing_window(_window(0), True), CONFIG) == STATE_ACTIONABLE
-    assert classify_staleness(missing_window(_window(0), False), CONFIG) == STATE_EXPECTED
+    assert classify_staleness(missing_window(_window(0), True), CONFIG) == Staleness.ACTIONABLE
+    assert classify_staleness(missing_window(_window(0), False), CONFIG) == Staleness.EXPECTED
 
 
 def test_no_signal_artifact_block_reports_the_window_and_the_latch() -> None:
     state, _ = run([silent(0), silent(1)])
     block = continuity_summary(silent(2), state, CONFIG)
     assert block == {
-        "state": STATE_ACTIONABLE,
+        "state": Staleness.ACTIONABLE,
         "reason": "no_signals_in_window",
         "actionable": True,
         "alert_active": True,
@@ -207,7 +213,7 @@ def test_alert_never_clears_without_the_required_healthy_streak(kinds, opens, re
         state, _ = step(state, obs, config)
         if kind == "healthy":
             healthy_run += 1
-        elif classify_staleness(obs, config) == STATE_ACTIONABLE:
+        elif classify_staleness(obs, config) == Staleness.ACTIONABLE:
             healthy_run = 0
         if was_active and not state.alert_active:
             assert kind == "healthy" and healthy_run >= recovery
@@ -221,10 +227,13 @@ def test_a_universe_halt_keeps_jangars_status_and_reason() -> None:
     state, events = step(ContinuityState(lane="macd_rsi"), blocked, CONFIG)
     assert state.emergency_reasons == (halt,)
     assert state.alert_reason == "universe_source_unavailable"  # the category drives streaks as before
-    assert {e.transition: e.detail for e in events} == {LATCHED: (halt,), EMERGENCY_TRIGGERED: (halt,)}
+    assert {e.transition: e.detail for e in events} == {
+        ContinuityTransition.LATCHED: (halt,),
+        ContinuityTransition.EMERGENCY_TRIGGERED: (halt,),
+    }
     again = WindowObservation(_window(1), 0, "universe_source_unavailable", True, None, no_signal_detail=halt)
     state, events = step(state, again, CONFIG)
-    assert [(e.transition, e.detail) for e in events] == [(REFRESHED, (halt,))]
+    assert [(e.transition, e.detail) for e in events] == [(ContinuityTransition.REFRESHED, (halt,))]
 
 
 def test_a_universe_halt_recorded_without_its_cause_reads_as_unknown() -> None:
@@ -236,7 +245,7 @@ def test_windows_that_fail_their_feature_quality_gate_latch_the_alert_though_sig
     failed = [WindowObservation(_window(i), 480, "feature_quality_gate_failed", True, None) for i in (0, 1)]
     state, transitions = run(failed)
     assert state.alert_active and state.alert_reason == "feature_quality_gate_failed"
-    assert transitions == [LATCHED]
+    assert transitions == [ContinuityTransition.LATCHED]
 
 
 def test_a_window_that_fails_its_feature_quality_gate_does_not_count_towards_recovery() -> None:

@@ -10,11 +10,9 @@ import pandas as pd
 import pytest
 
 from torghut_assets.domain.continuity import (
-    EMERGENCY_ESCALATED,
-    EMERGENCY_RECOVERED,
-    EMERGENCY_TRIGGERED,
     ContinuityConfig,
     ContinuityState,
+    ContinuityTransition,
     EmergencyStopNotActive,
     EmergencyStopReason,
     RiskObservation,
@@ -93,7 +91,7 @@ def test_a_universe_outage_fires_on_its_first_window() -> None:
 
 def test_trading_risk_counts_even_in_a_window_full_of_signals() -> None:
     state, transitions = run([healthy(0, RiskObservation(max_drawdown=0.12))])
-    assert transitions == [EMERGENCY_TRIGGERED]
+    assert transitions == [ContinuityTransition.EMERGENCY_TRIGGERED]
     assert state.emergency_reasons == ("max_drawdown_exceeded:0.1200",)
 
 
@@ -111,7 +109,7 @@ def test_a_signal_lag_stop_recovers_after_the_recovery_cycles_of_clean_windows()
     state, transitions = run([silent(0, "cursor_ahead_of_stream", lag=900.0), healthy(1), healthy(2)])
     assert state.emergency_stop_active and state.emergency_recovery_streak == 2
     state, transitions = run([healthy(3)], state)
-    assert not state.emergency_stop_active and transitions == [EMERGENCY_RECOVERED]
+    assert not state.emergency_stop_active and transitions == [ContinuityTransition.EMERGENCY_RECOVERED]
 
 
 def test_a_persisting_freshness_breach_restarts_the_clean_count_and_refreshes_the_reason() -> None:
@@ -145,9 +143,13 @@ def test_a_freshness_stop_escalates_to_latched_when_a_hard_reason_appears() -> N
     state, transitions = run(
         [silent(0, "cursor_ahead_of_stream", lag=900.0), healthy(1, RiskObservation(max_drawdown=0.09))]
     )
-    assert [t for t in transitions if t in (EMERGENCY_TRIGGERED, EMERGENCY_ESCALATED)] == [
-        EMERGENCY_TRIGGERED,
-        EMERGENCY_ESCALATED,
+    assert [
+        t
+        for t in transitions
+        if t in (ContinuityTransition.EMERGENCY_TRIGGERED, ContinuityTransition.EMERGENCY_ESCALATED)
+    ] == [
+        ContinuityTransition.EMERGENCY_TRIGGERED,
+        ContinuityTransition.EMERGENCY_ESCALATED,
     ]
     assert state.emergency_reasons == ("max_drawdown_exceeded:0.0900", "signal_lag_exceeded:900")
     state, _ = run([healthy(i) for i in range(2, 12)], state)
@@ -166,7 +168,7 @@ def test_a_person_clears_a_latched_stop_and_the_lane_may_trade_again() -> None:
 def test_a_fault_that_persists_after_a_clearance_latches_the_stop_again() -> None:
     state, _ = run([healthy(0, RiskObservation(max_drawdown=0.1))])
     state, transitions = run([healthy(1, RiskObservation(max_drawdown=0.1))], clear_emergency_stop(state))
-    assert state.emergency_stop_active and transitions == [EMERGENCY_TRIGGERED]
+    assert state.emergency_stop_active and transitions == [ContinuityTransition.EMERGENCY_TRIGGERED]
 
 
 def test_clearing_a_lane_without_a_standing_stop_is_refused() -> None:

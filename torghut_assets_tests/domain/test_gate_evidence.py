@@ -1,4 +1,4 @@
-"""From stored research and operations evidence to gate inputs (docs/promotion.md, §10.1; fail closed)."""
+"""From stored research and operations evidence to gate inputs, fail closed (docs/promotion.md)."""
 
 from __future__ import annotations
 

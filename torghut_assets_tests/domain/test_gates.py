@@ -1,4 +1,4 @@
-"""Specification of promotion gates 0..7 and their aggregation (docs/promotion.md, §10.1; fail closed)."""
+"""Specification of promotion gates 0..7 and their aggregation, fail closed (docs/promotion.md)."""
 
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ from torghut_assets.domain.lane_catalog import (
     lane_candidates,
     lane_research_settings,
     lane_strategy,
-    parse_catalog,
 )
+from torghut_assets.domain.lane_catalog_parse import parse_catalog
 from torghut_assets.domain.lanes import LANES, LaneConfig, LaneMode, lane_config
 from torghut_assets.domain.research_evaluation import ResearchSettings
 from torghut_assets.domain.strategies import default_strategy, parameter_grid

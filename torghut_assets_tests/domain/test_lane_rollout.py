@@ -1,4 +1,4 @@
-"""Per-lane rollout state as a replayable stack of placements (docs/promotion.md, §10.5)."""
+"""Per-lane rollout state as a replayable stack of placements (docs/promotion.md, "Rollback and halt")."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ from typing import Any
 import pytest
 
 from torghut_assets.domain.lane_rollout import (
-    ADVANCE,
-    HALT,
     LANE_ALREADY_HALTED,
     LANE_CHAMPION_ABOVE_PAPER,
     LANE_HALTED,
     LANE_NOT_HALTED,
     NOTHING_TO_ROLL_BACK,
-    RESUME,
-    ROLLBACK,
     STAGE_NOT_NEXT,
     LaneRollout,
     Placement,
@@ -28,7 +24,7 @@ from torghut_assets.domain.lane_rollout import (
     replay_lane,
     stage_mode,
 )
-from torghut_assets.domain.stages import STAGE_ORDER, Stage
+from torghut_assets.domain.stages import STAGE_ORDER, Stage, TransitionType
 
 LANE = "macd_rsi"
 CHAMPION = "cand-4f1c0a9e2b7d-a"
@@ -70,7 +66,7 @@ def test_advance_moves_the_candidate_exactly_one_stage_up() -> None:
     transition = lane.advance(CHAMPION, Stage.PAPER, at=T0, reason="gates pass", actor=OPERATOR)
     assert lane.active == Placement(CHAMPION, Stage.PAPER)
     assert (transition.transition_type, transition.from_stage, transition.to_stage) == (
-        ADVANCE,
+        TransitionType.ADVANCE,
         Stage.SHADOW,
         Stage.PAPER,
     )
@@ -145,7 +141,7 @@ def test_rollback_restores_the_previous_champion_across_several_stage_steps() ->
     transition = lane.rollback(at=at(20), reason="live gates failed", actor="live_reevaluation")
     assert lane.active == Placement(CHAMPION, Stage.PAPER)
     assert lane.stage_of(CHALLENGER) is Stage.SHADOW
-    assert (transition.transition_type, transition.candidate_id) == (ROLLBACK, CHAMPION)
+    assert (transition.transition_type, transition.candidate_id) == (TransitionType.ROLLBACK, CHAMPION)
     assert (transition.from_stage, transition.to_stage) == (Stage.LIVE_L2, Stage.PAPER)
 
 
@@ -241,7 +237,7 @@ def test_halt_freezes_the_lane_where_it_is() -> None:
     assert lane.halted
     assert lane.halted_since == at(5)
     assert lane.active == Placement(CHAMPION, Stage.LIVE_L1)
-    assert (transition.transition_type, transition.candidate_id) == (HALT, CHAMPION)
+    assert (transition.transition_type, transition.candidate_id) == (TransitionType.HALT, CHAMPION)
     assert transition.from_stage is transition.to_stage is Stage.LIVE_L1
 
 
@@ -271,7 +267,7 @@ def test_resume_lifts_a_halt_and_advances_are_allowed_again() -> None:
     transition = lane.resume(at=at(6), reason="incident closed", actor=OPERATOR)
     assert not lane.halted
     assert (transition.transition_type, transition.candidate_id, transition.to_stage) == (
-        RESUME,
+        TransitionType.RESUME,
         CHAMPION,
         Stage.PAPER,
     )
@@ -335,11 +331,13 @@ def test_replaying_every_prefix_matches_the_state_at_that_point() -> None:
 def test_replay_restores_exactly_the_placement_a_recorded_rollback_names() -> None:
     """A log written when a rollback went back one stage still replays to what was recorded."""
     log = [
-        Transition(LANE, ADVANCE, CHAMPION, Stage.SHADOW, Stage.PAPER, at(0), "", OPERATOR),
-        Transition(LANE, ADVANCE, CHAMPION, Stage.PAPER, Stage.LIVE_L1, at(1), "", OPERATOR),
-        Transition(LANE, ADVANCE, CHAMPION, Stage.LIVE_L1, Stage.LIVE_L2, at(2), "", OPERATOR),
-        Transition(LANE, ROLLBACK, CHAMPION, Stage.LIVE_L2, Stage.LIVE_L1, at(3), "", OPERATOR),
-        Transition(LANE, ADVANCE, CHAMPION, Stage.LIVE_L1, Stage.LIVE_L2, at(4), "", OPERATOR),
+        Transition(LANE, TransitionType.ADVANCE, CHAMPION, Stage.SHADOW, Stage.PAPER, at(0), "", OPERATOR),
+        Transition(LANE, TransitionType.ADVANCE, CHAMPION, Stage.PAPER, Stage.LIVE_L1, at(1), "", OPERATOR),
+        Transition(LANE, TransitionType.ADVANCE, CHAMPION, Stage.LIVE_L1, Stage.LIVE_L2, at(2), "", OPERATOR),
+        Transition(
+            LANE, TransitionType.ROLLBACK, CHAMPION, Stage.LIVE_L2, Stage.LIVE_L1, at(3), "", OPERATOR
+        ),
+        Transition(LANE, TransitionType.ADVANCE, CHAMPION, Stage.LIVE_L1, Stage.LIVE_L2, at(4), "", OPERATOR),
     ]
     assert replay_lane(LANE, log[:4]).active == Placement(CHAMPION, Stage.LIVE_L1)
     assert replay_lane(LANE, log).active == Placement(CHAMPION, Stage.LIVE_L2)
@@ -347,8 +345,8 @@ def test_replay_restores_exactly_the_placement_a_recorded_rollback_names() -> No
 
 def test_replay_refuses_a_rollback_to_a_placement_the_lane_never_held() -> None:
     log = [
-        Transition(LANE, ADVANCE, CHAMPION, Stage.SHADOW, Stage.PAPER, at(0), "", OPERATOR),
-        Transition(LANE, ROLLBACK, THIRD, Stage.PAPER, Stage.PAPER, at(1), "", OPERATOR),
+        Transition(LANE, TransitionType.ADVANCE, CHAMPION, Stage.SHADOW, Stage.PAPER, at(0), "", OPERATOR),
+        Transition(LANE, TransitionType.ROLLBACK, THIRD, Stage.PAPER, Stage.PAPER, at(1), "", OPERATOR),
     ]
     with pytest.raises(TransitionRefused) as excinfo:
         replay_lane(LANE, log)
@@ -374,7 +372,7 @@ def test_replay_refuses_a_log_that_breaks_the_rules() -> None:
 def sample_transition() -> Transition:
     return Transition(
         lane=LANE,
-        transition_type=ADVANCE,
+        transition_type=TransitionType.ADVANCE,
         candidate_id=CHAMPION,
         from_stage=Stage.PAPER,
         to_stage=Stage.LIVE_L1,
@@ -399,7 +397,7 @@ def test_transition_id_is_deterministic() -> None:
     "change",
     [
         {"lane": "ema_trend"},
-        {"transition_type": ROLLBACK},
+        {"transition_type": TransitionType.ROLLBACK},
         {"candidate_id": CHALLENGER},
         {"candidate_id": None},
         {"from_stage": Stage.SHADOW},

@@ -8,9 +8,6 @@ import json
 import pytest
 
 from torghut_assets.domain.llm_advisory import (
-    ACTION_ADJUST,
-    ACTION_NONE,
-    ACTION_VETO,
     ERROR_BLOCKED,
     ERROR_CIRCUIT_OPEN,
     ERROR_PARSE,
@@ -18,6 +15,7 @@ from torghut_assets.domain.llm_advisory import (
     ERROR_VALIDATION,
     REJECT_LLM_ERROR,
     REJECT_LLM_VETO,
+    AdvisoryAction,
     AdvisoryMode,
     AdvisoryPolicy,
     CircuitBreaker,
@@ -230,7 +228,7 @@ def test_llm_shadow_mode_keeps_an_acting_stage_in_shadow() -> None:
 def test_a_veto_at_an_acting_stage_rejects_with_llm_veto() -> None:
     resolution = _resolve(_answer("veto"))
     assert (resolution.action, resolution.applied, resolution.reject_code) == (
-        ACTION_VETO,
+        AdvisoryAction.VETO,
         True,
         REJECT_LLM_VETO,
     )
@@ -238,7 +236,7 @@ def test_a_veto_at_an_acting_stage_rejects_with_llm_veto() -> None:
 
 def test_an_approval_changes_nothing() -> None:
     resolution = _resolve(_answer("approve"))
-    assert (resolution.action, resolution.applied, resolution.qty) == (ACTION_NONE, False, 100)
+    assert (resolution.action, resolution.applied, resolution.qty) == (AdvisoryAction.NONE, False, 100)
 
 
 def test_an_error_takes_the_fail_mode_and_strict_veto_enforcement_forces_veto() -> None:
@@ -246,7 +244,7 @@ def test_an_error_takes_the_fail_mode_and_strict_veto_enforcement_forces_veto() 
     resolution = _resolve(TRANSPORT_ERROR, policy)
     assert (resolution.verdict, resolution.action, resolution.reject_code) == (
         "error",
-        ACTION_VETO,
+        AdvisoryAction.VETO,
         REJECT_LLM_ERROR,
     )
     assert resolution.fallback == "fail_mode:veto"
@@ -255,31 +253,31 @@ def test_an_error_takes_the_fail_mode_and_strict_veto_enforcement_forces_veto() 
 def test_a_configured_pass_through_fail_mode_lets_the_decision_proceed_in_paper() -> None:
     policy = dataclasses.replace(ACTING, fail_mode="pass_through", fail_mode_enforcement="configured")
     resolution = _resolve(TRANSPORT_ERROR, policy)
-    assert (resolution.effective_verdict, resolution.action) == ("pass_through", ACTION_NONE)
+    assert (resolution.effective_verdict, resolution.action) == ("pass_through", AdvisoryAction.NONE)
 
 
 def test_pass_through_while_live_needs_fail_open_approval() -> None:
     policy = dataclasses.replace(ACTING, fail_mode="pass_through", fail_mode_enforcement="configured")
-    assert _resolve(TRANSPORT_ERROR, policy, "live").action == ACTION_VETO
+    assert _resolve(TRANSPORT_ERROR, policy, "live").action == AdvisoryAction.VETO
     approved = dataclasses.replace(policy, fail_open_live_approved=True)
-    assert _resolve(TRANSPORT_ERROR, approved, "live").action == ACTION_NONE
+    assert _resolve(TRANSPORT_ERROR, approved, "live").action == AdvisoryAction.NONE
 
 
 def test_abstain_passes_through_and_escalate_vetoes_by_default() -> None:
-    assert _resolve(_answer("abstain")).action == ACTION_NONE
+    assert _resolve(_answer("abstain")).action == AdvisoryAction.NONE
     escalated = _resolve(_answer("escalate"))
-    assert (escalated.action, escalated.reject_code) == (ACTION_VETO, REJECT_LLM_ERROR)
+    assert (escalated.action, escalated.reject_code) == (AdvisoryAction.VETO, REJECT_LLM_ERROR)
 
 
 def test_a_low_confidence_answer_takes_the_quality_fail_mode() -> None:
     resolution = _resolve(_answer("approve", 0.2))
-    assert (resolution.action, resolution.fallback) == (ACTION_VETO, "quality_fail_mode:veto")
+    assert (resolution.action, resolution.fallback) == (AdvisoryAction.VETO, "quality_fail_mode:veto")
 
 
 def test_an_adjustment_within_bounds_changes_qty_and_order_type() -> None:
     resolution = _resolve(_answer("adjust", adjusted_qty=80, adjusted_order_type="limit"))
     assert (resolution.action, resolution.applied, resolution.qty, resolution.order_type) == (
-        ACTION_ADJUST,
+        AdvisoryAction.ADJUST,
         True,
         80,
         "limit",
@@ -305,7 +303,7 @@ def test_an_adjustment_needs_it_allowed_and_approved() -> None:
     policy = dataclasses.replace(ACTING, adjustment_approved=False)
     resolution = _resolve(_answer("adjust", adjusted_qty=80), policy)
     assert (resolution.action, resolution.qty, resolution.notes) == (
-        ACTION_NONE,
+        AdvisoryAction.NONE,
         100,
         ("adjustment_not_allowed",),
     )

@@ -16,15 +16,14 @@ from torghut_assets.domain.decisions import plan_session_decisions
 from torghut_assets.domain.lanes import LANES
 from torghut_assets.domain.research_evaluation import ResearchSettings, candidate_specs, evaluate_candidates
 from torghut_assets.domain.strategies import default_strategy, strategy_actions
-from torghut_assets.domain.strategy_registry import (
+from torghut_assets.domain.strategy_calls import strategy_scope
+from torghut_assets.domain.strategy_interface import (
     Strategy,
     StrategyFailedError,
     StrategyOutputError,
     StrategyTimeoutError,
-    resolve_strategy,
-    strategy_problems,
-    strategy_scope,
 )
+from torghut_assets.domain.strategy_registry import resolve_strategy, strategy_problems
 from torghut_assets_tests.desk_package import BOLLINGER, desk_package_installed, forget_desk_modules
 from torghut_assets_tests.domain.session_fixtures import SimulatedSession, simulate_session
 

@@ -1,4 +1,4 @@
-"""Specification of the lane window's own promotion request (docs/ledger.md, §10; fail closed)."""
+"""Specification of the lane window's own promotion request, fail closed (docs/lane-window.md)."""
 
 from __future__ import annotations
 

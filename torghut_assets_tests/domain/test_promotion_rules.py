@@ -21,15 +21,14 @@ from torghut_assets.domain.lane_rollout import (
     STAGE_NOT_NEXT,
     LaneRollout,
 )
+from torghut_assets.domain.promotion import PromotionAction
 from torghut_assets.domain.promotion_rules import (
     APPROVAL_REQUIRED_FOR_LIVE,
     CANDIDATE_PAUSED,
     CONTINUITY_ALERT_LATCHED,
-    DENY,
     EMERGENCY_STOP_ACTIVE,
     KILL_SWITCH_ACTIVE,
     MANUAL_OVERRIDE_APPLIED,
-    PROMOTE,
     PromotionOutcome,
     SafetyState,
     decide_promotion,
@@ -95,7 +94,7 @@ def decide(
 
 def test_all_gates_passing_promotes_to_paper() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER))
-    assert outcome.action == PROMOTE
+    assert outcome.action == PromotionAction.PROMOTE
     assert outcome.allowed
     assert outcome.reason_codes == ("all_required_gates_passed",)
     assert (outcome.from_stage, outcome.requested_stage, outcome.approved_stage) == (
@@ -110,21 +109,21 @@ def test_all_gates_passing_promotes_to_paper() -> None:
 
 def test_a_valid_approval_on_a_clean_report_is_recorded_but_is_no_override() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER), approval=VALID)
-    assert outcome.action == PROMOTE
+    assert outcome.action == PromotionAction.PROMOTE
     assert outcome.reason_codes == ("all_required_gates_passed", APPROVAL_VALID)
     assert not outcome.override_applied
 
 
 def test_all_gates_passing_with_approval_promotes_to_live() -> None:
     outcome = decide(Stage.LIVE_L1, report_for(Stage.LIVE_L1), approval=VALID)
-    assert outcome.action == PROMOTE
+    assert outcome.action == PromotionAction.PROMOTE
     assert (outcome.from_stage, outcome.approved_stage) == (Stage.PAPER, Stage.LIVE_L1)
     assert "all_required_gates_passed" in outcome.reason_codes
 
 
 def test_an_invalid_approval_does_not_spoil_a_clean_paper_promotion() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER), approval=EXPIRED)
-    assert outcome.action == PROMOTE
+    assert outcome.action == PromotionAction.PROMOTE
     assert outcome.reason_codes == ("all_required_gates_passed",)
 
 
@@ -133,7 +132,7 @@ def test_an_invalid_approval_does_not_spoil_a_clean_paper_promotion() -> None:
 
 def test_threshold_failure_for_paper_is_denied_without_approval() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, cost_bps=40.0))
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert not outcome.allowed
     assert outcome.approved_stage is None
     assert "gate2_risk_capacity:cost_bps_exceeds_max" in outcome.reason_codes
@@ -143,7 +142,7 @@ def test_threshold_failure_for_paper_is_denied_without_approval() -> None:
 
 def test_threshold_failure_for_paper_is_promoted_with_a_valid_approval() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, cost_bps=40.0), approval=VALID)
-    assert outcome.action == PROMOTE
+    assert outcome.action == PromotionAction.PROMOTE
     assert outcome.override_applied
     assert outcome.approved_stage is Stage.PAPER
     assert outcome.reason_codes[-1] == MANUAL_OVERRIDE_APPLIED
@@ -153,7 +152,7 @@ def test_threshold_failure_for_paper_is_promoted_with_a_valid_approval() -> None
 
 def test_an_invalid_approval_verdict_is_named_in_the_deny_reasons() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, dsr=0.90), approval=EXPIRED)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert "gate1_statistical_robustness:dsr_below_min" in outcome.reason_codes
     assert APPROVAL_EXPIRED in outcome.reason_codes
     assert not outcome.override_applied
@@ -162,7 +161,7 @@ def test_an_invalid_approval_verdict_is_named_in_the_deny_reasons() -> None:
 def test_an_invalid_approval_for_live_is_named_next_to_approval_required() -> None:
     wrong_mode = ApprovalVerdict(valid=False, reason=APPROVAL_WRONG_MODE, override_id="wpao-1")
     outcome = decide(Stage.LIVE_L1, report_for(Stage.LIVE_L1), approval=wrong_mode)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert APPROVAL_REQUIRED_FOR_LIVE in outcome.reason_codes
     assert APPROVAL_WRONG_MODE in outcome.reason_codes
 
@@ -170,7 +169,7 @@ def test_an_invalid_approval_for_live_is_named_next_to_approval_required() -> No
 def test_a_deny_lists_every_failing_gate() -> None:
     report = report_for(Stage.PAPER, dsr=0.90, cost_bps=40.0, llm_error_ratio=0.2)
     outcome = decide(Stage.PAPER, report)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert outcome.blocking_gates == (
         "gate1_statistical_robustness",
         "gate2_risk_capacity",
@@ -184,7 +183,7 @@ def test_uncertainty_abstain_denies_a_paper_promotion() -> None:
     report = report_for(Stage.PAPER, interval_width=1.9)
     assert report.uncertainty_gate_action == "abstain"
     outcome = decide(Stage.PAPER, report)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert "uncertainty_action_abstain" in outcome.reason_codes
     assert outcome.blocking_gates == ("gate7_uncertainty_calibration",)
 
@@ -194,7 +193,7 @@ def test_uncertainty_abstain_denies_a_paper_promotion() -> None:
 
 def test_a_frozen_candidate_is_denied_as_paused_for_review() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER), frozen=True)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert outcome.reason_codes == (CANDIDATE_PAUSED,)
     assert outcome.blocking_gates == ()
     assert outcome.hard_blocks == ()
@@ -202,7 +201,7 @@ def test_a_frozen_candidate_is_denied_as_paused_for_review() -> None:
 
 def test_a_valid_approval_unfreezes_a_paused_candidate() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER), frozen=True, approval=VALID)
-    assert outcome.action == PROMOTE
+    assert outcome.action == PromotionAction.PROMOTE
     assert outcome.override_applied
     assert outcome.reason_codes == (CANDIDATE_PAUSED, MANUAL_OVERRIDE_APPLIED)
 
@@ -223,7 +222,7 @@ def test_safety_blocks_are_never_lifted_by_a_valid_approval(
     safety: SafetyState, code: str, stage: Stage
 ) -> None:
     outcome = decide(stage, report_for(stage), safety=safety, approval=VALID)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert code in outcome.hard_blocks
     assert code in outcome.reason_codes
     assert not outcome.override_applied
@@ -254,7 +253,7 @@ def test_hard_gate_failures_are_never_lifted_by_a_valid_approval(
     changes: dict[str, Any], reason: str
 ) -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, **changes), approval=VALID)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert reason in outcome.hard_blocks
     assert reason.partition(":")[0] in outcome.blocking_gates
 
@@ -262,7 +261,7 @@ def test_hard_gate_failures_are_never_lifted_by_a_valid_approval(
 def test_live_disabled_by_policy_is_never_lifted_by_a_valid_approval() -> None:
     report = report_for(Stage.LIVE_L1, policy=GatePolicy())
     outcome = decide(Stage.LIVE_L1, report, approval=VALID)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert "gate5_live_ramp_readiness:live_rollout_disabled_by_policy" in outcome.hard_blocks
     assert outcome.blocking_gates == ("gate5_live_ramp_readiness",)
 
@@ -270,7 +269,7 @@ def test_live_disabled_by_policy_is_never_lifted_by_a_valid_approval() -> None:
 def test_an_invalid_live_approval_token_is_a_hard_block() -> None:
     report = report_for(Stage.LIVE_L1, approval_token_valid=False)
     outcome = decide(Stage.LIVE_L1, report, approval=VALID)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert "gate5_live_ramp_readiness:approval_token_invalid" in outcome.hard_blocks
 
 
@@ -280,7 +279,7 @@ def test_an_invalid_live_approval_token_is_a_hard_block() -> None:
 )
 def test_a_stage_skip_is_never_lifted_by_a_valid_approval(held: Stage, requested: Stage) -> None:
     outcome = decide(requested, report_for(requested), lane=lane_holding(held), approval=VALID)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert STAGE_NOT_NEXT in outcome.hard_blocks
     assert outcome.from_stage is held
 
@@ -289,13 +288,13 @@ def test_a_halted_lane_blocks_promotion_even_with_approval() -> None:
     lane = lane_for(Stage.LIVE_L1)
     lane.halt(at=T0 + dt.timedelta(days=1), reason="incident", actor="alice")
     outcome = decide(Stage.LIVE_L1, report_for(Stage.LIVE_L1), lane=lane, approval=VALID)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert LANE_HALTED in outcome.hard_blocks
 
 
 def test_live_without_approval_is_denied() -> None:
     outcome = decide(Stage.LIVE_L1, report_for(Stage.LIVE_L1))
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert outcome.hard_blocks == (APPROVAL_REQUIRED_FOR_LIVE,)
     assert outcome.blocking_gates == ()
 
@@ -303,7 +302,7 @@ def test_live_without_approval_is_denied() -> None:
 def test_a_hard_block_keeps_the_soft_reasons_in_the_deny() -> None:
     report = report_for(Stage.PAPER, required_feature_null_rate=0.05, cost_bps=40.0)
     outcome = decide(Stage.PAPER, report, safety=SafetyState(True, False, False), frozen=True)
-    assert outcome.action == DENY
+    assert outcome.action == PromotionAction.DENY
     assert outcome.reason_codes[0] == KILL_SWITCH_ACTIVE
     assert {
         "gate0_data_integrity:required_feature_null_rate_exceeds_threshold",
@@ -348,10 +347,10 @@ def test_hard_gate_reason_classification(reason: str, hard: bool) -> None:
 
 def assert_missing_input_denied(field: str, target: str) -> None:
     stage = Stage.LIVE_L1 if target == "live" else Stage.PAPER
-    assert decide(stage, report_for(stage), approval=VALID).action == PROMOTE
+    assert decide(stage, report_for(stage), approval=VALID).action == PromotionAction.PROMOTE
     outcome = decide(stage, report_for(stage, **{field: None}), approval=VALID)
     expected = EXPECTED_REASON.get(field, f"{field}_missing")
-    assert outcome.action == DENY, field
+    assert outcome.action == PromotionAction.DENY, field
     assert not outcome.override_applied
     matches = [r for r in outcome.reason_codes if r.endswith(f":{expected}")]
     assert matches, (field, outcome.reason_codes)
@@ -393,17 +392,17 @@ def test_invalid_profitability_evidence_is_never_lifted_by_an_approval(
     changes: dict[str, Any], reason: str
 ) -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, **changes), approval=VALID)
-    assert outcome.action == DENY and reason in outcome.hard_blocks
+    assert outcome.action == PromotionAction.DENY and reason in outcome.hard_blocks
 
 
 def test_a_gate7_abstain_is_never_lifted_by_an_approval() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, shift_score=0.85), approval=VALID)
-    assert outcome.action == DENY and "uncertainty_action_abstain" in outcome.hard_blocks
+    assert outcome.action == PromotionAction.DENY and "uncertainty_action_abstain" in outcome.hard_blocks
 
 
 def test_a_gate7_degrade_can_be_lifted_by_an_approval() -> None:
     outcome = decide(Stage.PAPER, report_for(Stage.PAPER, shift_score=0.65), approval=VALID)
-    assert outcome.action == PROMOTE and outcome.override_applied
+    assert outcome.action == PromotionAction.PROMOTE and outcome.override_applied
 
 
 def test_a_spent_llm_error_budget_blocks_live_even_with_an_approval() -> None:
@@ -414,7 +413,7 @@ def test_a_spent_llm_error_budget_blocks_live_even_with_an_approval() -> None:
         llm_error_budget_spent=True,
     )
     outcome = decide(Stage.LIVE_L1, report_for(Stage.LIVE_L1), safety=spent, approval=VALID)
-    assert outcome.action == DENY and "llm_error_budget_spent" in outcome.hard_blocks
+    assert outcome.action == PromotionAction.DENY and "llm_error_budget_spent" in outcome.hard_blocks
 
 
 def test_a_spent_llm_error_budget_does_not_block_paper() -> None:
@@ -424,4 +423,4 @@ def test_a_spent_llm_error_budget_does_not_block_paper() -> None:
         continuity_alert_active=False,
         llm_error_budget_spent=True,
     )
-    assert decide(Stage.PAPER, report_for(Stage.PAPER), safety=spent).action == PROMOTE
+    assert decide(Stage.PAPER, report_for(Stage.PAPER), safety=spent).action == PromotionAction.PROMOTE

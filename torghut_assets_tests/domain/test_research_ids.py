@@ -1,4 +1,4 @@
-"""Specification of research run / candidate identity and the no-signal artifact (docs/lane-window.md, §8)."""
+"""Specification of research run / candidate identity and the no-signal artifact (docs/research.md)."""
 
 from __future__ import annotations
 

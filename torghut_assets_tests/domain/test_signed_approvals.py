@@ -26,9 +26,9 @@ from torghut_assets.domain.approvals import (
     APPROVAL_VALID,
     APPROVAL_WRONG_CANDIDATE,
     APPROVAL_WRONG_MODE,
-    USED_DENIED,
     ApprovalProvenance,
     ApprovalUse,
+    ApprovalUseOutcome,
 )
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
@@ -257,7 +257,7 @@ def test_a_replay_names_the_promotion_that_spent_the_approval_and_its_outcome() 
     """Single use means single presentation: a denied promotion spent it, and the replay says so."""
     approved = approval()
     token = sa2.sign(approved, KEYS["alice@desk"])
-    spender = ApprovalUse(promotion_id="prom-1", outcome=USED_DENIED, at=NOW)
+    spender = ApprovalUse(promotion_id="prom-1", outcome=ApprovalUseOutcome.DENIED, at=NOW)
     check = verify(token, used={approved.approval_id: spender})
     assert check.verdict.reason == APPROVAL_REPLAYED and not check.verdict.valid
     assert check.verdict.spent_by == spender
@@ -269,7 +269,7 @@ def test_a_forgery_naming_a_spent_approval_is_refused_for_its_signature_not_as_a
     approved = approval()
     token = sa2.sign(approved, KEYS["alice@desk"])
     forged = signed_raw(approved, OUTSIDER)
-    check = verify(forged, used={approved.approval_id: ApprovalUse("prom-1", USED_DENIED, NOW)})
+    check = verify(forged, used={approved.approval_id: ApprovalUse("prom-1", ApprovalUseOutcome.DENIED, NOW)})
     assert check.verdict.reason != APPROVAL_REPLAYED and check.verdict.spent_by is None
     assert verify(token).verdict.valid
 

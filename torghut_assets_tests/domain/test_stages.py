@@ -1,4 +1,4 @@
-"""Promotion ladder, caps and auto-freeze (docs/promotion.md, §10.4, §10.5)."""
+"""Promotion ladder, caps and auto-freeze (docs/promotion.md, "Stage caps", "Deny vs override")."""
 
 from __future__ import annotations
 

@@ -32,17 +32,16 @@ from torghut_assets.domain.strategies import (
     sorted_columns,
     strategy_actions,
 )
-from torghut_assets.domain.strategy_registry import (
+from torghut_assets.domain.strategy_calls import strategy_scope
+from torghut_assets.domain.strategy_interface import (
     DEFAULT_TIMEOUT_SECONDS,
     Strategy,
     StrategyFailedError,
     StrategyLoadError,
     StrategyOutputError,
     StrategyTimeoutError,
-    resolve_strategy,
-    strategy_problems,
-    strategy_scope,
 )
+from torghut_assets.domain.strategy_registry import resolve_strategy, strategy_problems
 from torghut_assets_tests.domain import strategy_doubles as doubles
 from torghut_assets_tests.domain.signal_fixtures import make_signals, tiny_frame
 from torghut_assets_tests.domain.strategy_doubles import ref

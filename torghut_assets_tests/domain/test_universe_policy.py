@@ -16,14 +16,12 @@ from torghut_assets.domain.universe_policy import (
     JANGAR_PAYLOAD_EMPTY,
     SETTING_JANGAR_URL,
     SETTING_SOURCE,
-    STATUS_DEGRADED,
-    STATUS_ERROR,
-    STATUS_OK,
     UNIVERSE_SOURCE_UNAVAILABLE,
     FetchFailure,
     FetchOutcome,
     UniversePolicyError,
     UniverseSnapshot,
+    UniverseStatus,
     blocks_decisions,
     cache_stale,
     check_universe_policy,
@@ -62,7 +60,11 @@ class CountingFetch:
 
 def test_fresh_fetch_is_ok_with_jangar_fetch_ok() -> None:
     snapshot = resolve_with_cache(jangar(("MSFT", "AAPL")), None, NOW)
-    assert (snapshot.status, snapshot.reason, snapshot.source) == (STATUS_OK, JANGAR_FETCH_OK, "jangar")
+    assert (snapshot.status, snapshot.reason, snapshot.source) == (
+        UniverseStatus.OK,
+        JANGAR_FETCH_OK,
+        "jangar",
+    )
     assert snapshot.symbols == ("AAPL", "MSFT")
     assert snapshot.age_seconds == 0.0
 
@@ -71,7 +73,11 @@ def test_cache_younger_than_ttl_is_a_cache_hit_without_fetching() -> None:
     fetch = CountingFetch(jangar(("TSLA",)))
     snapshot = resolve_with_cache(fetch, jangar(("AAPL",), seconds_ago(299)), NOW)
     assert fetch.calls == 0
-    assert (snapshot.status, snapshot.reason, snapshot.symbols) == (STATUS_OK, JANGAR_CACHE_HIT, ("AAPL",))
+    assert (snapshot.status, snapshot.reason, snapshot.symbols) == (
+        UniverseStatus.OK,
+        JANGAR_CACHE_HIT,
+        ("AAPL",),
+    )
     assert snapshot.age_seconds == 299
 
 
@@ -85,7 +91,7 @@ def test_cache_at_ttl_is_refreshed() -> None:
 def test_failure_with_cache_at_most_900_s_old_reuses_it_degraded() -> None:
     cached = jangar(("AAPL", "MSFT"), seconds_ago(900))
     snapshot = resolve_with_cache(FetchFailure(JANGAR_HTTP_ERROR, "HTTP 500"), cached, NOW)
-    assert snapshot.status == STATUS_DEGRADED
+    assert snapshot.status == UniverseStatus.DEGRADED
     assert snapshot.reason == "jangar_http_error_using_stale_cache"
     assert snapshot.symbols == ("AAPL", "MSFT")
     assert (snapshot.fetched_at, snapshot.age_seconds) == (cached.fetched_at, 900)
@@ -95,7 +101,7 @@ def test_failure_with_cache_at_most_900_s_old_reuses_it_degraded() -> None:
 def test_failure_with_cache_older_than_900_s_is_error_cache_stale_without_symbols() -> None:
     cached = jangar(("AAPL",), seconds_ago(901))
     snapshot = resolve_with_cache(FetchFailure(JANGAR_FETCH_FAILED), cached, NOW)
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, "jangar_fetch_failed_cache_stale")
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.ERROR, "jangar_fetch_failed_cache_stale")
     assert snapshot.symbols == ()
     assert snapshot.age_seconds == 901
 
@@ -103,7 +109,7 @@ def test_failure_with_cache_older_than_900_s_is_error_cache_stale_without_symbol
 def test_failure_without_any_cache_is_error_with_the_bare_cause() -> None:
     # reference universe.py `_fallback_from_cache`: no cache -> status error, reason = the cause itself
     snapshot = resolve_with_cache(FetchFailure(JANGAR_FETCH_FAILED), None, NOW)
-    assert (snapshot.status, snapshot.reason) == (STATUS_ERROR, JANGAR_FETCH_FAILED)
+    assert (snapshot.status, snapshot.reason) == (UniverseStatus.ERROR, JANGAR_FETCH_FAILED)
     assert (snapshot.fetched_at, snapshot.age_seconds) == (None, None)
 
 
@@ -111,15 +117,15 @@ def test_stale_reuse_ages_from_the_original_fetch_not_from_the_reuse() -> None:
     first = resolve_with_cache(FetchFailure(JANGAR_FETCH_FAILED), jangar(("AAPL",), seconds_ago(800)), NOW)
     later = NOW + pd.Timedelta(seconds=200)
     second = resolve_with_cache(FetchFailure(JANGAR_FETCH_FAILED), first, later)
-    assert second.status == STATUS_ERROR
+    assert second.status == UniverseStatus.ERROR
 
 
 def test_empty_payload_is_the_jangar_payload_empty_cause() -> None:
     no_cache = resolve_with_cache(jangar(()), None, NOW)
-    assert (no_cache.status, no_cache.reason) == (STATUS_ERROR, JANGAR_PAYLOAD_EMPTY)
+    assert (no_cache.status, no_cache.reason) == (UniverseStatus.ERROR, JANGAR_PAYLOAD_EMPTY)
     with_cache = resolve_with_cache(jangar(("??", "")), jangar(("AAPL",), seconds_ago(400)), NOW)
     assert (with_cache.status, with_cache.reason) == (
-        STATUS_DEGRADED,
+        UniverseStatus.DEGRADED,
         using_stale_cache(JANGAR_PAYLOAD_EMPTY),
     )
     assert with_cache.symbols == ("AAPL",)
@@ -283,10 +289,10 @@ def test_resolved_snapshot_is_never_ok_when_the_fresh_fetch_failed(
     snapshot = resolve_with_cache(fresh, cached, NOW, cache_ttl_seconds=ttl, stale_max_seconds=ttl + extra)
     fetched = fetch.calls == 1 or not lazy
     if fetched:
-        assert snapshot.status != STATUS_OK
+        assert snapshot.status != UniverseStatus.OK
         cause = failure.cause if isinstance(failure, FetchFailure) else JANGAR_PAYLOAD_EMPTY
         assert snapshot.reason in (using_stale_cache(cause), cache_stale(cause), cause)
-        assert (snapshot.status == STATUS_ERROR) == (snapshot.symbols == ())
+        assert (snapshot.status == UniverseStatus.ERROR) == (snapshot.symbols == ())
         assert (snapshot.reason == cause) == (cached is None or not cached.symbols)
     else:
         assert snapshot.reason == JANGAR_CACHE_HIT
@@ -304,8 +310,8 @@ def test_the_halt_reason_keeps_the_universe_status_and_reason() -> None:
 
 def test_a_bare_cause_is_an_error_reason_and_never_carries_symbols() -> None:
     for cause in FAILURE_CAUSES:
-        assert UniverseSnapshot((), "jangar", STATUS_ERROR, cause).reason == cause
+        assert UniverseSnapshot((), "jangar", UniverseStatus.ERROR, cause).reason == cause
         with pytest.raises(ValueError):
-            UniverseSnapshot(("AAPL",), "jangar", STATUS_ERROR, cause)
+            UniverseSnapshot(("AAPL",), "jangar", UniverseStatus.ERROR, cause)
         with pytest.raises(ValueError):
-            UniverseSnapshot(("AAPL",), "jangar", STATUS_DEGRADED, cause)
+            UniverseSnapshot(("AAPL",), "jangar", UniverseStatus.DEGRADED, cause)

@@ -25,16 +25,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from torghut_assets.defs.governance.promotion import (
-    PromotionConfig,
-    PromotionRefusedError,
-    PromotionResult,
-    run_promotion,
-)
+from torghut_assets.defs.governance.promotion import PromotionConfig
 from torghut_assets.ledger import rollout_store, schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.evidence_digests import live_recompute
 from torghut_assets.ledger.evidence_log import ChainVerification, append_entry, verify_chain
+from torghut_assets.services.promotion import PromotionRefusedError, PromotionResult, run_promotion
 from torghut_assets_tests.defs.governance_harness import LANE, GovernedLedger
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, materialize_window
 from torghut_assets_tests.reliability.governed_snapshot import BACKENDS, fresh_ledger_url, governed_copy

@@ -84,8 +84,8 @@ def _die(point: str) -> None:
 
 def run_until_killed(point: str, ledger_url: str, artifacts: str) -> None:
     """Child process body: arm the crash point, materialize the window, and die when it is reached."""
-    import torghut_assets.defs.lane_window.signals as signals_asset
     import torghut_assets.domain.research_evaluation as evaluation
+    import torghut_assets.services.signal_ingest as signals_asset
 
     if point == SIGNAL_WRITE.name:
         write = signals_asset.replace_lane_window

@@ -30,7 +30,7 @@ import pytest
 import sqlalchemy as sa
 from dagster._utils.error import SerializableErrorInfo
 
-import torghut_assets.defs.lane_window.research as research_assets
+import torghut_assets.services.research_chain as research_assets
 from torghut_assets.definitions import LANE_WINDOW_ASSETS
 from torghut_assets.defs.lane_window.jobs import lane_window_job
 from torghut_assets.defs.lane_window.partitions import lane_window_key

@@ -35,7 +35,6 @@ import sqlalchemy as sa
 
 from torghut_assets.adapters.alpaca_market_data import AlpacaBarsSignalSource
 from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
-from torghut_assets.adapters.execution_venue import OrderRequest, VenueError
 from torghut_assets.adapters.jangar_universe import JangarUniverseClient
 from torghut_assets.adapters.lean_runner import LeanRunnerVenue
 from torghut_assets.adapters.market_simulator import MarketSimulator
@@ -48,10 +47,11 @@ from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading import trade_decisions
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
-from torghut_assets.domain.routing import ALPACA, LEAN, SIMULATOR, RouteChoice, RoutingPolicy, select_route
+from torghut_assets.domain.orders import OrderRequest, VenueError
+from torghut_assets.domain.routing import RouteChoice, RoutingPolicy, Venue, select_route
 from torghut_assets.domain.universe_policy import (
-    STATUS_ERROR,
     UNIVERSE_SOURCE_UNAVAILABLE,
+    UniverseStatus,
     blocks_decisions,
 )
 from torghut_assets.ledger import schema
@@ -217,7 +217,7 @@ def alpaca_at(url: str) -> AlpacaPaperVenue:
 
 
 def lean_first(fallback: str) -> RouteChoice:
-    return RouteChoice(expected_adapter=LEAN, fallback_adapter=fallback)
+    return RouteChoice(expected_adapter=Venue.LEAN, fallback_adapter=fallback)
 
 
 # --- LEAN runner ----------------------------------------------------------------------------------
@@ -237,26 +237,30 @@ def test_a_failing_lean_runner_falls_back_to_the_simulator_with_the_reason_recor
     hostile: HostileServer, fault: str
 ) -> None:
     hostile.reply = fault_reply(fault, "lean")
-    venues = {LEAN: lean_at(hostile.url), SIMULATOR: SimulatedVenue(BARS)}
-    routed = guarded(lambda: route_order(order(), lean_first(SIMULATOR), venues)).value
+    venues = {Venue.LEAN: lean_at(hostile.url), Venue.SIMULATOR: SimulatedVenue(BARS)}
+    routed = guarded(lambda: route_order(order(), lean_first(Venue.SIMULATOR), venues)).value
     reason = f"lean_submit_order_{failure_code(fault)}"
     assert routed is not None
     assert (routed.route.actual_adapter, routed.route.fallback_count, routed.route.fallback_reason) == (
-        SIMULATOR,
+        Venue.SIMULATOR,
         1,
         reason,
     )
-    assert routed.report is not None and routed.report.venue == SIMULATOR
-    assert routed.raw_route_payload()["attempts"][0] == {"venue": LEAN, "outcome": "failed", "reason": reason}
+    assert routed.report is not None and routed.report.venue == Venue.SIMULATOR
+    assert routed.raw_route_payload()["attempts"][0] == {
+        "venue": Venue.LEAN,
+        "outcome": "failed",
+        "reason": reason,
+    }
 
 
 def test_a_timed_out_lean_order_is_looked_up_before_falling_back(hostile: HostileServer) -> None:
     """The order may exist after a timeout: the router asks LEAN by client_order_id (which also times out
     here) before resubmitting, and both calls together still fit the guard."""
     hostile.reply = fault_reply("timeout", "lean")
-    venues = {LEAN: lean_at(hostile.url), SIMULATOR: SimulatedVenue(BARS)}
-    outcome = guarded(lambda: route_order(order(), lean_first(SIMULATOR), venues))
-    assert outcome.value is not None and outcome.value.route.actual_adapter == SIMULATOR
+    venues = {Venue.LEAN: lean_at(hostile.url), Venue.SIMULATOR: SimulatedVenue(BARS)}
+    outcome = guarded(lambda: route_order(order(), lean_first(Venue.SIMULATOR), venues))
+    assert outcome.value is not None and outcome.value.route.actual_adapter == Venue.SIMULATOR
     assert hostile.paths == ["/v1/orders/submit", f"/v1/orders/client/{order().client_order_id}"]
 
 
@@ -266,12 +270,12 @@ def test_a_failing_lean_runner_falls_back_to_alpaca_paper_when_configured(
 ) -> None:
     hostile.reply = fault_reply(fault, "lean")
     with AlpacaTradingStub() as alpaca_stub:
-        venues = {LEAN: lean_at(hostile.url), ALPACA: alpaca_at(alpaca_stub.url)}
-        outcome = guarded(lambda: route_order(order(), lean_first(ALPACA), venues))
+        venues = {Venue.LEAN: lean_at(hostile.url), Venue.ALPACA: alpaca_at(alpaca_stub.url)}
+        outcome = guarded(lambda: route_order(order(), lean_first(Venue.ALPACA), venues))
     routed = outcome.value
     assert routed is not None and routed.report is not None
     assert (routed.route.actual_adapter, routed.route.fallback_reason) == (
-        ALPACA,
+        Venue.ALPACA,
         f"lean_submit_order_{failure_code(fault)}",
     )
     assert alpaca_stub.submissions == 1
@@ -287,14 +291,14 @@ def test_a_lean_runner_failing_its_health_check_gets_no_order_and_counts_as_a_fa
     choice = select_route(
         "AAPL",
         RoutingPolicy(),
-        available=frozenset({LEAN, SIMULATOR}),
+        available=frozenset({Venue.LEAN, Venue.SIMULATOR}),
         lean_kill_switch=False,
         lean_healthy=bool(healthy.value),
         manual_review=frozenset(),
     )
     assert (choice.expected_adapter, choice.fallback_adapter, choice.primary_unavailable) == (
-        LEAN,
-        SIMULATOR,
+        Venue.LEAN,
+        Venue.SIMULATOR,
         "lean_runner_unhealthy",
     )
     assert hostile.paths == ["/healthz"]
@@ -323,8 +327,8 @@ def test_a_failing_alpaca_api_reads_as_unhealthy_without_raising(hostile: Hostil
 def test_when_lean_and_alpaca_both_fail_the_order_is_unplaced_with_both_reasons(fault: str) -> None:
     with HostileServer(reply=fault_reply("http_500", "lean")) as lean, HostileServer() as alpaca:
         alpaca.reply = fault_reply(fault, "alpaca")
-        venues = {LEAN: lean_at(lean.url), ALPACA: alpaca_at(alpaca.url)}
-        routed = guarded(lambda: route_order(order(), lean_first(ALPACA), venues)).value
+        venues = {Venue.LEAN: lean_at(lean.url), Venue.ALPACA: alpaca_at(alpaca.url)}
+        routed = guarded(lambda: route_order(order(), lean_first(Venue.ALPACA), venues)).value
     assert routed is not None and routed.report is None
     assert routed.failure_reason == f"alpaca_submit_order_{failure_code(fault)}"
     assert [a["reason"] for a in routed.attempts] == [
@@ -374,7 +378,7 @@ def test_a_lean_runner_that_never_answers_its_health_check_gets_no_order_and_eve
     assert {
         (r["execution_expected_adapter"], r["execution_actual_adapter"], r["execution_fallback_reason"])
         for r in rows
-    } == {(LEAN, SIMULATOR, "lean_runner_unhealthy")}
+    } == {(Venue.LEAN, Venue.SIMULATOR, "lean_runner_unhealthy")}
     assert {r["raw_order"]["route"]["primary_unavailable"] for r in rows} == {"lean_runner_unhealthy"}
     assert hostile.paths == ["/healthz"], "one health probe, no order sent to an unhealthy runner"
 
@@ -403,7 +407,7 @@ def test_orders_no_venue_accepts_are_stored_as_rejected_unplaced_rows(
         assert (row["status"], row["filled_qty"]) == ("rejected", 0)
         assert row["alpaca_order_id"] == f"unplaced-{row['client_order_id'][:32]}"
         assert (row["execution_actual_adapter"], row["execution_fallback_reason"]) == (
-            ALPACA,
+            Venue.ALPACA,
             "lean_submit_order_http_500",
         )
         assert row["execution_audit_json"]["failure_reason"] == "alpaca_submit_order_invalid_json"
@@ -461,7 +465,7 @@ def test_a_failing_jangar_is_an_error_universe_that_blocks_decisions(
     snapshot = guarded(client.get).value
     assert snapshot is not None
     assert (snapshot.status, snapshot.reason, snapshot.symbols) == (
-        STATUS_ERROR,
+        UniverseStatus.ERROR,
         JANGAR_CAUSE[fault],  # no good list ever fetched: the bare cause (reference universe.py)
         (),
     )

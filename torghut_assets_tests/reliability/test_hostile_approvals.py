@@ -36,14 +36,17 @@ import sqlalchemy as sa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from torghut_assets.defs.governance.approvals import ApprovalConfig, ApprovalRefusedError, mint_approval
-from torghut_assets.defs.governance.promotion import PromotionResult, _verify_approval
-from torghut_assets.defs.governance.rollback import RollbackConfig, run_rollback
+from torghut_assets.defs.governance.approvals import ApprovalConfig
+from torghut_assets.defs.governance.rollback import RollbackConfig
 from torghut_assets.domain import approvals
 from torghut_assets.domain import signed_approvals as sa2
 from torghut_assets.domain.stages import Stage
 from torghut_assets.ledger import approval_store, route_controls, schema
 from torghut_assets.ledger.evidence_log import verify_chain
+from torghut_assets.services.approvals import ApprovalRefusedError, mint_approval
+from torghut_assets.services.approvals import verify_approval as _verify_approval
+from torghut_assets.services.promotion import PromotionResult
+from torghut_assets.services.rollback import run_rollback
 from torghut_assets_tests.defs.governance_harness import (
     APPROVER_KEYS,
     APPROVERS_FILE,
@@ -373,7 +376,7 @@ def test_a_reused_signed_approval_is_refused_after_its_single_use(
             transitions_before=before,
             consumed_by=used.promotion["id"],
         )
-        assert_names_its_spender(replay, used, approvals.USED_ALLOWED)
+        assert_names_its_spender(replay, used, approvals.ApprovalUseOutcome.ALLOWED)
 
 
 @pytest.mark.parametrize("kind", ["ed25519", "hmac_dev"])
@@ -409,7 +412,7 @@ def test_an_approval_presented_to_a_denied_promotion_is_spent_and_its_replay_ref
         approval_id,
         consumed_by=denied.promotion["id"],
     )
-    assert_names_its_spender(replay, denied, approvals.USED_DENIED)
+    assert_names_its_spender(replay, denied, approvals.ApprovalUseOutcome.DENIED)
     assert "kill_switch_active" not in replay.outcome.hard_blocks  # refused for the replay alone
 
 
@@ -455,7 +458,7 @@ def test_a_signed_approval_inserted_by_a_concurrent_promotion_first_is_a_replay_
             approval,
             token,
             promotion_id=promotion_id,
-            outcome=approvals.USED_ALLOWED,
+            outcome=approvals.ApprovalUseOutcome.ALLOWED,
             gate_evaluation_id=gate_evaluation,
             policy_checksum="0" * 64,
             approvers_checksum="1" * 64,
@@ -675,7 +678,7 @@ def test_a_replayed_hmac_token_is_refused_after_its_single_use(
         transitions_before=before,
         consumed_by=used.promotion["id"],
     )
-    assert_names_its_spender(replay, used, approvals.USED_ALLOWED)
+    assert_names_its_spender(replay, used, approvals.ApprovalUseOutcome.ALLOWED)
 
 
 # --- scope -------------------------------------------------------------------------------------------

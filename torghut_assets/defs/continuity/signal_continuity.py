@@ -1,4 +1,7 @@
-"""Continuity sensor and the `signal_continuity` asset that shows the latch in the UI."""
+"""Continuity sensor and the `signal_continuity` asset that shows the latch in the UI.
+
+The per-lane step (observations, state, emergency stop, cancellations) is `services.continuity`; this
+module ticks it, pages through the `alerts` resource and renders the latch."""
 
 import datetime as dt
 import json
@@ -10,86 +13,21 @@ from pydantic import Field, field_validator
 from torghut_assets.defs.alerts import AlertsResource, Log
 from torghut_assets.defs.config_rules import attributed, configured_lane
 from torghut_assets.defs.continuity.thresholds import ContinuityThresholdsResource
-from torghut_assets.defs.lane_window.partitions import WINDOW_START, lane_partitions
+from torghut_assets.defs.lane_window.partitions import lane_partitions
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
-from torghut_assets.domain.alerts import Alert, continuity_alert
-from torghut_assets.domain.continuity import (
-    EMERGENCY_TRIGGERED,
-    ContinuityConfig,
-    ContinuityState,
-    EmergencyStopNotActive,
-    due_windows,
-    missing_window,
-    step,
+from torghut_assets.domain.continuity import ContinuityConfig, EmergencyStopNotActive
+from torghut_assets.domain.lanes import LaneMode
+from torghut_assets.services.continuity import (
+    ContinuityOverview,
+    Transition,
+    cancel_on_emergency_stop,
+    continuity_overview,
+    transition_alerts,
 )
-from torghut_assets.domain.lanes import LaneMode, lane_config
-from torghut_assets.domain.market_calendar import market_minutes
-from torghut_assets.ledger import order_cancellations
-from torghut_assets.ledger.continuity_store import load_state, observations_since, recent_events, save_state
-from torghut_assets.ledger.emergency_stop_clearances import clearances
-from torghut_assets.services.emergency_stop import ClearanceSource, clear_lane_emergency_stop, with_lane_risk
-from torghut_assets.services.stop_orders import StopTrigger, cancel_open_orders
-
-DEADLINE_GRACE = pd.Timedelta(minutes=20)
-MAX_WINDOWS_PER_TICK = 48
-INITIAL_LOOKBACK = pd.Timedelta(hours=24)
-
-
-def evaluate_lane(
-    ledger: LedgerResource, lane: str, now: pd.Timestamp, config: ContinuityConfig, live: bool = False
-) -> tuple[ContinuityState, list[dict[str, object]]]:
-    """Apply every due window of one lane to its persisted state, in one transaction (`live`: the lane
-    trades live, so the LEAN live canary is measured too)."""
-    with ledger.transaction() as conn:
-        state = load_state(conn, lane) or ContinuityState(lane=lane)
-        floor = WINDOW_START - pd.Timedelta(hours=1)
-        start_after = state.last_window_start or max(floor, now.floor("h") - INITIAL_LOOKBACK)
-        due = due_windows(start_after, now, DEADLINE_GRACE, MAX_WINDOWS_PER_TICK)
-        if not due:
-            return state, []
-        seen = observations_since(conn, lane, start_after, due[-1])
-        events = []
-        latched_in: list[pd.Timestamp] = []
-        equity = lane_config(lane).equity
-        for window_start in due:
-            observation = seen.get(window_start) or missing_window(
-                window_start, len(market_minutes(window_start, window_start + pd.Timedelta(hours=1))) > 0
-            )
-            observation = with_lane_risk(conn, observation, lane, equity, live)
-            before = state
-            state, produced = step(state, observation, config)
-            events.extend(produced)
-            latched_in.extend(before.alert_since or e.window_start for e in produced)
-        save_state(conn, state, events, now.to_pydatetime())
-    return state, [
-        {
-            "lane": lane,
-            "window_start": e.window_start.isoformat(),
-            "transition": e.transition,
-            "reason": e.reason,
-            "latched_window": latch.isoformat(),
-            "detail": list(e.detail),
-        }
-        for e, latch in zip(events, latched_in, strict=True)
-    ]
-
-
-def transition_alerts(transitions: list[dict[str, object]]) -> list[Alert]:
-    """Pages for the latch, its recovery and the emergency stop; other transitions stay in the UI."""
-    found = (
-        continuity_alert(
-            lane=str(t["lane"]),
-            transition=str(t["transition"]),
-            window_start=str(t["window_start"]),
-            latched_window=str(t["latched_window"]),
-            reason=None if t["reason"] is None else str(t["reason"]),
-            detail=[str(d) for d in t["detail"]],  # type: ignore[attr-defined]
-        )
-        for t in transitions
-    )
-    return [a for a in found if a is not None]
+from torghut_assets.services.continuity import evaluate_lanes as evaluate_lane_windows
+from torghut_assets.services.emergency_stop import ClearanceSource, clear_lane_emergency_stop
 
 
 @dg.asset(
@@ -104,11 +42,31 @@ def transition_alerts(transitions: list[dict[str, object]]) -> list[Alert]:
         )
     ],
 )
-def signal_continuity(ledger: LedgerResource) -> dg.MaterializeResult:
-    with ledger.read() as conn:
-        states = [load_state(conn, lane) for lane in lane_partitions.get_partition_keys()]
-        events = recent_events(conn)
-        cleared = clearances(conn, limit=10)
+def signal_continuity(ledger: LedgerResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    overview = continuity_overview(ledger, lane_partitions.get_partition_keys())
+    latched, stopped = overview.latched, overview.stopped
+    return dg.MaterializeResult(
+        metadata={
+            "summary": dg.MetadataValue.md(_overview_markdown(overview)),
+            "alert_latched_lanes": dg.MetadataValue.json(latched),
+            "emergency_stop_lanes": dg.MetadataValue.json(stopped),
+            "lanes_never_evaluated": dg.MetadataValue.json(overview.never_evaluated),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_continuity_alert_latched",
+                passed=not latched and not stopped,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "latched": dg.MetadataValue.json(latched),
+                    "emergency_stop": dg.MetadataValue.json(stopped),
+                },
+            )
+        ],
+    )
+
+
+def _overview_markdown(overview: ContinuityOverview) -> str:
     rows = [
         (
             s.lane,
@@ -120,10 +78,10 @@ def signal_continuity(ledger: LedgerResource) -> dg.MaterializeResult:
             s.emergency_stop_active,
             ";".join(s.emergency_reasons),
         )
-        for s in states
+        for s in overview.states.values()
         if s is not None
     ]
-    summary = (
+    return (
         "### Lanes\n"
         + markdown_table(
             [
@@ -141,41 +99,19 @@ def signal_continuity(ledger: LedgerResource) -> dg.MaterializeResult:
         + "\n\n### Recent transitions\n"
         + markdown_table(
             ["lane", "window", "transition", "reason"],
-            [(e["lane"], e["window_start"], e["transition"], e["reason"]) for e in events],
+            [
+                (e["lane"], e["window_start"], e["transition"], e["reason"])
+                for e in overview.recent_transitions
+            ],
         )
         + "\n\n### Emergency-stop clearances (by a person)\n"
         + markdown_table(
             ["lane", "cleared at", "actor", "reason", "cleared reasons"],
             [
                 (c["lane"], c["cleared_at"], c["actor"], c["reason"], ";".join(c["cleared_reasons"]))
-                for c in cleared
+                for c in overview.clearances
             ],
         )
-    )
-    latched = sorted(s.lane for s in states if s is not None and s.alert_active)
-    stopped = sorted(s.lane for s in states if s is not None and s.emergency_stop_active)
-    return dg.MaterializeResult(
-        metadata={
-            "summary": dg.MetadataValue.md(summary),
-            "alert_latched_lanes": dg.MetadataValue.json(latched),
-            "emergency_stop_lanes": dg.MetadataValue.json(stopped),
-            "lanes_never_evaluated": dg.MetadataValue.json(
-                sorted(
-                    k for k, s in zip(lane_partitions.get_partition_keys(), states, strict=True) if s is None
-                )
-            ),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_continuity_alert_latched",
-                passed=not latched and not stopped,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={
-                    "latched": dg.MetadataValue.json(latched),
-                    "emergency_stop": dg.MetadataValue.json(stopped),
-                },
-            )
-        ],
     )
 
 
@@ -194,50 +130,14 @@ def evaluate_lanes(
     log: Log | None = None,
     config: ContinuityConfig | None = None,
     live_lanes: frozenset[str] = frozenset(),
-) -> tuple[list[dict[str, object]], dict[str, str | None]]:
+) -> tuple[list[Transition], dict[str, str | None]]:
     """One sensor tick as of `now`: every lane's due windows (each lane committed on its own), then the
     pages for their transitions. Returns the transitions and how far each lane is evaluated."""
-    config = config or ContinuityConfig()
-    transitions: list[dict[str, object]] = []
-    progress: dict[str, str | None] = {}
-    for lane in lane_partitions.get_partition_keys():
-        state, events = evaluate_lane(ledger, lane, now, config, lane in live_lanes)
-        transitions.extend(events)
-        progress[lane] = None if state.last_window_start is None else state.last_window_start.isoformat()
-    alerts.send(ledger, transition_alerts(transitions), log)
-    return transitions, progress
-
-
-def cancel_on_emergency_stop(
-    ledger: LedgerResource,
-    broker: BrokerResource,
-    trading_session: TradingSessionResource,
-    transitions: list[dict[str, object]],
-    now: pd.Timestamp,
-) -> int:
-    """When an emergency stop fires on a lane that reaches real venues, cancel every open order at once
-    (and the executions step keeps cancelling on each window while it stands). Returns the attempts."""
-    fired = [
-        t
-        for t in transitions
-        if t["transition"] == EMERGENCY_TRIGGERED and trading_session.mode(str(t["lane"])).reaches_real_venues
-    ]
-    if not fired:
-        return 0
-    outcomes = cancel_open_orders(broker.venues(pd.DataFrame()))
-    # One cancel-all covers the account; it is recorded once, against the first lane that fired.
-    first = fired[0]
-    with ledger.transaction() as conn:
-        order_cancellations.record_cancellations(
-            conn,
-            outcomes,
-            trigger=StopTrigger.EMERGENCY_STOP.value,
-            trigger_reason=";".join(str(d) for d in first["detail"]) or str(first["reason"]),  # type: ignore[attr-defined]
-            trigger_source="signal_continuity_sensor",
-            attempted_at=now.to_pydatetime(),
-            lane=str(first["lane"]),
-        )
-    return len(fired)
+    tick = evaluate_lane_windows(
+        ledger, lane_partitions.get_partition_keys(), now, config or ContinuityConfig(), live_lanes
+    )
+    alerts.send(ledger, transition_alerts(tick.transitions), log)
+    return tick.transitions, tick.progress
 
 
 @dg.sensor(

@@ -1,39 +1,28 @@
 """`governance` resource: the versioned gate policy, the approvers file, and (dev only) the HMAC secret.
 
-Approvals are verified against the approvers file (`TORGHUT_APPROVERS_PATH`, else the shipped one,
-which lists no one): each approver's Ed25519 public key and roles (docs/approvals.md). The server
-holds no key that can sign such an approval.
-
-HMAC approvals (Launchpad minting, `torghut-assets approve` without `--key`) exist for the `dev`
-profile only. Their secret arrives as `EnvVar("TORGHUT_APPROVAL_SECRET")`; without it, a random
-per-home secret is created once under `$DAGSTER_HOME` (mode 0600) so the Launchpad flow works
-offline. With `profile="production"` no HMAC secret is ever used: minting refuses and promotions refuse
-HMAC tokens (`approval_hmac_refused_in_production`).
+The configuration and its rules (which policy and approvers file, the profile, when an HMAC secret may be
+used and where a dev one lives) are `services/governance_config.py`, shared with the CLI. This resource
+only carries them into Dagster: its fields are the run config (the secret arrives as
+`EnvVar("TORGHUT_APPROVAL_SECRET")`), and it builds one `GovernanceConfig` per instance, so a run reads
+one version of the policy and of the approvers file.
 """
 
-import os
-import secrets
 from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from torghut_assets.domain.gates import GatePolicy
-from torghut_assets.domain.signed_approvals import Approvers, ApproversFileError
+from torghut_assets.domain.signed_approvals import Approvers
+from torghut_assets.services.governance_config import GovernanceConfig, GovernanceConfigError
 from torghut_assets.settings import DEFAULT_APPROVERS_PATH, DEFAULT_GATE_POLICY_PATH
 
-DEV_SECRET_FILE = "approval_secret.dev"
-DEV_TOKEN_DIR = "approval_tokens"
-SECRET_SOURCE_ENV = "env:TORGHUT_APPROVAL_SECRET"
-SECRET_SOURCE_DEV = "dev:local secret file"
-PRODUCTION = "production"
-
-
-class GovernanceConfigError(RuntimeError):
-    """The gate policy, the approvers file or the approval secret is unusable; promotions fail closed."""
+__all__ = ["GovernanceConfigError", "GovernanceResource"]
 
 
 class GovernanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Dagster's face of `services.governance_config.GovernanceConfig`; every rule lives there."""
+
     policy_path: str = str(DEFAULT_GATE_POLICY_PATH)
     approvers_path: str = str(DEFAULT_APPROVERS_PATH)
     profile: str = "dev"
@@ -42,72 +31,34 @@ class GovernanceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     dagster_home: str | None = None
     llm_enabled: bool = False
 
-    _policy: GatePolicy | None = PrivateAttr(default=None)
-    _approvers: Approvers | None = PrivateAttr(default=None)
+    _config: GovernanceConfig | None = PrivateAttr(default=None)
+
+    def config(self) -> GovernanceConfig:
+        """The plain configuration, built once per resource instance (a run sees one version)."""
+        if self._config is None:
+            self._config = GovernanceConfig(
+                policy_path=self.policy_path,
+                approvers_path=self.approvers_path,
+                profile=self.profile,
+                approval_secret=self.approval_secret,
+                allow_dev_secret=self.allow_dev_secret,
+                dagster_home=self.dagster_home,
+                llm_enabled=self.llm_enabled,
+            )
+        return self._config
 
     def policy(self) -> GatePolicy:
-        if self._policy is None:
-            try:
-                self._policy = GatePolicy.from_toml(Path(self.policy_path).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise GovernanceConfigError(f"gate policy {self.policy_path}: {exc}") from exc
-        return self._policy
+        return self.config().policy()
 
     def approvers(self) -> Approvers:
-        """The approvers registry, read once per resource instance (a run sees one version)."""
-        if self._approvers is None:
-            try:
-                data = Path(self.approvers_path).read_bytes()
-            except (OSError, ValueError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-                raise GovernanceConfigError(f"approvers file {self.approvers_path}: {reason}") from exc
-            try:
-                self._approvers = Approvers.from_toml(data, origin=self.approvers_path)
-            except ApproversFileError as exc:
-                raise GovernanceConfigError(str(exc)) from exc
-        return self._approvers
+        return self.config().approvers()
 
     @property
     def hmac_allowed(self) -> bool:
-        """HMAC approvals (minting and verifying) are a dev convenience; production never uses them."""
-        return self.profile != PRODUCTION
-
-    def home(self) -> Path:
-        return Path(self.dagster_home or os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home")
+        return self.config().hmac_allowed
 
     def secret(self) -> tuple[bytes, str]:
-        """(secret bytes, where it came from); raises when none may be used."""
-        if not self.hmac_allowed:
-            raise GovernanceConfigError(
-                "HMAC approvals are refused in production: approvers sign with their own key "
-                "(torghut-assets approve --key …, docs/approvals.md)"
-            )
-        if self.approval_secret:
-            return self.approval_secret.encode("utf-8"), SECRET_SOURCE_ENV
-        if not self.allow_dev_secret:
-            raise GovernanceConfigError("TORGHUT_APPROVAL_SECRET is not set: approvals cannot be signed")
-        home = self.home()
-        path = home / DEV_SECRET_FILE
-        if not path.exists():
-            home.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first
-            else:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(secrets.token_hex(32))
-        return path.read_text(encoding="utf-8").strip().encode("utf-8"), SECRET_SOURCE_DEV
+        return self.config().secret()
 
     def deliver_dev_token(self, override_id: str, token: str) -> Path:
-        """Write a Launchpad-minted (dev) token to `$DAGSTER_HOME/approval_tokens/<id>.token`, mode 0600.
-
-        The token never enters Dagster's metadata or logs: the materialization shows only this path.
-        """
-        folder = self.home() / DEV_TOKEN_DIR
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = folder / f"{override_id}.token"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(token + "\n")
-        return path
+        return self.config().deliver_dev_token(override_id, token)

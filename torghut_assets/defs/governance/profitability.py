@@ -1,73 +1,36 @@
 """`profitability_runtime`: the last 72 h of decisions, executions and costs, and what they do not prove.
 
 Unpartitioned; refreshed hourly by `profitability_schedule` and on demand (optional `as_of` in the
-Launchpad). The payload is a content-addressed JSON artifact; the UI gets a markdown summary and a plot
-(cumulative PnL proxy by lane, adverse-excursion histogram) embedded as an image.
+Launchpad). The report is built by `services/profitability.py` and kept as a content-addressed JSON
+artifact; this asset renders it: a markdown summary and a plot (cumulative PnL proxy by lane,
+adverse-excursion histogram) embedded as an image.
 """
 
 import base64
-import datetime as dt
 import io
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 from pydantic import Field
 
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import LedgerResource
-from torghut_assets.domain.lanes import LANES
-from torghut_assets.domain.profitability import runtime_profitability, window_bounds
-from torghut_assets.ledger import profitability_queries as pq
-from torghut_assets.ledger import schema
-from torghut_assets.ledger.trading_record import lane_trading_records
+from torghut_assets.services.profitability import evaluation_time, runtime_profitability_report
 
 
 class ProfitabilityConfig(dg.Config):
     as_of: str | None = Field(default=None, description="evaluation time (ISO 8601, UTC); default now")
 
 
-def evaluation_time(as_of: str | None) -> dt.datetime:
-    """The Launchpad's `as_of`, or now; a naive time is refused rather than guessed."""
-    if not as_of:
-        return dt.datetime.now(dt.UTC)
-    ts = pd.Timestamp(as_of)
-    if ts.tzinfo is None:
-        raise ValueError(f"as_of {as_of!r} needs a timezone (e.g. ...Z)")
-    return ts.tz_convert("UTC").to_pydatetime()
-
-
-def build_payload(conn: sa.Connection, as_of: dt.datetime) -> dict[str, Any]:
-    start, end = window_bounds(as_of)
-    executions = pq.execution_groups(conn, start, end)
-    lanes = {g.lane: LANES[g.lane].equity for g in executions if g.lane in LANES}
-    records = lane_trading_records(conn, lanes, start, end)
-    return runtime_profitability(
-        start=start,
-        end=end,
-        decisions=pq.decision_groups(conn, start, end),
-        executions=executions,
-        shortfall_by_symbol=pq.shortfall_by_symbol(conn, start, end),
-        shortfall_ranks=pq.shortfall_ranks(conn, start, end),
-        closed_trade_pnl_by_lane={lane: record.net_pnl for lane, record in records.items()},
-        attribution=pq.attribution(conn, start, end),
-    )
-
-
-def _plot(conn: sa.Connection, start: dt.datetime, end: dt.datetime) -> bytes:
+def _plot(frame: pd.DataFrame) -> bytes:
+    """The shortfall points (lane, at, shortfall, bps) as a PNG."""
     import matplotlib  # imported here: it is a fifth of the code location's load time
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t = schema.execution_tca_metrics
-    rows = conn.execute(
-        sa.select(
-            t.c.lane, t.c.computed_at, t.c.implementation_shortfall_notional, t.c.realized_shortfall_bps
-        ).where(t.c.computed_at >= start, t.c.computed_at < end)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["lane", "at", "shortfall", "bps"])
+    frame = frame.copy()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
     if frame.empty:
         left.text(0.5, 0.5, "no executions in the last 72 h", ha="center", va="center")
@@ -121,12 +84,9 @@ def profitability_markdown(payload: dict[str, Any]) -> str:
 def profitability_runtime(
     context: dg.AssetExecutionContext, config: ProfitabilityConfig, ledger: LedgerResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    as_of = evaluation_time(config.as_of)
-    start, end = window_bounds(as_of)
-    with ledger.read() as conn:
-        payload = build_payload(conn, as_of)
-        png = _plot(conn, start, end)
-    ref = ledger.artifacts.write_json("gates/runtime-profitability", payload)
+    built = runtime_profitability_report(ledger, evaluation_time(config.as_of))
+    payload = built.payload
+    png = _plot(built.shortfall)
     plot_ref = ledger.artifacts.write_bytes("gates/runtime-profitability-plot", png, suffix=".png")
     image = base64.b64encode(png).decode("ascii")
     pnl = payload["realized_pnl_summary"]
@@ -139,8 +99,8 @@ def profitability_runtime(
             "tca_sample_count": payload["window"]["tca_sample_count"],
             "empty": payload["window"]["empty"],
             "realized_pnl_proxy_notional": float(pnl["realized_pnl_proxy_notional"] or 0),
-            "report": dg.MetadataValue.path(ref.path),
-            "report_sha256": ref.sha256,
+            "report": dg.MetadataValue.path(built.report.path),
+            "report_sha256": built.report.sha256,
             "plot_file": dg.MetadataValue.path(plot_ref.path),
             "payload": dg.MetadataValue.json(payload),
             "summary": dg.MetadataValue.md(profitability_markdown(payload)),

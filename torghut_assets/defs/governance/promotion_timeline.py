@@ -2,38 +2,43 @@
 
 Each change shows its trigger and reason codes (e.g. `live_gate_failure` and the failing gates of a live
 re-evaluation), and rollbacks and halts are listed again with their incident: who or what acted, the
-lane before and after, and why. Refreshed by `promotion_timeline_sensor` whenever the rollout log grows,
-and on demand.
+lane before and after, and why (read by `services/promotion_timeline.py`; rendered here). Refreshed by
+`promotion_timeline_sensor` whenever the rollout log grows, and on demand.
 """
 
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.lanes import LANES
-from torghut_assets.ledger import rollout_store, schema
-from torghut_assets.ledger.queries import as_utc
+from torghut_assets.domain.stages import TransitionType
+from torghut_assets.services.promotion_timeline import PromotionTimeline, load_timeline, transition_count
+
+CHANGE_COLUMNS = [
+    "lane",
+    "seq",
+    "at",
+    "type",
+    "from candidate",
+    "candidate",
+    "stage",
+    "actor",
+    "reason",
+    "trigger / codes",
+    "evidence",
+]
+INCIDENT_COLUMNS = ["lane", "at", "type", "trigger", "actor", "before", "after", "reasons"]
+Row = tuple[Any, ...]
 
 
-@dg.asset(
-    group_name="governance",
-    kinds={"sql"},
-    description="Stage changes per lane (advance, rollback, halt, resume) and each lane's current stage.",
-)
-def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    with ledger.read() as conn:
-        history = rollout_store.lane_history(conn)
-        current = rollout_store.current_stages(conn)
-        incidents = _incidents(conn)
-    lanes = sorted(set(LANES) | set(current))
-    now_rows = []
-    for lane in lanes:
-        state = current.get(lane)
+def _current_rows(timeline: PromotionTimeline) -> list[Row]:
+    rows: list[Row] = []
+    for lane in sorted(set(LANES) | set(timeline.current)):
+        state = timeline.current.get(lane)
         active = None if state is None else state.active
-        now_rows.append(
+        rows.append(
             (
                 lane,
                 "shadow" if state is None else state.stage.value,
@@ -41,7 +46,11 @@ def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type:
                 "yes" if state is not None and state.halted else "no",
             )
         )
-    change_rows = [
+    return rows
+
+
+def _change_rows(timeline: PromotionTimeline) -> list[Row]:
+    return [
         (
             h.transition.lane,
             h.seq,
@@ -55,10 +64,13 @@ def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type:
             ", ".join(h.reason_codes) or "—",
             h.evidence_hash[:12],
         )
-        for h in history
+        for h in timeline.history
     ]
-    kinds = {h.transition_id: h.transition.transition_type for h in history}
-    incident_rows = [
+
+
+def _incident_rows(timeline: PromotionTimeline) -> list[Row]:
+    kinds = timeline.transition_types()
+    return [
         (
             i["lane"] or "—",
             i["triggered_at"].isoformat(),
@@ -69,58 +81,51 @@ def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type:
             _placement(i["after_state"]),
             ", ".join(str(r) for r in i["reasons"] or []) or "—",
         )
-        for i in incidents
+        for i in timeline.incidents
     ]
-    summary = (
+
+
+def _summary(now_rows: list[Row], change_rows: list[Row], incident_rows: list[Row]) -> str:
+    changes = (
+        markdown_table(CHANGE_COLUMNS, change_rows)
+        if change_rows
+        else "_No stage changes yet: every lane trades its default strategy in shadow._"
+    )
+    incidents = (
+        "\n\n## Rollbacks and halts\n\n" + markdown_table(INCIDENT_COLUMNS, incident_rows)
+        if incident_rows
+        else ""
+    )
+    return (
         "## Current stage per lane\n\n"
         + markdown_table(["lane", "stage", "candidate", "halted"], now_rows)
         + "\n\n## Stage changes\n\n"
-        + (
-            markdown_table(
-                [
-                    "lane",
-                    "seq",
-                    "at",
-                    "type",
-                    "from candidate",
-                    "candidate",
-                    "stage",
-                    "actor",
-                    "reason",
-                    "trigger / codes",
-                    "evidence",
-                ],
-                change_rows,
-            )
-            if change_rows
-            else "_No stage changes yet: every lane trades its default strategy in shadow._"
-        )
-        + (
-            "\n\n## Rollbacks and halts\n\n"
-            + markdown_table(
-                ["lane", "at", "type", "trigger", "actor", "before", "after", "reasons"], incident_rows
-            )
-            if incident_rows
-            else ""
-        )
+        + changes
+        + incidents
     )
+
+
+@dg.asset(
+    group_name="governance",
+    kinds={"sql"},
+    description="Stage changes per lane (advance, rollback, halt, resume) and each lane's current stage.",
+)
+def promotion_timeline(ledger: LedgerResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    timeline = load_timeline(ledger.engine)
+    history = timeline.history
+    now_rows = _current_rows(timeline)
+    summary = _summary(now_rows, _change_rows(timeline), _incident_rows(timeline))
     return dg.MaterializeResult(
         metadata={
             "transitions": len(history),
-            "lanes_promoted": sum(1 for s in current.values() if s.active is not None),
-            "lanes_halted": sum(1 for s in current.values() if s.halted),
-            "rollbacks": sum(1 for h in history if h.transition.transition_type == "rollback"),
-            "halts": sum(1 for h in history if h.transition.transition_type == "halt"),
+            "lanes_promoted": timeline.lanes_promoted,
+            "lanes_halted": timeline.lanes_halted,
+            "rollbacks": timeline.count(TransitionType.ROLLBACK),
+            "halts": timeline.count(TransitionType.HALT),
             "current_stage": dg.MetadataValue.json({row[0]: row[1] for row in now_rows}),
             "summary": dg.MetadataValue.md(summary),
         }
     )
-
-
-def _incidents(conn: sa.Connection) -> list[dict[str, Any]]:
-    t = schema.rollback_incidents
-    rows = conn.execute(sa.select(t).order_by(t.c.triggered_at, t.c.id)).mappings()
-    return [{**r, "triggered_at": as_utc(r["triggered_at"])} for r in rows]
 
 
 def _placement(state: Any) -> str:
@@ -142,9 +147,7 @@ promotion_timeline_job = dg.define_asset_job(
     description="Refresh promotion_timeline when a rollout transition is recorded.",
 )
 def promotion_timeline_sensor(context: dg.SensorEvaluationContext, ledger: LedgerResource) -> dg.SensorResult:
-    t = schema.rollout_transitions
-    with ledger.read() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+    count = transition_count(ledger.engine)
     cursor = str(count)
     if context.cursor == cursor:
         return dg.SensorResult(skip_reason=f"no new transitions ({count})")

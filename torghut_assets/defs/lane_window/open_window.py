@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -25,10 +25,11 @@ from torghut_assets.defs.lane_window.executions import executions
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.strategy_isolation import is_strategy_failure
-from torghut_assets.defs.lane_window.trading import session_bounds_for, trade_decisions
+from torghut_assets.defs.lane_window.trading import trade_decisions
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.llm.llm_reviews import llm_decision_reviews
 from torghut_assets.domain.lanes import LANES, LaneWindow
+from torghut_assets.domain.market_calendar import session_bounds_for
 
 OPEN_WINDOW_STEPS = (signals, trade_decisions, llm_decision_reviews, executions)
 STEP_RESOURCE_KEYS = frozenset().union(*(step.required_resource_keys for step in OPEN_WINDOW_STEPS)) - {
@@ -83,7 +84,7 @@ def advance_open_windows(resources: Mapping[str, Any], now: pd.Timestamp) -> lis
             for step in OPEN_WINDOW_STEPS:
                 step_resources = {k: pinned[k] for k in step.required_resource_keys if k != "io_manager"}
                 with dg.build_asset_context(partition_key=key, resources=step_resources) as context:
-                    result = step(context)
+                    result = cast("dg.MaterializeResult[Any]", step(context))
                 metadata = dict(result.metadata or {})
         except dg.Failure as exc:
             if not is_strategy_failure(exc):

@@ -11,10 +11,11 @@ import dagster as dg
 import pandas as pd
 
 from torghut_assets.catalog_loader import configured_catalog
+from torghut_assets.domain.lane_window_keys import lane_window_from_text, window_key, window_start_from_key
 from torghut_assets.domain.lanes import LaneWindow
 
 WINDOW_START_DATE = configured_catalog().window_start
-WINDOW_START = pd.to_datetime(WINDOW_START_DATE, format="%Y-%m-%d-%H:%M").tz_localize("UTC")
+WINDOW_START = window_start_from_key(WINDOW_START_DATE)
 
 lane_partitions = dg.StaticPartitionsDefinition(sorted(configured_catalog().lanes))
 window_partitions = dg.HourlyPartitionsDefinition(start_date=WINDOW_START_DATE, timezone="UTC")
@@ -22,15 +23,15 @@ lane_window_partitions = dg.MultiPartitionsDefinition({"lane": lane_partitions, 
 
 
 def lane_window_key(lane: str, window_start: pd.Timestamp) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"lane": lane, "window": window_start.strftime("%Y-%m-%d-%H:%M")})
+    """The partition key of a lane window; its text form is `domain.lane_window_keys`'s."""
+    return dg.MultiPartitionKey({"lane": lane, "window": window_key(window_start)})
 
 
 def lane_window_from_key(key: str | dg.MultiPartitionKey) -> LaneWindow:
     if not isinstance(key, dg.MultiPartitionKey):
-        key = lane_window_partitions.get_partition_key_from_str(key)
+        return lane_window_from_text(key)
     dims = key.keys_by_dimension
-    start = pd.to_datetime(dims["window"], format="%Y-%m-%d-%H:%M").tz_localize("UTC")
-    return LaneWindow(lane=dims["lane"], start=start)
+    return LaneWindow(lane=dims["lane"], start=window_start_from_key(dims["window"]))
 
 
 def lane_window(context: dg.AssetExecutionContext) -> LaneWindow:

@@ -1,39 +1,25 @@
 """`signals`: admitted TA signals of one lane window, plus the window's ingest verdict.
 
-The verdict also carries the window's feature quality gates: a batch that fails one is stored as read,
-with `no_signal_reason` `feature_quality_gate_failed` and the failed reasons in `no_signal_detail`, and
-`trade_decisions` then decides nothing for the window (docs/signal-sources.md, "Quality gates").
+The use case is `services.signal_ingest.ingest_window_signals` (a batch that fails a feature quality
+gate is stored as read, with `no_signal_reason` `feature_quality_gate_failed`, and `trade_decisions`
+then decides nothing for the window, docs/signal-sources.md, "Quality gates"). This asset reads the
+universe and the clock, logs what an operator must see, and renders the verdict.
 """
 
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-from torghut_assets.adapters.signal_source import SignalSourceUnavailable
 from torghut_assets.defs.lane_window.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
 from torghut_assets.defs.metadata import markdown_table, window_metadata
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
-from torghut_assets.domain.feature_quality import (
-    FEATURE_QUALITY_GATE_FAILED,
-    FEATURE_SCHEMA_VERSION_ATTR,
-    FeatureQualityReport,
-    evaluate_feature_quality,
-)
-from torghut_assets.domain.market_calendar import market_minutes
-from torghut_assets.domain.signal_frame import dataset_version, empty_signal_frame
-from torghut_assets.domain.signal_quality import AdmittedSignals, admit_signals, classify_empty_window
-from torghut_assets.domain.universe_policy import (
-    STATUS_OK,
-    UniverseSnapshot,
-    blocks_decisions,
-    unavailable_reason,
-)
-from torghut_assets.ledger import schema
-from torghut_assets.ledger.identity import row_id
-from torghut_assets.ledger.records import signal_rows
-from torghut_assets.ledger.writes import replace_lane_window
+from torghut_assets.domain.feature_quality import FEATURE_QUALITY_GATE_FAILED, FeatureQualityReport
+from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.universe_policy import UniverseSnapshot, UniverseStatus
+from torghut_assets.services.signal_ingest import SignalIngest, ingest_window_signals
 
 
 @dg.asset(
@@ -56,75 +42,35 @@ def signals(
     # An open window is read up to the clock: what has not happened yet cannot be a signal.
     read_until = min(window.end, max(window.start, trading_session.now()))
     snapshot = market_data.universe_snapshot(pd.Timestamp.now(tz="UTC"), ledger=ledger)
-    fetch_error: SignalSourceUnavailable | None = None
-    admitted = AdmittedSignals(frame=empty_signal_frame())
-    declared_schema = None
-    blocked = blocks_decisions(snapshot)
-    # The halt keeps the universe's own cause, e.g. universe_source_unavailable:error:jangar_http_error
-    detail = None if blocked is None else unavailable_reason(snapshot)
-    if detail is not None:
-        context.log.error(f"decisions blocked for {window.label()}: {detail} ({snapshot.detail})")
-    elif snapshot.status != STATUS_OK:
-        context.log.warning(f"universe {snapshot.status} for {window.label()}: {snapshot.reason}")
-    if blocked is None:
-        try:
-            raw = market_data.fetch_window(window.start, read_until)
-            declared_schema = (
-                raw.attrs.get(FEATURE_SCHEMA_VERSION_ATTR) if isinstance(raw, pd.DataFrame) else None
-            )
-            admitted = admit_signals(
-                raw, window_start=window.start, window_end=read_until, universe=snapshot.symbols
-            )
-        except SignalSourceUnavailable as exc:
-            fetch_error = exc
-            context.log.warning(f"signal source unavailable for {window.label()}: {exc}")
-    frame = admitted.frame
-    quality = evaluate_feature_quality(
-        admitted, market_data.feature_quality_limits(), declared_schema_version=declared_schema
+    ingest = ingest_window_signals(ledger, market_data, window, read_until=read_until, snapshot=snapshot)
+    _log(context, window, snapshot, ingest)
+    return dg.MaterializeResult(
+        metadata=signal_metadata(window, ingest, snapshot, market_data, ledger.describe())
     )
-    market_open = len(market_minutes(window.start, window.end)) > 0
-    reason, lag = (None, None)
-    newest = None if fetch_error else market_data.newest_signal_ts(window.end)
-    if blocked is not None:
-        reason = blocked
-    elif fetch_error is not None:
-        reason = fetch_error.reason
-    elif frame.empty:
-        reason, lag = classify_empty_window(
-            window_start=window.start,
-            window_end=window.end,
-            newest_signal_ts=newest,
-            market_open_in_window=market_open,
-            rejected_total=admitted.rejected_total,
-        )
-    elif not quality.accepted:
-        reason, detail = FEATURE_QUALITY_GATE_FAILED, quality.detail
-        context.log.error(f"feature quality gate failed for {window.label()}: {detail}; no decisions")
-    version = dataset_version(frame)
-    ingest_row = {
-        "id": row_id("signal_ingest_windows", window.lane, window.start),
-        "lane": window.lane,
-        "window_start": window.start,
-        "window_end": window.end,
-        "source": market_data.adapter().name,
-        "source_mode": "bounded_window",
-        "signals_total": len(frame),
-        "rejected_total": admitted.rejected_total,
-        "rejected_by_reason": admitted.rejected,
-        "symbols_covered": int(frame["symbol"].nunique()),
-        "no_signal_reason": reason,
-        "no_signal_detail": detail,
-        "signal_lag_seconds": lag,
-        "market_session_open": market_open,
-        "newest_signal_ts": newest,
-        "dataset_version": version,
-        "created_at": window.end,
-    }
-    with ledger.transaction() as conn:
-        written = replace_lane_window(
-            conn, schema.signals, window.lane, window.start, signal_rows(window, frame)
-        )
-        replace_lane_window(conn, schema.signal_ingest_windows, window.lane, window.start, [ingest_row])
+
+
+def _log(
+    context: dg.AssetExecutionContext, window: LaneWindow, snapshot: UniverseSnapshot, ingest: SignalIngest
+) -> None:
+    if ingest.blocked is not None:
+        context.log.error(f"decisions blocked for {window.label()}: {ingest.detail} ({snapshot.detail})")
+    elif snapshot.status != UniverseStatus.OK:
+        context.log.warning(f"universe {snapshot.status} for {window.label()}: {snapshot.reason}")
+    if ingest.fetch_error is not None:
+        context.log.warning(f"signal source unavailable for {window.label()}: {ingest.fetch_error}")
+    elif ingest.reason == FEATURE_QUALITY_GATE_FAILED:
+        context.log.error(f"feature quality gate failed for {window.label()}: {ingest.detail}; no decisions")
+
+
+def signal_metadata(
+    window: LaneWindow,
+    ingest: SignalIngest,
+    snapshot: UniverseSnapshot,
+    market_data: MarketDataResource,
+    ledger: dict[str, str],
+) -> dict[str, Any]:
+    admitted, quality, written = ingest.admitted, ingest.quality, ingest.written
+    frame, reason, detail = admitted.frame, ingest.reason, ingest.detail
     per_symbol = frame.groupby("symbol").size().sort_index() if not frame.empty else None
     summary = (
         f"**{written} signals** for `{window.label()}` from `{market_data.source}`"
@@ -140,27 +86,25 @@ def signals(
             ["symbol", "signals"], [] if per_symbol is None else [(s, int(n)) for s, n in per_symbol.items()]
         )
     )
-    return dg.MaterializeResult(
-        metadata=window_metadata(
-            window,
-            written,
-            summary,
-            signals_total=written,
-            rejected_total=admitted.rejected_total,
-            rejected_by_reason=admitted.rejected,
-            source_rows=admitted.source_rows,  # = signals_total + rejected_total, always
-            source_superseded_versions=admitted.superseded_versions,
-            no_signal_reason=reason,
-            no_signal_detail=detail,
-            signal_lag_seconds=lag,
-            market_session_open=market_open,
-            dataset_version=version,
-            source=market_data.provenance(),
-            universe=universe_metadata(snapshot),
-            source_error=None if fetch_error is None else fetch_error.detail,
-            feature_quality=quality.as_metadata(),
-            ledger=ledger.describe(),
-        )
+    return window_metadata(
+        window,
+        written,
+        summary,
+        signals_total=written,
+        rejected_total=admitted.rejected_total,
+        rejected_by_reason=admitted.rejected,
+        source_rows=admitted.source_rows,  # = signals_total + rejected_total, always
+        source_superseded_versions=admitted.superseded_versions,
+        no_signal_reason=reason,
+        no_signal_detail=detail,
+        signal_lag_seconds=ingest.lag_seconds,
+        market_session_open=ingest.market_open,
+        dataset_version=ingest.dataset_version,
+        source=market_data.provenance(),
+        universe=universe_metadata(snapshot),
+        source_error=None if ingest.fetch_error is None else ingest.fetch_error.detail,
+        feature_quality=quality.as_metadata(),
+        ledger=ledger,
     )
 
 

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 import dagster as dg
 
 from torghut_assets.domain.lanes import LaneWindow
-from torghut_assets.domain.strategy_registry import StrategyLoadError, StrategyRunError, strategy_scope
+from torghut_assets.domain.strategy_calls import strategy_scope
+from torghut_assets.domain.strategy_interface import StrategyLoadError, StrategyRunError
 
 STRATEGY_UNAVAILABLE = "strategy_unavailable"
 FAILURE_CODE_KEY = "strategy_error_code"

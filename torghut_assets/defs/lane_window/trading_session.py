@@ -17,7 +17,7 @@ from torghut_assets.domain.order_timing import (
     WindowPhase,
     window_phase,
 )
-from torghut_assets.domain.strategy_registry import DEFAULT_TIMEOUT_SECONDS
+from torghut_assets.domain.strategy_interface import DEFAULT_TIMEOUT_SECONDS
 
 
 class TradingSessionResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -10,15 +10,8 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
-from torghut_assets.ledger import order_cancellations
-from torghut_assets.ledger.route_controls import (
-    LEAN_KILL_SWITCH,
-    MANUAL_REVIEW_PREFIX,
-    TRADING_KILL_SWITCH,
-    control_states,
-    record_control,
-)
-from torghut_assets.services.stop_orders import StopTrigger, cancel_open_orders
+from torghut_assets.ledger.route_controls import LEAN_KILL_SWITCH, MANUAL_REVIEW_PREFIX, TRADING_KILL_SWITCH
+from torghut_assets.services.route_controls import change_route_control
 
 _CONTROL = re.compile(
     rf"^({LEAN_KILL_SWITCH}|{TRADING_KILL_SWITCH}|{MANUAL_REVIEW_PREFIX}[A-Z][A-Z0-9.]{{0,15}})$"
@@ -54,40 +47,25 @@ def record_route_control(
 ) -> dg.Output[str]:
     """Turning the trading kill switch on cancels every open order at every venue in the same step, so
     nothing resting at a broker can fill after the switch; each attempt is a ledger row."""
-    at = pd.Timestamp.now(tz="UTC").to_pydatetime()
-    stopping = config.control == TRADING_KILL_SWITCH and config.enabled
-    cancelled = cancel_open_orders(broker.venues(pd.DataFrame())) if stopping else []
-    with ledger.transaction() as conn:
-        event_id = record_control(
-            conn,
-            control=config.control,
-            enabled=config.enabled,
-            reason=config.reason,
-            operator=config.operator,
-            source=f"dagster_run:{context.run_id}",
-            at=at,
-        )
-        if stopping:
-            order_cancellations.record_cancellations(
-                conn,
-                cancelled,
-                trigger=StopTrigger.TRADING_KILL_SWITCH.value,
-                trigger_reason=f"kill_switch_enabled: {config.reason}",
-                trigger_source="set_route_control",
-                attempted_at=at,
-            )
-        states = control_states(conn)
+    change = change_route_control(
+        ledger,
+        broker,
+        control=config.control,
+        enabled=config.enabled,
+        reason=config.reason,
+        operator=config.operator,
+        source=f"dagster_run:{context.run_id}",
+        at=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+    )
     context.log.info(f"{config.control} set to {config.enabled} by {config.operator}: {config.reason}")
     return dg.Output(
-        event_id,
+        change.event_id,
         metadata={
-            "event_id": event_id,
-            "states": dg.MetadataValue.json(states),
-            "cancel_attempts": len(cancelled),
-            "cancels_accepted": sum(1 for c in cancelled if c.accepted),
-            "cancels_refused": dg.MetadataValue.json(
-                [f"{c.venue}:{c.order_id}:{c.detail}" for c in cancelled if not c.accepted]
-            ),
+            "event_id": change.event_id,
+            "states": dg.MetadataValue.json(change.states),
+            "cancel_attempts": len(change.cancellations),
+            "cancels_accepted": change.accepted,
+            "cancels_refused": dg.MetadataValue.json(change.refused),
         },
     )
 

@@ -8,33 +8,16 @@ scrape. See docs/alerts-and-metrics.md.
 """
 
 import datetime as dt
-import hashlib
 import os
 from pathlib import Path
 
 import dagster as dg
-from sqlalchemy.engine import Connection
 
 from torghut_assets.adapters.prometheus_text import TEXTFILE_NAME, render, write_textfile
 from torghut_assets.defs.llm.llm_advisory import LLMAdvisoryResource
 from torghut_assets.defs.resources import LedgerResource
-from torghut_assets.domain.lanes import LANES
-from torghut_assets.domain.llm_advisory import AdvisoryPolicy
-from torghut_assets.domain.profitability import executions_by_adapter
-from torghut_assets.domain.route_metrics import (
-    LaneFigures,
-    Sample,
-    fingerprint,
-    generated_at,
-    lane_samples,
-    metadata_figures,
-    route_samples,
-)
-from torghut_assets.ledger import llm_reviews
-from torghut_assets.ledger import route_metrics as totals
-from torghut_assets.ledger.profitability_queries import execution_groups
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+from torghut_assets.domain.route_metrics import metadata_figures
+from torghut_assets.services.route_metrics import compute_samples, samples_digest
 
 
 class MetricsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -47,41 +30,6 @@ class MetricsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             return Path(self.textfile_dir)
         home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home")
         return home / "metrics"
-
-
-def compute_samples(conn: Connection, now: dt.datetime, policy: AdvisoryPolicy | None = None) -> list[Sample]:
-    """Every series from ledger totals as of `now`; the LLM ratio over the policy's error-budget window."""
-    policy = policy or AdvisoryPolicy()
-    groups = execution_groups(conn, EPOCH, now)
-    routes = executions_by_adapter(groups)
-    signals = totals.signal_totals(conn)
-    rejected = totals.signal_rejections(conn)
-    decisions = totals.decision_counts(conn)
-    continuity = totals.continuity_flags(conn)
-    since = now - dt.timedelta(hours=policy.error_budget_window_hours)
-    lanes = []
-    for lane in sorted(set(LANES) | set(signals) | set(decisions) | set(continuity)):
-        budget = llm_reviews.llm_error_budget(conn, lane, since, now, policy)
-        lanes.append(
-            LaneFigures(
-                lane=lane,
-                signals_ingested=signals.get(lane, 0),
-                signals_rejected=rejected.get(lane),
-                decisions=decisions.get(lane),
-                continuity=continuity.get(lane),
-                llm_error_ratio=budget.error_rate,
-                llm_reviews_attempted=budget.counts.attempted,
-            )
-        )
-    return [
-        *route_samples(routes["by_adapter"], routes["fallback_reason_totals"]),
-        *lane_samples(lanes),
-        generated_at(now.timestamp()),
-    ]
-
-
-def samples_digest(samples: list[Sample]) -> str:
-    return hashlib.sha256(repr(fingerprint(samples)).encode("utf-8")).hexdigest()
 
 
 @dg.asset(

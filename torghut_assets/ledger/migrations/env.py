@@ -10,8 +10,15 @@ from torghut_assets.ledger.schema import metadata
 config = context.config
 
 
+def _configured_url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no ledger URL: pass an engine or set sqlalchemy.url in the Alembic config")
+    return url
+
+
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine") or sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = config.attributes.get("engine") or sa.create_engine(_configured_url())
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -1,6 +1,6 @@
 """The account that sizing and reconciliation trust: the broker's own when an Alpaca venue is configured
-(`BrokerResource.alpaca_venue()`) and the lane's account is bound to it in the lane catalog
-(`broker = "alpaca"`, docs/lane-catalog.md), the lane's simulated one otherwise.
+and the lane's account is bound to it in the lane catalog (`broker = "alpaca"`, docs/lane-catalog.md),
+the lane's simulated one otherwise.
 
 Sizing (`trade_decisions`, for a lane in `paper` or `live` mode: a `replay` lane only ever reaches the
 simulated venue, so it keeps the simulated account): Alpaca's `equity` replaces the lane's configured
@@ -20,27 +20,43 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
-import sqlalchemy as sa
 
-from torghut_assets.adapters.execution_venue import VenueError
 from torghut_assets.catalog_loader import configured_catalog
-from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.domain.decisions import EntryBlock
-from torghut_assets.domain.lanes import BROKER_ALPACA, LaneConfig, LaneMode
-from torghut_assets.domain.routing import ALPACA
+from torghut_assets.domain.lanes import AccountBroker, LaneConfig, LaneMode
+from torghut_assets.domain.orders import AccountSnapshot, PositionReport, VenueError
+from torghut_assets.domain.routing import Venue
+from torghut_assets.ledger import broker_positions
 from torghut_assets.ledger import reconciliation as rec
-from torghut_assets.ledger import schema
+from torghut_assets.services.ports import LedgerPort
 
 SIMULATED = "simulated"
 BROKER_TRADING_BLOCKED = "broker_trading_blocked"
 POSITIONS_CHECK = "positions_match_broker"
 # The executions whose fills land on the Alpaca account. A LEAN runner trading the same account would
 # add LEAN here.
-POSITION_ADAPTERS = frozenset({ALPACA})
+POSITION_ADAPTERS = frozenset({Venue.ALPACA})
 _QTY_TOLERANCE = 1e-9
+
+
+class BrokerAccountVenue(Protocol):
+    """The broker venue as sizing and reconciliation read it: its name, account and positions."""
+
+    @property
+    def name(self) -> str: ...
+
+    def account(self) -> AccountSnapshot: ...
+
+    def positions(self) -> list[PositionReport]: ...
+
+
+class AccountBrokerPort(Protocol):
+    """The configured broker (`BrokerResource` is one): its Alpaca venue, None without keys."""
+
+    def alpaca_venue(self) -> BrokerAccountVenue | None: ...
 
 
 @dataclass(frozen=True)
@@ -86,13 +102,15 @@ class AccountBasis:
 
 
 def read_account(
-    broker: BrokerResource, mode: LaneMode = LaneMode.PAPER, account_broker: str = BROKER_ALPACA
+    broker: AccountBrokerPort,
+    mode: LaneMode = LaneMode.PAPER,
+    account_broker: AccountBroker = AccountBroker.ALPACA,
 ) -> AccountBasis:
     """The broker's account when an Alpaca venue is configured, the lane's account is bound to it
     (`broker = "alpaca"` in the lane catalog) and the lane can reach it (a `replay` lane only ever trades
     the simulated venue, so it sizes on the simulated account); a failed read is kept as its reason code
     (never silently replaced by the simulated account)."""
-    bound = account_broker == BROKER_ALPACA
+    bound = account_broker == AccountBroker.ALPACA
     venue = broker.alpaca_venue() if mode.reaches_real_venues and bound else None
     if venue is None:
         return AccountBasis(SIMULATED)
@@ -116,26 +134,19 @@ def earliest(*blocks: EntryBlock | None) -> EntryBlock | None:
 
 
 def ledger_positions(
-    ledger: LedgerResource,
+    ledger: LedgerPort,
     adapters: frozenset[str] = POSITION_ADAPTERS,
     account_labels: frozenset[str] | None = None,
 ) -> dict[str, float]:
     """Σ signed filled qty per symbol of every execution these venues placed (all time: the broker's
     positions are the sum of all its fills), for these account labels only when given: positions are
     per account, and another label's fills are not on this broker account."""
-    table = schema.executions
-    signed = sa.case((table.c.side == "buy", table.c.filled_qty), else_=-table.c.filled_qty)
-    query = sa.select(table.c.symbol, sa.func.sum(signed)).where(
-        table.c.execution_actual_adapter.in_(sorted(adapters))
-    )
-    if account_labels is not None:
-        query = query.where(table.c.alpaca_account_label.in_(sorted(account_labels)))
-    query = query.group_by(table.c.symbol)
-    with ledger.read() as conn:
-        return {str(symbol): float(total or 0.0) for symbol, total in conn.execute(query)}
+    with ledger.engine.connect() as conn:
+        return broker_positions.net_filled_qty(conn, adapters, account_labels)
 
 
-def positions_finding(ledger: LedgerResource, broker: BrokerResource) -> rec.Finding:
+def positions_finding(ledger: LedgerPort, broker: AccountBrokerPort) -> rec.Finding:
+    """`positions_match_broker`: the broker's positions against the ledger's fills on its account."""
     venue = broker.alpaca_venue()
     if venue is None:
         return rec.Finding(
@@ -155,9 +166,13 @@ def positions_finding(ledger: LedgerResource, broker: BrokerResource) -> rec.Fin
     # The label the lane catalog binds to the broker: its fills, whichever lane placed them (retired too).
     bound = configured_catalog().broker_account
     expected = ledger_positions(ledger, account_labels=None if bound is None else frozenset({bound}))
+    return _compare_positions(venue.name, held, expected)
+
+
+def _compare_positions(venue: str, held: dict[str, float], expected: dict[str, float]) -> rec.Finding:
     symbols = sorted(set(held) | {s for s, q in expected.items() if abs(q) > _QTY_TOLERANCE})
     failing = [
-        f"{symbol}: ledger {expected.get(symbol, 0.0):g} vs {venue.name} {held.get(symbol, 0.0):g}"
+        f"{symbol}: ledger {expected.get(symbol, 0.0):g} vs {venue} {held.get(symbol, 0.0):g}"
         for symbol in symbols
         if abs(expected.get(symbol, 0.0) - held.get(symbol, 0.0)) > _QTY_TOLERANCE
     ]

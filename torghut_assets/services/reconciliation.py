@@ -1,0 +1,350 @@
+"""Nightly reconciliation: the artifact chain, the evidence log, a replay sample, the broker's record of
+each execution and its positions, checked over a lookback and written as a report.
+
+Why a use case: the checks fail closed (a check with nothing to examine fails, an unverifiable broker
+record fails) and the report lists every lane window's status, so a gap is visible even when a check is
+green; the Dagster asset, its checks and its pages only render what this returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+import pandas as pd
+
+from torghut_assets.adapters.paper_broker import SimulatedVenue
+from torghut_assets.domain.alerts import Alert, reconciliation_alert
+from torghut_assets.domain.lanes import LANES, LaneWindow
+from torghut_assets.domain.markdown import markdown_table
+from torghut_assets.domain.market_calendar import market_minutes
+from torghut_assets.domain.orders import ExecutionVenue, OrderLookupVenue, OrderReport, VenueError
+from torghut_assets.domain.routing import Venue
+from torghut_assets.domain.strategy_interface import StrategyLoadError, StrategyRunError
+from torghut_assets.ledger import broker_records, records
+from torghut_assets.ledger import reconciliation as rec
+from torghut_assets.ledger.artifacts import ArtifactRef
+from torghut_assets.ledger.evidence_digests import live_recompute
+from torghut_assets.ledger.evidence_log import verify_chain
+from torghut_assets.ledger.quality import SuiteResult, run_suites
+from torghut_assets.ledger.queries import as_utc
+from torghut_assets.services.broker_account import AccountBrokerPort, BrokerAccountVenue, positions_finding
+from torghut_assets.services.ports import LedgerPort, MarketDataPort, ResearchSettingsPort, VenuePort
+from torghut_assets.services.replay import replay_in_scope
+from torghut_assets.services.window_orders import order_request
+
+SCHEMA_VERSION = "torghut.reconciliation.v1"
+REPORT_KIND = "reconciliation/report"
+# Checks whose failure is a warning in the UI and never pages.
+SOFT_CHECKS = frozenset({"window_run_coverage"})
+BROKER_CHECK = "executions_match_broker"
+REPLAY_CHECK = "replay_sample_matches"
+EVIDENCE_CHECK = "evidence_chain_verifies"
+
+Row = dict[str, Any]
+
+
+class ReconciliationBroker(VenuePort, AccountBrokerPort, Protocol):
+    """The broker as reconciliation reads it: the venues that placed orders, and its Alpaca account."""
+
+
+@dataclass(frozen=True)
+class SimulatedBroker:
+    """No broker configured (a laptop): the simulated paper broker alone, no broker account."""
+
+    def venues(self, bars: pd.DataFrame) -> dict[str, ExecutionVenue]:
+        return {Venue.SIMULATOR: SimulatedVenue(bars)}
+
+    def alpaca_venue(self) -> BrokerAccountVenue | None:
+        return None
+
+
+class ReconciliationSettings(Protocol):
+    """How far back to look and how many normal runs to replay (`ReconciliationResource` is one)."""
+
+    @property
+    def lookback_hours(self) -> int: ...
+
+    @property
+    def replay_sample(self) -> int: ...
+
+
+class Reconciliation(NamedTuple):
+    findings: list[rec.Finding]
+    windows: list[Row]
+
+
+@dataclass(frozen=True)
+class NightlyReport:
+    """The reconciliation, the great-expectations suites' verdicts and the report artifacts."""
+
+    checked_at: pd.Timestamp
+    findings: list[rec.Finding]
+    windows: list[Row]
+    quality: list[SuiteResult]
+    json_ref: ArtifactRef
+    md_ref: ArtifactRef
+    markdown: str
+
+    @property
+    def ok(self) -> bool:
+        return all(f.passed for f in self.findings) and all(q.success for q in self.quality)
+
+    @property
+    def data_docs_index(self) -> str | None:
+        return next((q.data_docs_index for q in self.quality if q.data_docs_index), None)
+
+    @property
+    def checked_day(self) -> str:
+        return self.checked_at.tz_convert("UTC").strftime("%Y-%m-%d")
+
+
+def expected_windows(
+    lanes: Sequence[str], until: pd.Timestamp, hours: int
+) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """Every lane window of the lookback, and those of them with market minutes."""
+    starts = [until - pd.Timedelta(hours=h) for h in range(1, hours + 1)]
+    expected = [(lane, s.to_pydatetime()) for lane in lanes for s in starts]
+    open_windows = [
+        (lane, s)
+        for lane, s in expected
+        if len(market_minutes(pd.Timestamp(s), pd.Timestamp(s) + pd.Timedelta(hours=1)))
+    ]
+    return expected, open_windows
+
+
+def _same_fill(report: OrderReport | None, row: Row) -> bool:
+    if report is None:
+        return False
+    ledger_px = row["avg_fill_price"]
+    same_px = (report.avg_fill_price is None and ledger_px is None) or (
+        report.avg_fill_price is not None
+        and ledger_px is not None
+        and abs(report.avg_fill_price - float(ledger_px)) < 1e-6
+    )
+    return (
+        abs(report.filled_qty - float(row["filled_qty"])) < 1e-9
+        and same_px
+        and report.order_id == row["alpaca_order_id"]
+    )
+
+
+def _venue_problem(window: LaneWindow, row: Row, venues: Mapping[str, ExecutionVenue]) -> str | None:
+    """Why the venue's record of this execution differs from the ledger's, or None when it agrees.
+    Simulated fills are re-derived from the bars; LEAN/Alpaca orders are read back by client_order_id."""
+    key = str(row["client_order_id"])[:16]
+    adapter = str(row["execution_actual_adapter"])
+    decision = records.decision_from_row(
+        {**row, "id": row["trade_decision_id"], "decision_hash": row["client_order_id"]}
+    )
+    request = order_request(window, decision)
+    venue = venues.get(adapter)
+    try:
+        if adapter == Venue.SIMULATOR and venue is not None:
+            report: OrderReport | None = venue.submit(request)
+        elif isinstance(venue, OrderLookupVenue):
+            report = venue.find_order(request)
+        else:
+            return f"{key}: {adapter} record not reachable (venue not configured)"
+    except VenueError as exc:
+        return f"{key}: {adapter} unreachable ({exc.reason_code})"
+    if _same_fill(report, row):
+        return None
+    seen = "not found" if report is None else f"{report.filled_qty}@{report.avg_fill_price}"
+    return f"{key}: ledger {row['filled_qty']}@{row['avg_fill_price']} vs {adapter} {seen}"
+
+
+def broker_finding(
+    ledger: LedgerPort,
+    market_data: MarketDataPort,
+    broker: VenuePort,
+    since: pd.Timestamp,
+    until: pd.Timestamp,
+) -> rec.Finding:
+    """Each execution against the venue that placed it. A venue that cannot be asked fails the row:
+    unknown is not flat."""
+    with ledger.engine.connect() as conn:
+        rows = broker_records.executions_with_decisions(conn, since, until)
+    if not rows:
+        return rec.Finding(BROKER_CHECK, True, 0, 0, (), "WARN", {"note": "no executions in the lookback"})
+    failing: list[str] = []
+    by_window: dict[tuple[str, Any], list[Row]] = {}
+    for row in rows:
+        by_window.setdefault((row["lane"], as_utc(row["window_start"])), []).append(row)
+    for (lane, start), window_rows in sorted(by_window.items()):
+        window = LaneWindow(lane, start)
+        venues = broker.venues(market_data.bars(window.start, window.end + pd.Timedelta(hours=8)))
+        for row in window_rows:
+            if row["status"] == "rejected" and str(row["alpaca_order_id"]).startswith("unplaced-"):
+                continue
+            problem = _venue_problem(window, row, venues)
+            if problem is not None:
+                failing.append(problem)
+    return rec.finding_from(BROKER_CHECK, len(rows), failing)
+
+
+def replay_finding(
+    ledger: LedgerPort,
+    market_data: MarketDataPort,
+    research: ResearchSettingsPort,
+    statuses: list[Row],
+    sample: int,
+) -> rec.Finding:
+    """Replay the last `sample` normal runs; one lane's broken strategy is one failing key."""
+    normal = [s for s in statuses if s["status"] != "skipped"][-sample:] if sample else []
+    failing = []
+    for status in normal:
+        window = LaneWindow(status["lane"], status["window_start"])
+        label = f"{status['lane']}/{status['window_start'].isoformat()}"
+        try:
+            report = replay_in_scope(
+                ledger, market_data, research.settings(), window, research.strategy_timeout_seconds
+            )
+        except (StrategyRunError, StrategyLoadError) as exc:
+            failing.append(f"{label}: {exc}")
+            continue
+        failing += [f"{label}: {d.table}.{d.field}" for d in report.differences]
+    if not normal:
+        return rec.Finding(REPLAY_CHECK, True, 0, 0, (), "WARN", {"note": "no normal run to replay"})
+    return rec.finding_from(REPLAY_CHECK, len(normal), failing)
+
+
+def _ledger_findings(
+    ledger: LedgerPort, lanes: Sequence[str], since: pd.Timestamp, until: pd.Timestamp, hours: int
+) -> tuple[list[rec.Finding], list[Row], rec.Finding, rec.Finding]:
+    """The set-based checks over the ledger alone (one read): chain, foreign keys, artifacts, evidence
+    log; plus the window statuses, the row floors and the route provenance."""
+    expected, open_windows = expected_windows(lanes, until, hours)
+    s, u = since.to_pydatetime(), until.to_pydatetime()
+    with ledger.engine.connect() as conn:
+        findings = [
+            rec.window_coverage(conn, expected, s, u),
+            rec.research_chain(conn, s, u),
+            rec.orphans(conn, s, u),
+            rec.artifacts(conn, s, u),
+        ]
+        chain = verify_chain(conn, recompute=live_recompute(conn))
+        statuses = rec.window_status(conn, s, u)
+        floors = rec.row_floors(conn, lanes, open_windows, s, u)
+        provenance = rec.route_provenance(conn, s, u)
+    findings.append(
+        rec.Finding(
+            EVIDENCE_CHECK,
+            chain.ok and chain.entries_checked > 0,
+            chain.entries_checked,
+            len(chain.breaks),
+            tuple(f"seq {b.seq}: {b.problem}" for b in chain.breaks[: rec.MAX_KEYS]),
+            "ERROR",
+            {"head_seq": chain.head_seq, "head_hash": chain.head_hash},
+        )
+    )
+    return findings, statuses, floors, provenance
+
+
+def run_reconciliation(
+    ledger: LedgerPort,
+    market_data: MarketDataPort,
+    research: ResearchSettingsPort,
+    settings: ReconciliationSettings,
+    now: pd.Timestamp,
+    broker: ReconciliationBroker | None = None,
+    lanes: Sequence[str] | None = None,
+) -> Reconciliation:
+    """Every check over the lookback ending at the hour before `now` (`broker` None: the simulated paper
+    broker; `lanes` None: the lane catalog's), and every lane window's status."""
+    broker = broker or SimulatedBroker()
+    lanes = sorted(LANES) if lanes is None else lanes
+    until = now.tz_convert("UTC").floor("h")
+    since = until - pd.Timedelta(hours=settings.lookback_hours)
+    findings, statuses, floors, provenance = _ledger_findings(
+        ledger, lanes, since, until, settings.lookback_hours
+    )
+    findings.append(replay_finding(ledger, market_data, research, statuses, settings.replay_sample))
+    findings += [provenance, broker_finding(ledger, market_data, broker, since, until)]
+    findings += [positions_finding(ledger, broker), floors]
+    return Reconciliation(findings, statuses)
+
+
+def failed_check_alerts(
+    findings: list[rec.Finding], quality: list[SuiteResult], checked_day: str
+) -> list[Alert]:
+    """One page per failing blocking check and failing GX suite; soft (WARN) checks stay in the UI."""
+    alerts = [
+        reconciliation_alert(
+            check=f.check, checked_day=checked_day, examined=f.examined, failing=f.failing, keys=f.keys
+        )
+        for f in findings
+        if not f.passed and f.check not in SOFT_CHECKS and f.severity != "WARN"
+    ]
+    alerts += [
+        reconciliation_alert(
+            check=f"gx_{q.suite}",
+            checked_day=checked_day,
+            examined=q.evaluated,
+            failing=len(q.failed),
+            keys=[str(e.get("expectation_type")) for e in q.failed],
+        )
+        for q in quality
+        if not q.success
+    ]
+    return alerts
+
+
+def report_markdown(findings: Sequence[rec.Finding], windows: Sequence[Row]) -> str:
+    """The report as people read it: each check's verdict, then every lane window's status."""
+    return (
+        "# Reconciliation\n\n"
+        + markdown_table(
+            ["check", "verdict", "examined", "failing"],
+            [(f.check, "pass" if f.passed else "FAIL", f.examined, f.failing) for f in findings],
+        )
+        + "\n\n## Lane windows\n\n"
+        + markdown_table(
+            ["lane", "window", "status", "reason", "candidates"],
+            [
+                (
+                    s["lane"],
+                    s["window_start"].isoformat(),
+                    s["status"],
+                    s["no_signal_reason"],
+                    s["candidates"],
+                )
+                for s in windows
+            ],
+        )
+    )
+
+
+def nightly_report(
+    ledger: LedgerPort,
+    market_data: MarketDataPort,
+    research: ResearchSettingsPort,
+    settings: ReconciliationSettings,
+    now: pd.Timestamp,
+    broker: ReconciliationBroker,
+    *,
+    database_url: str,
+    data_docs_dir: Path,
+) -> NightlyReport:
+    """Reconcile, run the great-expectations suites on the stored tables (Data Docs into
+    `data_docs_dir`), and write the report as JSON and markdown artifacts."""
+    findings, windows = run_reconciliation(ledger, market_data, research, settings, now, broker)
+    quality = run_suites(database_url, docs_dir=data_docs_dir)
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "checked_at": now,
+        "lookback_hours": settings.lookback_hours,
+        "ok": all(f.passed for f in findings) and all(q.success for q in quality),
+        "checks": [f.as_dict() for f in findings],
+        "windows": windows,
+        "quality": [
+            {"suite": q.suite, "success": q.success, "evaluated": q.evaluated, "failed": q.failed}
+            for q in quality
+        ],
+    }
+    json_ref = ledger.artifacts.write_json(REPORT_KIND, report)
+    markdown = report_markdown(findings, windows)
+    md_ref = ledger.artifacts.write_text(REPORT_KIND, markdown, suffix=".md")
+    return NightlyReport(now, findings, windows, quality, json_ref, md_ref, markdown)
