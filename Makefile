@@ -48,6 +48,7 @@ test: venv ui-deps
 
 lint: venv
 	$(BIN)/ruff check torghut_assets torghut_assets_tests bench
+	$(BIN)/ruff format --check torghut_assets torghut_assets_tests bench
 	$(BIN)/mypy
 
 validate: venv
@@ -66,7 +67,7 @@ data-dictionary: venv
 # Benchmarks (bench/README in docs/benchmarks.md): full scale takes tens of minutes and writes
 # docs/benchmarks.md; `make bench-quick` is the < 5 min smoke of every workload.
 bench-deps: venv
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[bench]'
 
 bench: bench-deps
 	bash .ci/ensure-postgres
