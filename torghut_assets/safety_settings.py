@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from torghut_assets.config_registry import SETTINGS, read
+from torghut_assets.config_registry import SETTINGS, in_effect
 from torghut_assets.domain.continuity import ContinuityConfig
 from torghut_assets.env_setting import TRUE_WORDS
 
@@ -76,10 +76,6 @@ class SafetyThresholds:
     lean: LeanRunnerSettings = field(default_factory=LeanRunnerSettings)
 
 
-def _value(env: Mapping[str, str], bad: Mapping[str, str], name: str) -> str:
-    return SETTINGS[name].default if name in bad else read(env, name)
-
-
 def _reasons(raw: str) -> frozenset[str]:
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
@@ -89,28 +85,28 @@ def safety_thresholds(env: Mapping[str, str], bad: Mapping[str, str]) -> tuple[S
     problems: list[str] = []
     kwargs: dict[str, object] = {}
     for name, attr in CONTINUITY_INTS.items():
-        number = float(_value(env, bad, name))
+        number = float(in_effect(env, bad, name))
         if number < 1:
             problems.append(f"{name}={number:g} must be a whole number >= 1")
         else:
             kwargs[attr] = int(number)
     for name, attr in CONTINUITY_POSITIVE_FLOATS.items():
-        number = float(_value(env, bad, name))
+        number = float(in_effect(env, bad, name))
         if not (math.isfinite(number) and number > 0):
             problems.append(f"{name}={number:g} must be > 0")
         else:
             kwargs[attr] = number
     for name, attr in CONTINUITY_BOOLS.items():
-        kwargs[attr] = _value(env, bad, name).strip().lower() in TRUE_WORDS
+        kwargs[attr] = in_effect(env, bad, name).strip().lower() in TRUE_WORDS
     for name, attr in CONTINUITY_REASON_LISTS.items():
-        reasons = _reasons(_value(env, bad, name))
+        reasons = _reasons(in_effect(env, bad, name))
         unknown = sorted(
             r for r in reasons if r not in KNOWN_NO_SIGNAL_REASONS and not r.startswith("source_")
         )
         if unknown:
             problems.append(f"{name}: unknown no-signal reason(s) {', '.join(unknown)}")
         kwargs[attr] = reasons
-    tolerance = float(_value(env, bad, SESSION_CLOSE_TOLERANCE))
+    tolerance = float(in_effect(env, bad, SESSION_CLOSE_TOLERANCE))
     if tolerance < 0:
         problems.append(f"{SESSION_CLOSE_TOLERANCE}={tolerance:g} must be >= 0")
     else:
@@ -124,15 +120,19 @@ def _lean_runner(env: Mapping[str, str], bad: Mapping[str, str]) -> tuple[LeanRu
     problems: list[str] = []
     timeouts: dict[str, float] = {}
     for name in ("TRADING_LEAN_RUNNER_TIMEOUT_SECONDS", "TRADING_LEAN_RUNNER_HEALTHCHECK_TIMEOUT_SECONDS"):
-        number = float(_value(env, bad, name))
+        number = float(in_effect(env, bad, name))
         if not (math.isfinite(number) and 0 < number <= 120):
             problems.append(f"{name}={number:g} must be > 0 and at most 120 seconds")
             number = float(SETTINGS[name].default)
         timeouts[name] = number
+
+    def switch(name: str) -> bool:
+        return in_effect(env, bad, name).lower() in TRUE_WORDS
+
     settings = LeanRunnerSettings(
         timeout_seconds=timeouts["TRADING_LEAN_RUNNER_TIMEOUT_SECONDS"],
-        healthcheck_enabled=_value(env, bad, "TRADING_LEAN_RUNNER_HEALTHCHECK_ENABLED").lower() in TRUE_WORDS,
+        healthcheck_enabled=switch("TRADING_LEAN_RUNNER_HEALTHCHECK_ENABLED"),
         healthcheck_timeout_seconds=timeouts["TRADING_LEAN_RUNNER_HEALTHCHECK_TIMEOUT_SECONDS"],
-        require_healthy=_value(env, bad, "TRADING_LEAN_RUNNER_REQUIRE_HEALTHY").lower() in TRUE_WORDS,
+        require_healthy=switch("TRADING_LEAN_RUNNER_REQUIRE_HEALTHY"),
     )
     return settings, problems
