@@ -71,10 +71,10 @@ def project(state: dict[str, Any]) -> Callable[[], int]:
 def baseline(state: dict[str, Any]) -> Callable[[], int]:
     from torghut_assets.adapters.market_simulator import MarketSimulator
     from torghut_assets.defs.lane_window.partitions import lane_window_from_key
-    from torghut_assets.services.research_inputs import lookback_start
     from torghut_assets.domain import research_evaluation as evaluation
     from torghut_assets.domain.lanes import LANES
     from torghut_assets.domain.signal_quality import admit_signals
+    from torghut_assets.services.research_inputs import lookback_start
 
     window = lane_window_from_key(f"{state['lane']}|{state['window']}")
     settings = evaluation.ResearchSettings()

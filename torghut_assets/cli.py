@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
@@ -57,6 +58,89 @@ def _evidence_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _utc_time(text: str) -> dt.datetime:
+    """An ISO time; one without an offset is UTC."""
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _evidence_export(args: argparse.Namespace) -> int:
+    """Write one evidence pack (docs/evidence-pack.md); exit 1 when the scope names nothing, or when the
+    pack was written but something it should hold could not be found (each listed)."""
+    from torghut_assets.config_registry import configured
+    from torghut_assets.services.evidence_pack import EvidenceExportError, PackScope, export_pack, open_ledger
+    from torghut_assets.settings import DEFAULT_APPROVERS_PATH, DEFAULT_GATE_POLICY_PATH
+
+    try:
+        scope = PackScope(
+            candidate_id=args.candidate,
+            lane=args.lane,
+            since=None if args.since is None else _utc_time(args.since),
+            until=None if args.until is None else _utc_time(args.until),
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    out = Path(args.out) if args.out else Path(f"{scope.file_stem()}-{now:%Y%m%dT%H%M%SZ}.tar.gz")
+    policy = configured(os.environ, "TORGHUT_GATE_POLICY_PATH") or str(DEFAULT_GATE_POLICY_PATH)
+    approvers = configured(os.environ, "TORGHUT_APPROVERS_PATH") or str(DEFAULT_APPROVERS_PATH)
+    ledger = open_ledger(_url(args.url), configured(os.environ, "TORGHUT_ARTIFACT_ROOT"))
+    try:
+        exported = export_pack(
+            ledger,
+            scope,
+            out,
+            policy_files=[Path(policy), *(Path(p) for p in args.policy_file or [])],
+            approvers_files=[Path(approvers), *(Path(p) for p in args.approvers_file or [])],
+            now=now,
+        )
+    except EvidenceExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ledger.engine.dispose()
+    head = exported.manifest["chain_head"]
+    print(
+        f"evidence pack {out}: {len(exported.manifest['decisions'])} decision(s), "
+        f"{len(exported.manifest['members'])} member(s), chain head seq {head['seq']} {head['entry_hash']}"
+    )
+    for item in exported.missing:
+        print(f"  missing {item['what']} {item['key']}: {item['reason']}", file=sys.stderr)
+    if exported.missing:
+        print("the pack is incomplete: verify-pack will fail on what is missing", file=sys.stderr)
+    return 0 if exported.complete else 1
+
+
+def _evidence_verify_pack(args: argparse.Namespace) -> int:
+    """Verify a pack with no database and no network: exit 0 with a summary, 1 listing every failure."""
+    from torghut_assets.services.chain_head import read_published_head
+    from torghut_assets.services.evidence_pack_archive import verify_pack_file
+
+    try:
+        heads = [read_published_head(text) for text in args.published_head or []]
+    except (OSError, ValueError) as exc:
+        print(f"error: --published-head: {exc}", file=sys.stderr)
+        return 2
+    report = verify_pack_file(Path(args.file), heads)
+    summary = report.summary
+    chain = summary.get("chain") or {}
+    if report.ok:
+        print(
+            f"evidence pack {args.file}: OK. {summary.get('decisions')} decision(s) of "
+            f"{summary.get('scope')}; "
+            f"chain seq {chain.get('first_seq')}..{chain.get('head_seq')} head {chain.get('head_hash')}; "
+            f"{summary.get('artifacts')} artifact(s); {summary.get('gate_evaluations_reevaluated')} gate "
+            f"evaluation(s) re-evaluated; {summary.get('approvals_verified')} approval(s) verified; "
+            f"{summary.get('published_heads_compared')} published head(s) compared"
+        )
+        return 0
+    print(f"evidence pack {args.file}: FAILED ({len(report.failures)} failure(s))")
+    for failure in report.failures:
+        print(f"  {failure.line()}")
+    return 1
+
+
 def _artifact_root() -> Path:
     """The artifact folder the code location uses: TORGHUT_ARTIFACT_ROOT, else `$DAGSTER_HOME/artifacts`."""
     from torghut_assets.config_registry import configured
@@ -66,29 +150,40 @@ def _artifact_root() -> Path:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    """Exit 0 when the window's research reproduces, 1 on a mismatch (each differing field printed) or
+    when it cannot be replayed. The market data is the pipeline's configured source, secrets read here."""
     import pandas as pd
 
-    from torghut_assets.definitions import market_data_resource
+    from torghut_assets.adapters.market_data import MarketData
+    from torghut_assets.adapters.signal_source import SignalSourceUnavailable
     from torghut_assets.domain.lane_window_keys import lane_window_from_text
     from torghut_assets.domain.research_evaluation import ResearchSettings
     from torghut_assets.domain.strategy_interface import StrategyLoadError, StrategyRunError
     from torghut_assets.ledger.artifacts import ArtifactStore
+    from torghut_assets.market_data_config import market_data_config
     from torghut_assets.services.ports import Ledger
     from torghut_assets.services.replay import record_replay, replay_in_scope
+    from torghut_assets.services.research_inputs import UpstreamMissingError
     from torghut_assets.settings import load_settings
 
     settings = load_settings()
     ledger = Ledger(create_ledger_engine(_url(args.url)), ArtifactStore(_artifact_root()))
+    market_data = MarketData(market_data_config(settings).options(os.environ))
     window = lane_window_from_text(f"{args.lane}|{args.window}")
     try:
         report = replay_in_scope(
             ledger,
-            market_data_resource(settings),
+            market_data,
             ResearchSettings(),
             window,
             timeout_seconds=settings.strategy_timeout_seconds,
         )
-    except (StrategyRunError, StrategyLoadError) as exc:
+    except (
+        StrategyRunError,
+        StrategyLoadError,
+        SignalSourceUnavailable,
+        UpstreamMissingError,
+    ) as exc:
         print(f"{window.label()}: cannot replay: {exc}", file=sys.stderr)
         return 1
     recorded = record_replay(ledger, report, pd.Timestamp.now(tz="UTC"))
@@ -96,8 +191,8 @@ def _replay(args: argparse.Namespace) -> int:
         f"{window.label()} run {report.run_id}: {'MATCH' if report.matched else 'MISMATCH'} "
         f"({report.rows_compared} rows compared)"
     )
-    for diff in report.differences[:50]:
-        print(f"  {diff.table}.{diff.field} [{diff.row}]: stored={diff.stored!r} replayed={diff.replayed!r}")
+    for diff in report.differences:
+        print(f"  {diff.describe()}")
     print(f"report: {recorded['artifact']['path']}")
     return 0 if report.matched else 1
 
@@ -404,6 +499,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--shallow", action="store_true", help="chain only; skip recomputing live row digests"
     )
     verify.set_defaults(func=_evidence_verify)
+    export = evidence.add_parser(
+        "export",
+        help="write one evidence pack (.tar.gz or .zip) of a candidate's promotion, or of every promotion "
+        "decision of a lane in a time range (docs/evidence-pack.md)",
+    )
+    export.add_argument("--candidate", help="the candidate whose evidence to export")
+    export.add_argument("--lane", help="with --from and --to: every promotion decision of this lane")
+    export.add_argument("--from", dest="since", help="ISO time, inclusive (UTC when no offset)")
+    export.add_argument("--to", dest="until", help="ISO time, exclusive (UTC when no offset)")
+    export.add_argument("--out", help="the archive (.tar.gz or .zip); default evidence-<scope>-<time>.tar.gz")
+    export.add_argument(
+        "--policy-file",
+        action="append",
+        help="an older gate policy file to look in for a checksum the rows record (repeatable)",
+    )
+    export.add_argument(
+        "--approvers-file",
+        action="append",
+        help="an older approvers file to look in for a sha256 the rows record (repeatable)",
+    )
+    export.add_argument(
+        "--url", help="ledger URL (default: TORGHUT_DATABASE_URL or SQLite under DAGSTER_HOME)"
+    )
+    export.set_defaults(func=_evidence_export)
+    verify_pack = evidence.add_parser(
+        "verify-pack",
+        help="verify an evidence pack offline (no database, no network); exit 1 listing every failure",
+    )
+    verify_pack.add_argument("file")
+    verify_pack.add_argument(
+        "--published-head",
+        action="append",
+        help="a chain head published outside the ledger: SEQ:HASH, its JSON, or a file holding it "
+        "(repeatable)",
+    )
+    verify_pack.set_defaults(func=_evidence_verify_pack)
     replay = sub.add_parser("replay", help="recompute a lane window's research and compare with the ledger")
     replay.add_argument("--lane", required=True)
     replay.add_argument("--window", required=True, help="window start, e.g. 2026-03-03-15:00 (UTC)")

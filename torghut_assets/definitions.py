@@ -31,6 +31,7 @@ from torghut_assets.defs.llm.llm_reviews import llm_decision_reviews
 from torghut_assets.defs.reconciliation.nightly import ReconciliationResource, nightly_reconciliation_schedule
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.routing.route_metrics import MetricsResource
+from torghut_assets.market_data_config import market_data_config
 from torghut_assets.settings import Settings, load_settings
 
 PACKAGE_ROOT = Path(__file__).parent
@@ -49,31 +50,11 @@ LANE_WINDOW_ASSETS = [
 
 
 def market_data_resource(settings: Settings) -> MarketDataResource:
-    """Secrets go in as `EnvVar`, so Dagster resolves them at run time and never shows them."""
-    source = settings.effective_signal_source
-    secrets: dict[str, Any] = {}
-    if source == "sql":
-        secrets["sql_url"] = dg.EnvVar("TORGHUT_SIGNAL_SOURCE_URL")
-    if source == "alpaca":
-        secrets["alpaca_api_key_id"] = dg.EnvVar("APCA_API_KEY_ID")
-        secrets["alpaca_secret_key"] = dg.EnvVar("APCA_API_SECRET_KEY")
-    return MarketDataResource(
-        source=source,
-        symbols=list(settings.static_symbols),
-        universe_source=settings.universe_source,
-        jangar_url=settings.jangar_url,
-        universe_cache_seconds=settings.universe_cache_seconds,
-        universe_max_stale_seconds=settings.universe_max_stale_seconds,
-        universe_timeout_seconds=settings.universe_timeout_seconds,
-        sql_table=settings.signal_table,
-        alpaca_data_url=settings.alpaca_data_url,
-        fallback_note=settings.fallback_note,
-        feature_max_required_null_rate=settings.feature_quality_limits.max_required_null_rate,
-        feature_max_staleness_ms=settings.feature_quality_limits.max_staleness_ms,
-        feature_max_duplicate_ratio=settings.feature_quality_limits.max_duplicate_ratio,
-        feature_warmup_minutes=settings.feature_quality_limits.warmup_minutes,
-        **secrets,
-    )
+    """Built from `market_data_config`, as `torghut-assets replay` builds its source; secrets go in as
+    `EnvVar`, so Dagster resolves them at run time and never shows them."""
+    config = market_data_config(settings)
+    secrets: dict[str, Any] = {name: dg.EnvVar(variable) for name, variable in config.secrets.items()}
+    return MarketDataResource(**config.values, **secrets)
 
 
 def broker_resource(settings: Settings) -> BrokerResource:

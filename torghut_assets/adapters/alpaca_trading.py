@@ -1,6 +1,7 @@
 """Alpaca paper trading (alpaca-py `TradingClient`) as an execution venue (docs/routing.md): it places and
-looks up orders (`ExecutionVenue`, `OrderLookupVenue`), cancels them (`CancellingVenue`) and reports the
-account and its positions as Alpaca holds them (`AccountVenue`).
+looks up orders (`ExecutionVenue`, `OrderLookupVenue`), lists those of a time range (`OrderListingVenue`),
+cancels them (`CancellingVenue`) and reports the account and its positions as Alpaca holds them
+(`AccountVenue`).
 
 Idempotency rests on the decision hash sent as `client_order_id`: Alpaca refuses a second order with the
 same id (HTTP 422 "client_order_id must be unique"), so a resubmission after an ambiguous timeout, or a
@@ -44,6 +45,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -76,6 +78,7 @@ ACTIVITY_PAGE_SIZE = 100  # Alpaca's maximum without a `date` filter
 MAX_ACTIVITY_PAGES = 10
 ORDER_PAGE_LIMIT = 500  # Alpaca's maximum for GET /v2/orders
 MAX_ORDER_PAGES = 20
+MAX_LISTING_FILL_PAGES = 50  # a day's FILL activities, 100 a page, when listing a range
 FEE_FIELDS = ("fee", "fees", "commission")  # on FILL activities
 # Alpaca's order sides (its OrderSide schema also has buy_minus, sell_plus, cross... for other desks) as
 # the buy / sell of our vocabulary; anything else is a contract violation.
@@ -246,6 +249,115 @@ class AlpacaPaperVenue:
             newest = max(self._submission_time(op, o) for o in parsed)
             params["after"] = _iso(newest - pd.Timedelta(microseconds=1))
         raise self._error(op, "unknown_error", f"more than {MAX_ORDER_PAGES} pages of open orders")
+
+    def orders_between(self, since: pd.Timestamp, until: pd.Timestamp) -> list[OrderReport]:
+        """Every order the account holds that was submitted in [`since`, `until`), or has a fill in that
+        span (submitted earlier, filled inside), whoever placed it, oldest first (`OrderListingVenue`).
+
+        Orders: `GET /v2/orders?status=all&after=…&until=…&limit=500&direction=asc`. Both bounds are
+        exclusive and on the submission time, so the first page starts a microsecond before `since` and
+        each next page a microsecond before the previous page's newest order (repeats dropped by id);
+        the listing ends at the first page shorter than the limit. An order outside the range asked for
+        is a contract violation. Fills: the FILL activities of the span (`after` / `until` to the second,
+        widened by one, then cut to the span), paged by `page_token`; an order they name that the
+        listing does not hold is read by id. More pages than `MAX_ORDER_PAGES` /
+        `MAX_LISTING_FILL_PAGES` is a `VenueError`, never a shorter list. `raw["listed_by"]` says which
+        walk found the order (`submitted` or `fill`).
+        """
+        start, end = _utc(since), _utc(until)
+        if not start < end:
+            raise ValueError(f"an empty range: since {start.isoformat()} is not before {end.isoformat()}")
+        orders = self._orders_submitted(start, end)
+        listed_by = dict.fromkeys(orders, "submitted")
+        for order_id in self._orders_filled(start, end):
+            if order_id in orders:
+                continue
+            orders[order_id] = self._order_by_id(order_id)
+            listed_by[order_id] = "fill"
+        ordered = sorted(
+            orders.values(), key=lambda o: (self._submission_time("list_orders", o), str(o["id"]))
+        )
+        reports = []
+        for payload in ordered:
+            report = self._open_order_report("list_orders", payload)
+            reports.append(replace(report, raw={**report.raw, "listed_by": listed_by[str(payload["id"])]}))
+        return reports
+
+    def _orders_submitted(self, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, dict[str, Any]]:
+        op = "list_orders"
+        params: dict[str, Any] = {
+            "status": "all",
+            "limit": ORDER_PAGE_LIMIT,
+            "direction": "asc",
+            "nested": "false",
+            "after": _iso(start - pd.Timedelta(microseconds=1)),
+            "until": _iso(end),
+        }
+        found: dict[str, dict[str, Any]] = {}
+        for _ in range(MAX_ORDER_PAGES):
+            page = self._call(op, lambda: self._client.get("/orders", dict(params)))
+            if not isinstance(page, list):
+                raise self._violation(op, f"expected a list of orders, got {type(page).__name__}")
+            parsed = [self._parsed_order(op, item) for item in page]
+            for item in parsed:
+                submitted = self._submission_time(op, item)
+                if not start <= submitted < end:
+                    raise self._violation(
+                        op,
+                        f"order {item['id']} was submitted at {submitted.isoformat()}, outside the range "
+                        f"asked for [{start.isoformat()}, {end.isoformat()})",
+                    )
+            fresh = [o for o in parsed if str(o["id"]) not in found]
+            found.update((str(o["id"]), o) for o in fresh)
+            if len(page) < ORDER_PAGE_LIMIT:
+                return found
+            if not fresh:
+                raise self._violation(op, f"page after {params['after']} repeats the previous one")
+            newest = max(self._submission_time(op, o) for o in parsed)
+            params["after"] = _iso(newest - pd.Timedelta(microseconds=1))
+        raise self._error(op, "unknown_error", f"more than {MAX_ORDER_PAGES} pages of orders in the range")
+
+    def _orders_filled(self, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
+        """The ids of the orders with a FILL activity in [start, end), in the feed's order."""
+        op = "list_fills"
+        params: dict[str, Any] = {
+            "direction": "asc",
+            "page_size": ACTIVITY_PAGE_SIZE,
+            "after": _iso_seconds(start.floor("s") - pd.Timedelta(seconds=1)),
+            "until": _iso_seconds(end.ceil("s") + pd.Timedelta(seconds=1)),
+        }
+        order_ids: dict[str, None] = {}
+        for _ in range(MAX_LISTING_FILL_PAGES):
+            page = self._call(op, lambda: self._client.get("/account/activities/FILL", dict(params)))
+            if not isinstance(page, list) or not all(isinstance(a, Mapping) for a in page):
+                raise self._violation(op, f"expected a list of activities, got {type(page).__name__}")
+            for activity in page:
+                at = _timestamp(activity.get("transaction_time"))
+                order_id = activity.get("order_id")
+                if at is None or not _is_uuid(order_id):
+                    raise self._violation(
+                        op,
+                        f"fill {activity.get('id')!r} has transaction_time "
+                        f"{activity.get('transaction_time')!r} and order_id {order_id!r}",
+                    )
+                if start <= at < end:
+                    order_ids[str(order_id)] = None
+            if len(page) < ACTIVITY_PAGE_SIZE:
+                return list(order_ids)
+            token = page[-1].get("id")
+            if _absent(token):
+                raise self._violation(op, "an activity without an id ends a full page")
+            params["page_token"] = token
+        raise self._error(
+            op, "unknown_error", f"more than {MAX_LISTING_FILL_PAGES} pages of fills in the range"
+        )
+
+    def _order_by_id(self, order_id: str) -> dict[str, Any]:
+        op = "get_order"
+        payload = self._parsed_order(op, self._call(op, lambda: self._client.get_order_by_id(order_id)))
+        if str(payload["id"]) != order_id:
+            raise self._violation(op, f"asked for order {order_id!r}, got {payload['id']!r}")
+        return payload
 
     def cancel_order(self, order_id: str) -> CancelOutcome:
         """`DELETE /v2/orders/{id}`: 204 is an accepted cancel request; 404 (unknown) and 422 (no longer
@@ -688,6 +800,12 @@ def _timestamp(value: Any) -> pd.Timestamp | None:
     if pd.isna(ts):
         return None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _utc(ts: pd.Timestamp) -> pd.Timestamp:
+    if ts.tzinfo is None:
+        raise ValueError(f"a range bound must carry its time zone, got {ts.isoformat()}")
+    return ts.tz_convert("UTC")
 
 
 def _iso_seconds(ts: pd.Timestamp) -> str:

@@ -26,6 +26,11 @@ out (`lean_<op>_failed:network_timeout:...`) is just as ambiguous, so it is a `t
 A response that does not faithfully echo the order back is a `contract_violation`, never trusted:
 booking a fill for the wrong symbol, side or size is worse than falling back.
 
+It is no `OrderListingVenue`: the runner's `GET /v1/orders` takes only a status and answers the broker's
+default page (alpaca-py `GetOrdersRequest(status=...)`: no `after`, `until` or `limit`, so Alpaca's newest
+50), which cannot list a time range completely. The nightly reconciliation says so, as a warning, instead
+of reading that page as "every order the runner holds".
+
 The runner answers a submit with the order as the broker accepted it, before any fill, so `submit`
 reads the order back (`fill_poll_attempts`, the first read at once) until it is final; a failed read
 back keeps the submit's answer (the order is placed: raising would make the router place it twice).

@@ -132,7 +132,13 @@ def simulate_fills(
 
 class SimulatedVenue:
     """The paper broker as an ExecutionVenue. `name` distinguishes simulator twins of real venues in
-    parity runs; `delay_bars` lets a twin fill one bar later, as a slower route would."""
+    parity runs; `delay_bars` lets a twin fill one bar later, as a slower route would.
+
+    Its record is its book: every order submitted to this instance, by client order id (a resubmission
+    replaces the entry, as the decision hash makes it the same order). `orders_between` lists that book
+    (`OrderListingVenue`), so it holds only what this process placed: a venue built afresh, as the
+    nightly reconciliation builds one, lists nothing, and the reconciliation reports that as a warning.
+    """
 
     def __init__(
         self,
@@ -146,9 +152,22 @@ class SimulatedVenue:
         self._bars = bars_by_symbol(bars)
         self._model = model or FillModel()
         self._delay = pd.Timedelta(minutes=delay_bars)
+        self._book: dict[str, tuple[pd.Timestamp, OrderReport]] = {}
 
     def healthy(self) -> bool:
         return True
+
+    def orders_between(self, since: pd.Timestamp, until: pd.Timestamp) -> list[OrderReport]:
+        """The booked orders submitted in [`since`, `until`) or filled in that span, oldest first."""
+        if not since < until:
+            raise ValueError(f"an empty range: since {since.isoformat()} is not before {until.isoformat()}")
+        listed = [
+            (submitted, report)
+            for submitted, report in self._book.values()
+            if since <= submitted < until
+            or (report.filled_at is not None and since <= report.filled_at < until)
+        ]
+        return [report for _, report in sorted(listed, key=lambda item: (item[0], item[1].client_order_id))]
 
     def submit(self, order: OrderRequest) -> OrderReport:
         outcome = fill_market_order(
@@ -163,7 +182,7 @@ class SimulatedVenue:
             if self.name == Venue.SIMULATOR
             else (f"{self.name}-sim-{order.client_order_id[:28]}")
         )
-        return OrderReport(
+        report = OrderReport(
             venue=self.name,
             order_id=order_id,
             client_order_id=order.client_order_id,
@@ -184,3 +203,5 @@ class SimulatedVenue:
                 "fill_bar": outcome.fill_bar,
             },
         )
+        self._book[order.client_order_id] = (order.submitted_at, report)
+        return report

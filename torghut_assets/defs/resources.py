@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
 
-from torghut_assets.adapters.market_simulator import DEFAULT_UNIVERSE, PROFILES, MarketSimulator
+from torghut_assets.adapters.market_data import (
+    MarketDataOptions,
+    jangar_client,
+    signal_source,
+    static_universe,
+)
 from torghut_assets.adapters.paper_broker import SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.adapters.signal_source import SignalSource, SignalSourceUnavailable
 from torghut_assets.domain.feature_quality import FeatureQualityLimits
@@ -36,8 +42,6 @@ from torghut_assets.ledger.migrate import current_revision, head_revision
 
 if TYPE_CHECKING:
     from torghut_assets.adapters.alpaca_trading import AlpacaPaperVenue
-
-SIMULATED_SYMBOLS = frozenset(PROFILES)
 
 
 class LedgerSchemaOutdatedError(RuntimeError):
@@ -131,8 +135,13 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     _universe_client: Any = PrivateAttr(default=None)
     _ledger_universe_client: Any = PrivateAttr(default=None)
 
+    def options(self) -> MarketDataOptions:
+        """This resource's settings as the plain options the CLI builds the same source from."""
+        values = {f.name: getattr(self, f.name) for f in fields(MarketDataOptions)}
+        return MarketDataOptions(**{**values, "symbols": tuple(self.symbols) if self.symbols else None})
+
     def _static_universe(self) -> tuple[str, ...]:
-        return tuple(self.symbols) if self.symbols else DEFAULT_UNIVERSE
+        return static_universe(self.options())
 
     def adapter(self) -> SignalSource:
         if self._adapter is None:
@@ -140,24 +149,7 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return self._adapter  # type: ignore[no-any-return]
 
     def _build_adapter(self) -> SignalSource:
-        if self.source == "simulator":
-            known = tuple(s for s in self._static_universe() if s in SIMULATED_SYMBOLS) or DEFAULT_UNIVERSE
-            return MarketSimulator(seed=self.seed, universe=known)
-        if self.source == "sql":
-            from torghut_assets.adapters.sql_signal_source import SqlSignalSource
-
-            return SqlSignalSource(self.sql_url or "", table=self.sql_table)
-        if self.source == "alpaca":
-            from torghut_assets.adapters.alpaca_market_data import AlpacaBarsSignalSource
-
-            return AlpacaBarsSignalSource(
-                api_key=self.alpaca_api_key_id or "",
-                secret_key=self.alpaca_secret_key or "",
-                universe=self._static_universe(),
-                url_override=self.alpaca_data_url,
-                timeout_seconds=self.timeout_seconds,
-            )
-        raise ValueError(f"unknown market data source {self.source!r}; available: simulator, sql, alpaca")
+        return signal_source(self.options())
 
     def universe_snapshot(self, now: pd.Timestamp, ledger: LedgerResource | None = None) -> UniverseSnapshot:
         """The authoritative universe for this run: Jangar in production, the static list in dev.
@@ -180,15 +172,7 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return static_snapshot(self._static_universe(), now=now)
 
     def _jangar_client(self, store: Any) -> Any:
-        from torghut_assets.adapters.jangar_universe import JangarUniverseClient
-
-        return JangarUniverseClient(
-            self.jangar_url,
-            timeout_seconds=self.universe_timeout_seconds or self.timeout_seconds,
-            cache_ttl_seconds=self.universe_cache_seconds,
-            stale_max_seconds=self.universe_max_stale_seconds,
-            store=store,
-        )
+        return jangar_client(self.options(), store)
 
     @property
     def universe(self) -> tuple[str, ...]:

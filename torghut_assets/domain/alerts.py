@@ -27,8 +27,9 @@ RECONCILIATION_FAILED = "reconciliation_failed"
 LLM_ERROR_BUDGET_SPENT = "llm_error_budget_spent"
 LIVE_PROMOTION_DENIED = "live_promotion_denied"
 LANE_ROLLBACK = "lane_rollback"
+EVIDENCE_CHAIN_HEAD = "evidence_chain_head"
 
-CRITICAL, WARNING, RESOLVED = "critical", "warning", "resolved"
+CRITICAL, WARNING, RESOLVED, NOTICE = "critical", "warning", "resolved", "notice"
 
 MAX_KEY_CHARS = 200
 HEADER_CHARS = 150  # Slack: header text ≤ 150
@@ -273,6 +274,25 @@ def rollback_alert(
             ("after", placement(after)),
         ),
         detail=f"Reason: {reason}",
+    )
+
+
+def chain_head_alert(*, seq: int, entry_hash: str, recorded_at: str | None, published_at: str) -> Alert:
+    """The nightly publication of the evidence chain's head: a copy outside the ledger, so a chain later
+    truncated or rewritten is caught by comparing with it (docs/evidence-pack.md). One message per head."""
+    return Alert(
+        kind=EVIDENCE_CHAIN_HEAD,
+        incident_id=f"{seq}:{entry_hash}",
+        severity=NOTICE,
+        title=f"Evidence chain head: seq {seq}",
+        facts=(
+            ("seq", str(seq)),
+            ("entry_hash", entry_hash),
+            ("recorded_at", recorded_at or "—"),
+            ("published_at", published_at),
+        ),
+        detail="Keep this message: an evidence pack or a later reconciliation is checked against it "
+        "(`torghut-assets evidence verify-pack --published-head SEQ:HASH`).",
     )
 
 

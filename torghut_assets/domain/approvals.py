@@ -69,7 +69,7 @@ SOURCE_CLI_DEV_HMAC = "cli_dev_hmac"
 
 class ApprovalUseOutcome(StrEnum):
     """The outcome of the promotion an approval was presented to, recorded when it is spent
-    (`approval_overrides.used_outcome`): an approval is spent by its first presentation either way."""
+    (`approval_uses.used_outcome`): an approval is spent by its first presentation either way."""
 
     ALLOWED = "allow"
     DENIED = "deny"

@@ -194,6 +194,19 @@ class OrderLookupVenue(Protocol):
 
 
 @runtime_checkable
+class OrderListingVenue(Protocol):
+    """A venue that lists, from its own record, every order it holds that was submitted in
+    [`since`, `until`) or has a fill in that span, whoever placed it (the nightly reconciliation walks
+    the venue's side with it, to find orders the ledger does not know). All of them or a `VenueError`:
+    a listing cut short is never returned as if it were complete.
+
+    The method is not called `list_orders`: the LEAN runner client has a `list_orders(status)` that
+    cannot bound a time range, and a runtime protocol check looks at names only."""
+
+    def orders_between(self, since: pd.Timestamp, until: pd.Timestamp) -> list[OrderReport]: ...
+
+
+@runtime_checkable
 class CancellingVenue(Protocol):
     """A venue that can cancel: one order by its venue id, or every open order (kill switch, stop)."""
 

@@ -4,7 +4,10 @@
 
 The payload is canonical JSON naming a random `approval_id` (the single-use nonce), the candidate, the
 target stage, the symbols, the approver, their role, the id of the key that signed, the reason, when it
-was issued and when it expires, and where it was minted (`source`). Parsing is fail closed and pure:
+was issued and when it expires, and where it was minted (`source`). A token minted by `sign` also carries
+`record_signature`: the same key's signature over the approval's public record (the payload without that
+field) under its own context, which the ledger keeps so an auditor can check who approved offline; it
+cannot be presented as a token (docs/evidence-pack.md). Parsing is fail closed and pure:
 hostile text yields None, never an exception, and nothing parsed here is authenticated (that is
 `signed_approvals.verify_signed_token`). No cryptography here: the key id is a sha256 of the public key.
 """
@@ -19,7 +22,7 @@ import json
 import re
 import secrets
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torghut_assets.domain.approvals import (
@@ -34,6 +37,10 @@ from torghut_assets.domain.stages import Stage
 TOKEN_PREFIX = "tav2."
 APPROVAL_ID_PREFIX = "apv-"
 SIGNING_CONTEXT = b"torghut-approval-v2\n"
+# The context of the signature over an approval's public record: never a token's context, so a stored
+# record and its signature can never be presented as an approval.
+RECORD_CONTEXT = b"torghut-approval-record-v2\n"
+RECORD_SIGNATURE_KEY = "record_signature"
 PAYLOAD_VERSION = 2
 MAX_TOKEN_CHARS = 4096
 MAX_REASON_CHARS = 1000
@@ -120,6 +127,8 @@ class SignedApproval:
     expires_at: dt.datetime
     source: str = SOURCE_CLI
     policy_checksum: str | None = None
+    # base64url Ed25519 signature over the public record: material attached to the approval, not part of it
+    record_signature: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _require_utc_aware("issued_at", self.issued_at)
@@ -131,6 +140,14 @@ class SignedApproval:
         return self.approval_id
 
     def payload(self) -> dict[str, Any]:
+        """What the token carries: the public record, plus its signature when it has one."""
+        record = self.record()
+        if self.record_signature is None:
+            return record
+        return {**record, RECORD_SIGNATURE_KEY: self.record_signature}
+
+    def record(self) -> dict[str, Any]:
+        """The approval's public record: every field it states, without any signature."""
         return {
             "v": PAYLOAD_VERSION,
             "approval_id": self.approval_id,
@@ -249,10 +266,26 @@ def new_signed_approval(
     )
 
 
+def _json_bytes(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def _payload_bytes(approval: SignedApproval) -> bytes:
-    return json.dumps(approval.payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return _json_bytes(approval.payload())
+
+
+def record_bytes(approval: SignedApproval) -> bytes:
+    """The bytes `record_signature` signs (after `RECORD_CONTEXT`): the public record, compact JSON with
+    sorted keys."""
+    return _json_bytes(approval.record())
+
+
+def approval_from_record(record: object, record_signature: object = None) -> SignedApproval | None:
+    """The approval a stored public record states (unauthenticated), or None when it is not one."""
+    if not isinstance(record, dict) or RECORD_SIGNATURE_KEY in record:
+        return None
+    payload = record if record_signature is None else {**record, RECORD_SIGNATURE_KEY: record_signature}
+    return _approval_from_payload(payload)
 
 
 def signature_part(token: str) -> str:
@@ -266,7 +299,17 @@ def _str(payload: Mapping[str, Any], name: str, max_len: int) -> str | None:
 
 
 def _approval_from_payload(payload: object) -> SignedApproval | None:
-    if not isinstance(payload, dict) or set(payload) != _PAYLOAD_KEYS or payload.get("v") != PAYLOAD_VERSION:
+    if not isinstance(payload, dict) or payload.get("v") != PAYLOAD_VERSION:
+        return None
+    if set(payload) not in (_PAYLOAD_KEYS, _PAYLOAD_KEYS | {RECORD_SIGNATURE_KEY}):
+        return None
+    record_signature = payload.get(RECORD_SIGNATURE_KEY)
+    if record_signature is not None and (
+        not isinstance(record_signature, str)
+        or (decoded := _from_b64url(record_signature)) is None
+        or len(decoded) != 64
+        or _b64url(decoded) != record_signature
+    ):
         return None
     approval_id = _str(payload, "approval_id", 36)
     candidate_id = _str(payload, "candidate_id", 64)
@@ -312,6 +355,7 @@ def _approval_from_payload(payload: object) -> SignedApproval | None:
         expires_at=expires,
         source=str(source),
         policy_checksum=checksum,
+        record_signature=record_signature,
     )
 
 

@@ -62,20 +62,25 @@ from torghut_assets.domain.signed_approval_tokens import (
     MAX_TOKEN_CHARS,
     MAX_TTL,
     PAYLOAD_VERSION,
+    RECORD_CONTEXT,
+    RECORD_SIGNATURE_KEY,
     SIGNED_SOURCES,
     SIGNING_CONTEXT,
     SOURCE_CLI,
     TOKEN_PREFIX,
     SignedApproval,
     _b64url,
+    _from_b64url,
     _payload_bytes,
     _require_utc_aware,
+    approval_from_record,
     approval_problems,
     claimed_approval_id,
     key_id,
     new_approval_id,
     new_signed_approval,
     parse_signed_token,
+    record_bytes,
     signature_part,
 )
 
@@ -96,6 +101,8 @@ __all__ = [
     "MAX_TOKEN_CHARS",
     "MAX_TTL",
     "PAYLOAD_VERSION",
+    "RECORD_CONTEXT",
+    "RECORD_SIGNATURE_KEY",
     "SIGNED_SOURCES",
     "SIGNING_CONTEXT",
     "SOURCE_CLI",
@@ -107,8 +114,10 @@ __all__ = [
     "Ed25519PublicKey",
     "SignedApproval",
     "SignedCheck",
+    "approval_from_record",
     "approval_problems",
     "approver_block",
+    "check_approval_record",
     "claimed_approval_id",
     "key_id",
     "load_private_key",
@@ -117,6 +126,7 @@ __all__ = [
     "parse_signed_token",
     "private_key_pem",
     "public_key_bytes",
+    "record_bytes",
     "sign",
     "signature_part",
     "verify_signed_token",
@@ -160,20 +170,61 @@ def load_private_key(pem: bytes, passphrase: bytes | None = None) -> Ed25519Priv
 
 
 def sign(approval: SignedApproval, private_key: Ed25519PrivateKey) -> str:
-    """The token. Refuses a key that is not the one the approval names."""
+    """The token. Refuses a key that is not the one the approval names.
+
+    Two signatures by the same key: first over the approval's public record (`RECORD_CONTEXT`), carried
+    in the payload as `record_signature` and kept by the ledger when the approval is spent, so an auditor
+    can check the approval offline; then over the whole payload (`SIGNING_CONTEXT`), which makes it a
+    token. The record and its signature alone are not a token: nothing accepts them as one."""
     if key_id(public_key_bytes(private_key)) != approval.key_id:
         raise ValueError("the approval names another key than the one signing it")
-    payload = _payload_bytes(approval)
+    plain = replace(approval, record_signature=None)
+    record_signature = private_key.sign(RECORD_CONTEXT + record_bytes(plain))
+    payload = _payload_bytes(replace(plain, record_signature=_b64url(record_signature)))
     signature = private_key.sign(SIGNING_CONTEXT + payload)
     return f"{TOKEN_PREFIX}{_b64url(payload)}.{_b64url(signature)}"
 
 
-def _signature_ok(public_key: bytes, payload: bytes, signature: bytes) -> bool:
+def _signature_ok(
+    public_key: bytes, payload: bytes, signature: bytes, context: bytes = SIGNING_CONTEXT
+) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, SIGNING_CONTEXT + payload)
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, context + payload)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def _record_signature_ok(public_key: bytes, approval: SignedApproval) -> bool:
+    """Whether the approval's `record_signature` is `public_key`'s signature over its public record."""
+    signature = _from_b64url(approval.record_signature or "")
+    if signature is None or len(signature) != 64:
+        return False
+    return _signature_ok(public_key, record_bytes(approval), signature, RECORD_CONTEXT)
+
+
+def check_approval_record(
+    record: object, record_signature: object, approvers: Approvers
+) -> tuple[SignedApproval | None, str]:
+    """Authenticate a stored public record offline: (the approval, `approval_valid`) when the approver
+    named in it is registered in `approvers` with the key it names, that key signed the record, and the
+    approver holds the role it claims; else (None or the unauthenticated approval, the refusal code).
+
+    The codes are verification's own (docs/approvals.md): malformed, unknown approver, another person's
+    key, signature invalid, role not held. Scope and single use are the caller's to judge."""
+    claimed = approval_from_record(record, record_signature)
+    if claimed is None or claimed.record_signature is None:
+        return claimed, APPROVAL_TOKEN_MALFORMED
+    approver = approvers.get(claimed.approver)
+    if approver is None:
+        return claimed, APPROVAL_UNKNOWN_APPROVER
+    if approver.key_id != claimed.key_id:
+        return claimed, APPROVAL_KEY_NOT_REGISTERED
+    if not _record_signature_ok(approver.public_key, claimed):
+        return claimed, APPROVAL_SIGNATURE_INVALID
+    if claimed.approver_role not in approver.roles:
+        return claimed, APPROVAL_ROLE_NOT_HELD
+    return claimed, APPROVAL_VALID
 
 
 @dataclass(frozen=True)
@@ -263,6 +314,9 @@ def _authenticate(
     if not _signature_ok(approver.public_key, payload, signature):
         return APPROVAL_SIGNATURE_INVALID
     if token != f"{TOKEN_PREFIX}{_b64url(payload)}.{_b64url(signature)}":
+        return APPROVAL_SIGNATURE_INVALID
+    if claimed.record_signature is not None and not _record_signature_ok(approver.public_key, claimed):
+        # The ledger keeps the record signature for audit: one that does not verify is refused here.
         return APPROVAL_SIGNATURE_INVALID
     return approver
 

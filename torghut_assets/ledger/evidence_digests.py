@@ -13,41 +13,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.domain.evidence import canonical_value, sha256_hex
+from torghut_assets.domain.evidence import sha256_hex
+from torghut_assets.domain.evidence_chain import partition_digest_of
 from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
 from torghut_assets.ledger import queries, schema
 from torghut_assets.ledger.evidence_log import EvidenceEntry, append_entry, evidence_log
 
-_DIGITS = 8
-_UNHASHED = {"created_at"}
-# Governance state that changes after the window was written; each change has its own chain entry.
-_MUTABLE = {"research_candidates": {"lifecycle_role", "lifecycle_status"}}
 
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        value = round(value, _DIGITS)
-        return 0.0 if value == 0 else value
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
+def partition_rows(
+    conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime
+) -> list[dict[str, Any]]:
+    """The rows a partition's digest covers (what an evidence pack exports for the partition)."""
+    rows = queries.window_rows(conn, table, lane, window_start)
+    if table is schema.research_promotions:
+        # The window's own request; promotion-job decisions in the same window are chained one by one.
+        rows = [r for r in rows if r["approver_role"] == SCHEDULER_ROLE]
+    return rows
 
 
 def partition_digest(
     conn: Connection, table: sa.Table, lane: str, window_start: dt.datetime
 ) -> dict[str, Any]:
-    rows = queries.window_rows(conn, table, lane, window_start)
-    if table is schema.research_promotions:
-        # The window's own request; promotion-job decisions in the same window are chained one by one.
-        rows = [r for r in rows if r["approver_role"] == SCHEDULER_ROLE]
-    skip = _UNHASHED | _MUTABLE.get(table.name, set())
-    normalized = [
-        {k: _rounded(canonical_value(v)) for k, v in sorted(row.items()) if k not in skip}
-        for row in sorted(rows, key=lambda r: str(r["id"]))
-    ]
-    return {"table": table.name, "rows": len(rows), "sha256": sha256_hex(normalized)}
+    """The digest rule itself is `domain/evidence_chain.partition_digest_of` (an offline pack check
+    recomputes it)."""
+    return partition_digest_of(table.name, partition_rows(conn, table, lane, window_start))
 
 
 def record_partition(

@@ -30,8 +30,10 @@ parse-then-canonicalize, so the stored content always re-hashes to `content_hash
 what was recorded and in which order, not the wall clock.
 
 The chain alone cannot reveal truncation of its tail (deleting the newest entries leaves a valid, shorter
-chain): anchor `ChainVerification.head_hash` somewhere outside the ledger (e.g. asset metadata) and
-compare.
+chain) or a rewrite with every hash recomputed: the nightly reconciliation publishes the head outside
+the ledger and compares every head published before with the chain (`services/chain_head.py`). The
+hash rule itself is `domain/evidence_chain.entry_hash`, shared with the offline check of an evidence
+pack (docs/evidence-pack.md).
 """
 
 from __future__ import annotations
@@ -46,12 +48,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from torghut_assets.domain import evidence_chain
 from torghut_assets.domain.evidence import canonical_json, sha256_hex
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.identity import row_id
 from torghut_assets.ledger.writes import to_native
 
-GENESIS_HASH = "0" * 64
+GENESIS_HASH = evidence_chain.GENESIS_HASH
 
 # Signed first 8 bytes of sha256(b"torghut_assets.evidence_log"): a fixed key unlikely to collide with
 # other advisory-lock users of the same database. Every appender on every process must use the same one.
@@ -104,16 +107,15 @@ def entry_hash(
     content_hash: str,
     prev_hash: str,
 ) -> str:
-    return sha256_hex(
-        {
-            "seq": seq,
-            "entry_kind": entry_kind,
-            "subject": subject,
-            "lane": lane,
-            "window_start": window_start,
-            "content_hash": content_hash,
-            "prev_hash": prev_hash,
-        }
+    """One definition for the ledger and an offline evidence pack check (`domain/evidence_chain.py`)."""
+    return evidence_chain.entry_hash(
+        seq=seq,
+        entry_kind=entry_kind,
+        subject=subject,
+        lane=lane,
+        window_start=window_start,
+        content_hash=content_hash,
+        prev_hash=prev_hash,
     )
 
 

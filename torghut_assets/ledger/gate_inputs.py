@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.domain import gate_evidence as ge
-from torghut_assets.ledger import queries, schema
+from torghut_assets.ledger import promotion_records, queries, schema
 from torghut_assets.ledger.writes import to_native
 
 Row = dict[str, Any]
@@ -23,9 +23,8 @@ LLM_ERROR_KINDS = ("parse", "validation", "transport")  # skipped/blocked calls 
 
 
 def candidate_row(conn: Connection, candidate_id: str) -> Row | None:
-    t = schema.research_candidates
-    row = conn.execute(sa.select(t).where(t.c.candidate_id == candidate_id)).mappings().first()
-    return None if row is None else dict(row)
+    """The candidate's row, its lifecycle as it stands now (its latest lifecycle event)."""
+    return promotion_records.candidate_rows(conn, [candidate_id]).get(candidate_id)
 
 
 def candidate_parameter_set(conn: Connection, candidate_id: str) -> Any | None:

@@ -1,8 +1,10 @@
 """Rows the promotion job writes: the gate evaluation, the promotion decision, a demotion, lifecycle.
 
-Promotion-job rows share `research_promotions` with the lane window's own request but are told apart
-by `approver_role` (never `autonomous_scheduler`), which is also what keeps a re-materialized window
-from deleting them.
+All of them are appended, never updated (docs/ledger.md, "Append-only audit"). Promotion-job rows share
+`research_promotions` with the lane window's own requests but are told apart by `approver_role` (never
+`autonomous_scheduler`). A candidate's lifecycle is appended to `candidate_lifecycle_events`; its
+`research_candidates` row keeps what the research run wrote, and readers take the latest event
+(`current_lifecycles`, `candidate_rows`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
 from torghut_assets.domain.promotion import PromotionAction
 from torghut_assets.domain.promotion_rules import PromotionOutcome
 from torghut_assets.ledger import schema
+from torghut_assets.ledger.audit_rules import require_auditable
+from torghut_assets.ledger.identity import row_id
 from torghut_assets.ledger.queries import as_utc
 
 GATES_APPROVER = "torghut_gates"
@@ -185,10 +189,12 @@ def rollback_demotion_row(
 
 
 def insert_gate_evaluation(conn: Connection, row: Mapping[str, Any]) -> None:
+    require_auditable(schema.gate_evaluations.name, [row])  # UnauditableRow: nothing is written
     conn.execute(schema.gate_evaluations.insert().values(**row))
 
 
 def insert_promotion(conn: Connection, row: Mapping[str, Any]) -> None:
+    require_auditable(schema.research_promotions.name, [row])  # UnauditableRow: nothing is written
     conn.execute(schema.research_promotions.insert().values(**row))
 
 
@@ -207,13 +213,65 @@ def latest_gate_evaluation(
     return None if row is None else dict(row)
 
 
-def set_lifecycle(conn: Connection, candidate_id: str, *, role: str, status: str) -> None:
-    t = schema.research_candidates
+def set_lifecycle(conn: Connection, candidate_id: str, *, role: str, status: str) -> bool:
+    """Make (`role`, `status`) the candidate's current lifecycle by appending its next revision to
+    `candidate_lifecycle_events`; nothing when it already is. The candidate row is never updated (its
+    `lifecycle_*` stay what the research run wrote). Returns whether an event was appended.
+
+    Two transactions appending to one candidate at once collide on the unique (candidate, revision):
+    the second fails rather than interleaving its history."""
+    current = current_lifecycles(conn, [candidate_id]).get(candidate_id)
+    if current == (role, status):
+        return False
+    e = schema.candidate_lifecycle_events
+    last = conn.execute(sa.select(sa.func.max(e.c.revision)).where(e.c.candidate_id == candidate_id)).scalar()
+    revision = 1 if last is None else int(last) + 1
     conn.execute(
-        t.update()
-        .where(t.c.candidate_id == candidate_id)
-        .values(lifecycle_role=role, lifecycle_status=status)
+        e.insert().values(
+            id=row_id("candidate_lifecycle_events", candidate_id, revision),
+            candidate_id=candidate_id,
+            revision=revision,
+            lifecycle_role=role,
+            lifecycle_status=status,
+        )
     )
+    return True
+
+
+def current_lifecycles(conn: Connection, candidate_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(role, status) of each candidate now: its latest lifecycle event, else what its research run
+    wrote on the candidate row. Candidates that do not exist are left out."""
+    ids = sorted(set(candidate_ids))
+    e, c = schema.candidate_lifecycle_events, schema.research_candidates
+    latest = (
+        sa.select(e.c.candidate_id, sa.func.max(e.c.revision).label("revision"))
+        .where(e.c.candidate_id.in_(ids))
+        .group_by(e.c.candidate_id)
+        .subquery()
+    )
+    found = {
+        str(cid): (str(role), str(status))
+        for cid, role, status in conn.execute(
+            sa.select(e.c.candidate_id, e.c.lifecycle_role, e.c.lifecycle_status).join(
+                latest, sa.and_(e.c.candidate_id == latest.c.candidate_id, e.c.revision == latest.c.revision)
+            )
+        )
+    }
+    researched = conn.execute(
+        sa.select(c.c.candidate_id, c.c.lifecycle_role, c.c.lifecycle_status).where(c.c.candidate_id.in_(ids))
+    )
+    for cid, role, status in researched:
+        found.setdefault(str(cid), (str(role), str(status)))
+    return found
+
+
+def with_current_lifecycle(conn: Connection, rows: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Candidate rows with `lifecycle_role`/`lifecycle_status` as they stand now (latest event)."""
+    now = current_lifecycles(conn, list(rows))
+    return {
+        cid: {**row, "lifecycle_role": now[cid][0], "lifecycle_status": now[cid][1]} if cid in now else row
+        for cid, row in rows.items()
+    }
 
 
 def consecutive_denies(conn: Connection, candidate_hash: str | None, candidate_id: str) -> list[dt.datetime]:
@@ -247,6 +305,17 @@ def consecutive_denies(conn: Connection, candidate_hash: str | None, candidate_i
 
 
 def candidate_rows(conn: Connection, candidate_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The candidates' rows, their lifecycle as it stands now (`with_current_lifecycle`), datetimes
+    UTC-aware on both backends (a `demote` row copies the candidate's window into the evidence chain)."""
     t = schema.research_candidates
     rows = conn.execute(sa.select(t).where(t.c.candidate_id.in_(list(candidate_ids)))).mappings()
-    return {str(r["candidate_id"]): dict(r) for r in rows}
+    return with_current_lifecycle(
+        conn, {str(r["candidate_id"]): {k: _aware(v) for k, v in r.items()} for r in rows}
+    )
+
+
+def _aware(value: Any) -> Any:
+    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value

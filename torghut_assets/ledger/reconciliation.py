@@ -1,7 +1,9 @@
 """Nightly reconciliation queries: set-based SQL (anti-joins, grouped counts) over the ledger.
 
 Each check returns a `Finding`; a check that finds nothing to examine fails too (a missing report is not
-"flat"), which is how a check proves its producer ran. Queries run on SQLite and PostgreSQL alike.
+"flat"), which is how a check proves its producer ran, or, where an empty lookback can be honest (no
+executions on a quiet day), is a warning naming why (`nothing_to_compare`): never a pass. Queries run on
+SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.domain.stress import STRESS_CASES
-from torghut_assets.ledger import schema, table_contracts
+from torghut_assets.ledger import audit_rules, schema, table_contracts
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.queries import as_utc
 from torghut_assets.ledger.writes import to_native
@@ -23,6 +25,7 @@ from torghut_assets.ledger.writes import to_native
 MAX_KEYS = 20
 MIN_FOLDS = 3
 SCHEDULER_ROLE = "autonomous_scheduler"
+AUDIT_CHECK = "audit_rows_complete"
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,17 @@ class Finding:
     severity: str = "ERROR"
     detail: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def verdict(self) -> str:
+        """`pass`, `warn` (not passed, severity WARN: a warning, never paged) or `fail`."""
+        if self.passed:
+            return "pass"
+        return "warn" if self.severity == "WARN" else "fail"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "check": self.check,
+            "verdict": self.verdict,
             "passed": self.passed,
             "examined": self.examined,
             "failing": self.failing,
@@ -54,6 +65,13 @@ def finding_from(
     if examined == 0:
         detail.setdefault("problem", "nothing to examine: the producer did not run in the lookback")
     return Finding(check, passed, examined, len(failing), tuple(failing[:MAX_KEYS]), severity, detail)
+
+
+def nothing_to_compare(check: str, reason: str, examined: int = 0, **detail: Any) -> Finding:
+    """A check that had nothing to compare (an empty lookback, a venue that cannot be read or listed):
+    a warning whose key is the reason. Not passed, so the UI shows a warning and the report is not ok;
+    severity WARN, so it pages nobody and blocks nothing. Unknown is never reported as fine."""
+    return Finding(check, False, examined, 0, (reason,), "WARN", {"warning": reason, **detail})
 
 
 def _in_lookback(table: sa.Table, since: dt.datetime, until: dt.datetime) -> sa.ColumnElement[bool]:
@@ -79,7 +97,7 @@ def window_coverage(
     missing = [
         f"{lane}/{start.isoformat()}" for lane, start in expected if (lane, as_utc(start)) not in present
     ]
-    return finding_from("window_run_coverage", len(expected), missing)
+    return finding_from("window_run_coverage", len(expected), missing, severity="WARN")
 
 
 def research_chain(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
@@ -208,6 +226,10 @@ def route_provenance(conn: Connection, since: dt.datetime, until: dt.datetime) -
         ),
     )
     seen, bad_rows = conn.execute(sa.select(sa.func.count(), _count_if(bad)).where(window)).one()
+    if seen == 0:
+        return nothing_to_compare(
+            "execution_route_provenance", "no executions in the lookback: no route to check"
+        )
     failing = (
         list(conn.execute(sa.select(table.c.client_order_id).where(window, bad)).scalars())
         if bad_rows
@@ -220,8 +242,22 @@ def route_provenance(conn: Connection, since: dt.datetime, until: dt.datetime) -
         len(failing),
         tuple(str(k) for k in failing[:MAX_KEYS]),
         "ERROR",
-        {"note": "no executions in the lookback"} if seen == 0 else {},
     )
+
+
+def audit_rows(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:
+    """Every promotion decision, research run, gate evaluation and rollback/halt incident of the
+    lookback carries what makes it auditable (`table_contracts.audit_rules`); each broken rule is one
+    key naming the row. No such row at all is a warning, not a pass."""
+    examined, failing = audit_rules.unauditable_rows(conn, since, until)
+    total = sum(examined.values())
+    if total == 0:
+        return nothing_to_compare(
+            AUDIT_CHECK,
+            "no research run, promotion, gate evaluation or incident in the lookback: nothing to audit",
+            examined_by_table=examined,
+        )
+    return finding_from(AUDIT_CHECK, total, failing, examined_by_table=examined)
 
 
 def row_floors(

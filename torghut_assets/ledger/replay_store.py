@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from torghut_assets.ledger import queries, schema
-from torghut_assets.ledger.writes import upsert_rows
+from torghut_assets.ledger.audit_rules import require_auditable
+from torghut_assets.ledger.writes import insert_rows
 
 
 def ingest_verdict(conn: Connection, lane: str, window_start: dt.datetime) -> dict[str, Any]:
@@ -22,5 +24,9 @@ def ingest_verdict(conn: Connection, lane: str, window_start: dt.datetime) -> di
 
 
 def record_deny(conn: Connection, row: dict[str, Any]) -> None:
-    """Store a replay's `deny` promotion row (idempotent by its id)."""
-    upsert_rows(conn, schema.research_promotions, [row])
+    """Append a replay's `deny` promotion row; a row with its id already there is left as it is
+    (`research_promotions` is append-only: nothing is ever rewritten)."""
+    require_auditable(schema.research_promotions.name, [row])  # UnauditableRow: nothing is written
+    promotions = schema.research_promotions
+    if conn.execute(sa.select(promotions.c.id).where(promotions.c.id == row["id"])).first() is None:
+        insert_rows(conn, promotions, [row])

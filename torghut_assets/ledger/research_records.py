@@ -187,10 +187,20 @@ def stress_rows(window: LaneWindow, candidate_id: str, results: Sequence[StressR
     ]
 
 
-def promotion_row(window: LaneWindow, run_id: str, decision: PromotionDecision) -> Row:
+def request_row_id(run_id: str, revision: int) -> str:
+    """The id of the window's promotion request at `revision`: the first request of a run keeps the id it
+    has always had (uuid5 of run id and run kind); a later revision adds its number, so a window that
+    returns to an earlier request appends a new row rather than colliding with the old one."""
+    if revision == 1:
+        return row_id("research_promotions", run_id, RUN_KIND)
+    return row_id("research_promotions", run_id, RUN_KIND, revision)
+
+
+def promotion_row(window: LaneWindow, run_id: str, decision: PromotionDecision, revision: int = 1) -> Row:
     return {
         **_common(window),
-        "id": row_id("research_promotions", run_id, RUN_KIND),
+        "id": request_row_id(run_id, revision),
+        "revision": revision,
         "run_id": run_id,
         "candidate_id": decision.candidate_id,
         "requested_mode": decision.requested_mode,

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from torghut_assets.domain.evidence import sha256_hex
 from torghut_assets.domain.promotion_rules import SafetyState
 from torghut_assets.ledger import schema
+from torghut_assets.ledger.audit_rules import require_auditable
 from torghut_assets.ledger.queries import as_utc
 
 Row = dict[str, Any]
@@ -85,6 +86,7 @@ def incident_row(
 
 
 def insert_incident(conn: Connection, row: Mapping[str, Any]) -> None:
+    require_auditable(schema.rollback_incidents.name, [row])  # UnauditableRow: nothing is written
     conn.execute(schema.rollback_incidents.insert().values(**row))
 
 

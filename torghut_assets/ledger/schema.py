@@ -257,6 +257,8 @@ research_runs = sa.Table(
     sa.Column("artifact_refs", JSON),
     _created_at(),
     sa.Column("lane_catalog_checksum", sa.String(64)),
+    # Why a `failed` run failed (the exception of the research step, as the failure hook saw it).
+    sa.Column("error", sa.Text),
     sa.UniqueConstraint("lane", "window_start", "window_end", "run_kind"),
 )
 
@@ -348,12 +350,25 @@ research_promotions = sa.Table(
     sa.Column("run_id", sa.String(64)),
     *_lane_window(),
     _created_at(),
+    # Append-only: the window's own requests form a stream per lane window, 1, 2, 3, ...; a re-run that
+    # requests something else appends the next revision, and the latest revision is the current request
+    # (other writers' rows are single events and keep 1).
+    sa.Column("revision", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint(
         "(approve_reason IS NULL) <> (deny_reason IS NULL)", name="exactly_one_of_approve_or_deny_reason"
     ),
     sa.Index(None, "candidate_id"),
     sa.Index(None, "run_id"),
     sa.Index(None, "lane", "window_start"),
+    sa.Index(
+        "uq_research_promotions_request_revision",
+        "lane",
+        "window_start",
+        "revision",
+        unique=True,
+        postgresql_where=sa.text("approver_role = 'autonomous_scheduler'"),
+        sqlite_where=sa.text("approver_role = 'autonomous_scheduler'"),
+    ),
 )
 
 llm_decision_reviews = sa.Table(
@@ -483,11 +498,6 @@ approval_overrides = sa.Table(
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),  # never the token itself
     sa.Column("revoked_at", TS),
-    # Spent by its first presentation to promotion_job: that promotion decision, and its outcome
-    # (`allow` / `deny`; single use means single presentation).
-    sa.Column("used_at", TS),
-    sa.Column("used_by_promotion_id", UUID),
-    sa.Column("used_outcome", sa.String(8)),
     # How it was signed (hmac_v1 dev / ed25519_v2), where it was minted (cli, launchpad_dev, ...), and for
     # an Ed25519 approval the signing key's id and the sha256 of the approvers file that verified it.
     sa.Column("scheme", sa.String(16)),
@@ -496,6 +506,36 @@ approval_overrides = sa.Table(
     sa.Column("approvers_checksum", sa.String(64)),
     _created_at(),
     sa.Index(None, "candidate_id"),
+)
+
+# The end of an approval's life, appended (never an update of `approval_overrides`): spent by its first
+# presentation to promotion_job (that promotion decision and its outcome, `allow` / `deny`; single use
+# means single presentation), or `revoked` before any use. The unique `override_id` is the single-use
+# guarantee: of two promotions presenting the same approval at once, the second insert fails.
+approval_uses = sa.Table(
+    "approval_uses",
+    metadata,
+    _id(),
+    sa.Column("override_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("used_by_promotion_id", UUID),
+    sa.Column("used_outcome", sa.String(8), nullable=False),
+    sa.Column("used_at", TS, nullable=False),
+    _created_at(),
+)
+
+# A candidate's lifecycle in its lane (champion/active, demoted/standby, paused), appended by promotion,
+# rollback and auto-freeze: revision 1, 2, 3, ... per candidate, the latest is current.
+# `research_candidates.lifecycle_*` keep the state the research run wrote (challenger/evaluated).
+candidate_lifecycle_events = sa.Table(
+    "candidate_lifecycle_events",
+    metadata,
+    _id(),
+    sa.Column("candidate_id", sa.String(64), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("lifecycle_role", sa.String(16), nullable=False),
+    sa.Column("lifecycle_status", sa.String(16), nullable=False),
+    _created_at(),
+    sa.UniqueConstraint("candidate_id", "revision"),
 )
 
 rollback_incidents = sa.Table(

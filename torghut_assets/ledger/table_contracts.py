@@ -12,6 +12,9 @@ else is generated from these declarations, in the manner of PUDL's table metadat
   disagree, and `python -m torghut_assets.ledger.table_contracts` rewrites the files that do;
 - the logical foreign keys the nightly reconciliation resolves (`reconciled_links`, the references
   declared `reconciled=True`);
+- what makes a row auditable (`audit_rules`: the rules declared `audit=True`, here and for the two
+  governance tables `gate_evaluations` and `rollback_incidents`), which every writer enforces and the
+  nightly `audit_rows_complete` check judges (`ledger/audit_rules.py`);
 - the data dictionary `docs/data-dictionary.md` (`render_data_dictionary`).
 
 Column names are exactly those of `ledger/schema.py`; tests keep both in step (every contract column
@@ -64,11 +67,14 @@ DICTIONARY_PATH = Path("docs") / "data-dictionary.md"
 class Rule:
     """One value rule. `at_rest`: also an expectation of the table's nightly great-expectations suite
     (`why` becomes its `meta.why`). `severity`: a `warn` violation is reported without failing the
-    blocking partition check (for values an outside system chooses, such as a broker's order status)."""
+    blocking partition check (for values an outside system chooses, such as a broker's order status).
+    `audit`: part of what makes the row auditable (`audit_rules`): a writer refuses a row breaking it,
+    and the nightly `audit_rows_complete` check names every stored row that does."""
 
     at_rest: bool = False
     why: str | None = None
     severity: Severity = "error"
+    audit: bool = False
 
     @property
     def name(self) -> str:
@@ -121,6 +127,41 @@ class NotNull(ColumnRule):
                 "parameter": self.when[1],
             }
         return "expect_column_values_to_not_be_null", kwargs
+
+
+@dataclass(frozen=True)
+class NotEmpty(ColumnRule):
+    """Says something: no blank text, no empty JSON object or array, no blank text in an array; NULL
+    fails too unless `nullable` (then NULL passes, as it does every other value rule). With
+    `when=(column, value)` it applies only to rows where that column holds that value. No
+    great-expectations form: the nightly `audit_rows_complete` check judges it instead."""
+
+    nullable: bool = False
+    when: tuple[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return "not_empty"
+
+    def describe(self) -> str:
+        text = "not empty when present" if self.nullable else "not empty"
+        return text if self.when is None else f"{text} when `{self.when[0]}` = {_literal(self.when[1])}"
+
+    def violated(self, value: Any, row: Mapping[str, Any]) -> bool:
+        if self.when is not None and row.get(self.when[0]) != self.when[1]:
+            return False
+        if value is None:
+            return not self.nullable
+        return self.bad(value)
+
+    def bad(self, value: Any) -> bool:
+        if isinstance(value, str):
+            return not value.strip()
+        if isinstance(value, Mapping):
+            return not value
+        if isinstance(value, list | tuple):
+            return not value or any(isinstance(item, str) and not item.strip() for item in value)
+        return False
 
 
 @dataclass(frozen=True)
@@ -930,6 +971,11 @@ LLM_DECISION_REVIEWS = TableContract(
     ),
 )
 
+SKIP_REASON_WHY = "a skipped window names why it was skipped"
+SKIP_ARTIFACT_WHY = "a skipped run references the artifact that explains the skip"
+REPORT_ARTIFACT_WHY = "a passed run references its evaluation report"
+DECISION_REASON_WHY = "the reason a decision was allowed or denied is stated, not blank"
+
 RESEARCH_RUNS = TableContract(
     table="research_runs",
     meaning="The research run of one lane window: what it was computed from, with which code and settings.",
@@ -950,7 +996,9 @@ RESEARCH_RUNS = TableContract(
         col("run_kind", "`lane_window` for a window's own run.", NOT_NULL),
         col(
             "status",
-            "`running` → `passed` | `failed` | `skipped` (empty window); later `rejected` / `rolled_back`.",
+            "`running` (opened, its chain not committed) → `passed` (the whole chain committed in one "
+            "transaction) | `failed` (the research step raised; see `error`) | `skipped` (empty window); "
+            "later `rejected` / `rolled_back`.",
             NOT_NULL,
             OneOf(RUN_STATUSES, at_rest=True),
         ),
@@ -992,12 +1040,25 @@ RESEARCH_RUNS = TableContract(
                 at_rest=True,
                 why="a skipped window without a reason is indistinguishable from a silently dropped one",
             ),
+            NotEmpty(when=("status", "skipped"), audit=True, why=SKIP_REASON_WHY),
         ),
         col("policy_checksum", "sha256 of the promotion policy in force.", sha256()),
         col("artifact_manifest_hash", "sha256 of `artifact_refs`.", sha256()),
-        col("artifact_refs", "Content-addressed artifacts of the run (kind, path, sha256).", JSON_ARRAY),
+        col(
+            "artifact_refs",
+            "Content-addressed artifacts of the run (kind, path, sha256).",
+            JSON_ARRAY,
+            NotEmpty(when=("status", "skipped"), audit=True, why=SKIP_ARTIFACT_WHY),
+            NotEmpty(when=("status", "passed"), audit=True, why=REPORT_ARTIFACT_WHY),
+        ),
         _created_at("The row's logical time: the window end."),
         col("lane_catalog_checksum", "sha256 of the lane catalog that configured the lane.", sha256()),
+        col(
+            "error",
+            "Why a `failed` run failed: the research step's exception (type and message), as the failure "
+            "hook recorded it; NULL on a run that did not fail.",
+            NotNull(when=("status", "failed")),
+        ),
     ),
     rules=(NotBefore("window_end", "window_start", or_equal=False), NotBefore("dataset_to", "dataset_from")),
 )
@@ -1029,10 +1090,17 @@ RESEARCH_CANDIDATES = TableContract(
         col("symbols_covered", "Symbols with signals in the run's data.", NOT_NULL, NON_NEGATIVE),
         col("universe_definition", "The symbol universe (source and symbols).", JSON_OBJECT),
         col("promotion_target", "Mode the candidate would be promoted to.", OneOf(TARGET_MODES)),
-        col("lifecycle_role", "Role in the lane.", NOT_NULL, OneOf(("challenger", "champion", "demoted"))),
+        col(
+            "lifecycle_role",
+            "Role in the lane as the research run wrote it (`challenger`); never updated: the current role "
+            "is the candidate's latest `candidate_lifecycle_events` row.",
+            NOT_NULL,
+            OneOf(("challenger", "champion", "demoted")),
+        ),
         col(
             "lifecycle_status",
-            "Status in that role.",
+            "Status in that role as the research run wrote it (`evaluated`); the current status is the "
+            "candidate's latest `candidate_lifecycle_events` row.",
             NOT_NULL,
             OneOf(("evaluated", "active", "standby", "paused")),
         ),
@@ -1122,30 +1190,47 @@ RESEARCH_PROMOTIONS = TableContract(
     table="research_promotions",
     meaning=(
         "A promotion decision on a candidate: the window's own request (approver role "
-        f"`{SCHEDULER_ROLE}`), and the promotion, rollback and replay jobs' decisions, demotions and denials."
+        f"`{SCHEDULER_ROLE}`), and the promotion, rollback and replay jobs' decisions, demotions and "
+        "denials. Append-only: no row is ever updated or deleted."
     ),
     asset="research_promotions",
     noun="promotion",
-    natural_key=NaturalKey(("run_id",), scope=("approver_role", SCHEDULER_ROLE)),
+    natural_key=NaturalKey(("lane", "window_start", "revision"), scope=("approver_role", SCHEDULER_ROLE)),
+    row_label="run_id",
     columns=(
-        _id("run_id, run kind for the window's own request; other writers use their own keys"),
+        _id(
+            "for the window's own request run_id, run kind and, from the second revision, the revision; "
+            "other writers use their own keys"
+        ),
         col("candidate_id", "The candidate decided on (the run id on a replay denial).", NOT_NULL),
         col("requested_mode", "Stage requested.", OneOf(STAGES)),
         col("approved_mode", "Stage approved; NULL when not allowed.", OneOf(STAGES)),
         col("approver", "Who decided (`torghut_assets`, `torghut_gates`, a person)."),
         col("approver_role", "The decider's role; tells the writers apart."),
         col(
-            "approve_reason", "Canonical JSON of the decision when allowed (exactly one of the two reasons)."
+            "approve_reason",
+            "Canonical JSON of the decision when allowed (exactly one of the two reasons).",
+            NotEmpty(nullable=True, audit=True, why=DECISION_REASON_WHY),
         ),
-        col("deny_reason", "Canonical JSON of the decision when not allowed."),
+        col(
+            "deny_reason",
+            "Canonical JSON of the decision when not allowed.",
+            NotEmpty(nullable=True, audit=True, why=DECISION_REASON_WHY),
+        ),
         col("paper_candidate_patch_ref", "Reference of the paper configuration patch applied."),
         _ts("effective_time", "When an allowed decision takes effect."),
         col("decision_action", "What was decided.", NOT_NULL, OneOf(("hold", "promote", "deny", "demote"))),
         col(
             "decision_rationale",
             "`promoted:` / `promotion_blocked_or_held:` / `demoted:` and the reason codes.",
+            NotEmpty(audit=True, why="a decision says why, in words a reviewer reads"),
         ),
-        col("evidence_bundle", "The evidence the decision was made on.", JSON_OBJECT),
+        col(
+            "evidence_bundle",
+            "The evidence the decision was made on.",
+            JSON_OBJECT,
+            NotEmpty(audit=True, why="a decision carries the evidence it was made on"),
+        ),
         col("recommendation_trace_id", "Trace id of the gate report behind the decision."),
         col("successor_candidate_id", "For a demotion, the candidate that replaced it.", ref=_CANDIDATE),
         col(
@@ -1168,6 +1253,13 @@ RESEARCH_PROMOTIONS = TableContract(
         *_lane(),
         _created_at(
             "The row's logical time: the window end for the window's own request, else the decision time."
+        ),
+        col(
+            "revision",
+            "The window's own requests in order, 1, 2, 3, ...: a re-run that requests something else "
+            "appends the next revision, and the latest is the current request. 1 on other writers' rows.",
+            NOT_NULL,
+            Range(min=1),
         ),
     ),
 )
@@ -1218,6 +1310,79 @@ def reconciled_links() -> tuple[Link, ...]:
         for column, ref in c.references
         if ref.reconciled
     )
+
+
+# --- auditable rows --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditRules:
+    """What makes a row of `table` auditable: the column rules every writer enforces before it writes
+    and the nightly `audit_rows_complete` check judges over its lookback (`ledger/audit_rules.py`).
+    `time_column` places a row in the lookback; `label_columns` name it in findings."""
+
+    table: str
+    time_column: str
+    label_columns: tuple[str, ...]
+    rules: tuple[tuple[str, ColumnRule], ...]
+
+
+GATE_EVALUATIONS_AUDIT = AuditRules(
+    table="gate_evaluations",
+    time_column="created_at",
+    label_columns=("id", "candidate_id"),
+    rules=(
+        (
+            "reasons",
+            NotEmpty(when=("promotion_allowed", False), audit=True, why="a denial names the gates' reasons"),
+        ),
+        ("gates", NotEmpty(audit=True, why="every gate's result is the evaluation's evidence")),
+        ("report_json", NotEmpty(audit=True, why="the full gate report the decision was judged on")),
+    ),
+)
+ROLLBACK_INCIDENTS_AUDIT = AuditRules(
+    table="rollback_incidents",
+    time_column="created_at",
+    label_columns=("id", "lane"),
+    rules=(
+        ("reasons", NotEmpty(audit=True, why="a rollback or halt names its trigger and reasons")),
+        ("trigger", NotEmpty(audit=True, why="what started it (manual, drift, live re-evaluation)")),
+        ("actor", NotEmpty(audit=True, why="who or what is accountable for it")),
+        ("before_state", NotEmpty(audit=True, why="the lane as it was")),
+        ("after_state", NotEmpty(audit=True, why="the lane as it was left")),
+        ("evidence_refs", NotEmpty(audit=True, why="the transition and gate evaluation it rests on")),
+        (
+            "evidence_hash",
+            Pattern(
+                SHA256_REGEX, label="sha256_hex", audit=True, why="the sha256 the evidence chain repeats"
+            ),
+        ),
+    ),
+)
+
+
+def _audited(contract: TableContract, *, time_column: str, label_columns: tuple[str, ...]) -> AuditRules:
+    rules = tuple(
+        (column, rule) for column, rule in contract.all_rules() if rule.audit and isinstance(rule, ColumnRule)
+    )
+    return AuditRules(contract.table, time_column, label_columns, rules)
+
+
+def audit_rules() -> tuple[AuditRules, ...]:
+    """Per audited table, what makes its rows auditable: the `audit` rules of the `research_runs` and
+    `research_promotions` contracts (a promotion decided today may be about an older window, so its
+    lookback is its decision time), then the governance tables' own."""
+    return (
+        _audited(RESEARCH_RUNS, time_column="window_start", label_columns=("run_id",)),
+        _audited(RESEARCH_PROMOTIONS, time_column="created_at", label_columns=("id", "run_id")),
+        GATE_EVALUATIONS_AUDIT,
+        ROLLBACK_INCIDENTS_AUDIT,
+    )
+
+
+def audit_rules_for(table: str) -> AuditRules | None:
+    """The table's audit rules, or None when the table has none."""
+    return next((a for a in audit_rules() if a.table == table), None)
 
 
 # --- great-expectations suites ---------------------------------------------------------------------------
@@ -1285,7 +1450,13 @@ def _cell(text: str) -> str:
 def _rule_text(rule: Rule) -> str:
     text = rule.describe()
     notes = [
-        n for n in ("at rest" if rule.at_rest else None, "warn" if rule.severity == "warn" else None) if n
+        n
+        for n in (
+            "at rest" if rule.at_rest else None,
+            "audit" if rule.audit else None,
+            "warn" if rule.severity == "warn" else None,
+        )
+        if n
     ]
     return f"{text} ({', '.join(notes)})" if notes else text
 
@@ -1347,7 +1518,30 @@ def render_data_dictionary() -> str:
     ]
     for c in CONTRACTS:
         lines += _render_table(c)
+    lines += _render_audit_rules()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _render_audit_rules() -> list[str]:
+    lines = [
+        "## Auditable rows",
+        "",
+        "What every row of these tables must carry to be auditable (rules marked *audit* above, and the",
+        "governance tables' own). Every writer refuses a row that breaks one, and the nightly",
+        "`audit_rows_complete` check names each stored row of its lookback that does",
+        "(docs/reconciliation.md).",
+        "",
+        "| Table | In the lookback by | Named by | Column | Rule | Why |",
+        "|---|---|---|---|---|---|",
+    ]
+    for audit in audit_rules():
+        named = ", ".join(f"`{c}`" for c in audit.label_columns)
+        for column, rule in audit.rules:
+            lines.append(
+                f"| `{audit.table}` | `{audit.time_column}` | {named} | `{column}` "
+                f"| {_cell(rule.describe())} | {_cell(rule.why or '')} |"
+            )
+    return [*lines, ""]
 
 
 # --- regeneration ----------------------------------------------------------------------------------------

@@ -91,14 +91,12 @@ def replace_lane_window(
     lane: str,
     window_start: dt.datetime,
     rows: Iterable[Row],
-    scope: sa.ColumnElement[bool] | None = None,
 ) -> int:
     """Make the partition's rows exactly `rows`: upsert them by id, delete the ones no longer produced.
 
     Upserting (rather than delete-then-insert) keeps foreign keys pointing at unchanged rows intact, so
-    re-running an upstream asset does not null out or cascade-delete its downstream rows. `scope`
-    limits which existing rows the writer owns (e.g. replay deny events in `research_promotions` are
-    not the promotion asset's to delete).
+    re-running an upstream asset does not null out or cascade-delete its downstream rows. Only for the
+    lane window's computed partitions: an append-only audit table (docs/ledger.md) is never replaced.
     """
     start_column = table.c[LANE_WINDOW_TABLES[table.name]]
     materialized = list(rows)
@@ -109,13 +107,23 @@ def replace_lane_window(
             )
     keep = {str(row["id"]) for row in materialized}
     partition = sa.and_(table.c.lane == lane, start_column == to_native(window_start))
-    if scope is not None:
-        partition = sa.and_(partition, scope)
     existing = {str(i) for i in conn.execute(sa.select(table.c.id).where(partition)).scalars()}
     stale = sorted(existing - keep)
     for chunk_start in range(0, len(stale), 500):
         conn.execute(sa.delete(table).where(table.c.id.in_(stale[chunk_start : chunk_start + 500])))
     _upsert(conn, table, materialized)
+    return len(materialized)
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[Row]) -> int:
+    """Plain INSERT, values normalized as every write here normalizes them: for append-only tables, whose
+    rows are never updated (a duplicate id is an error, not a rewrite)."""
+    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    materialized = [
+        {k: canonical_value(v) if k in json_columns else to_native(v) for k, v in row.items()} for row in rows
+    ]
+    for row in materialized:
+        conn.execute(sa.insert(table).values(**row))
     return len(materialized)
 
 

@@ -13,7 +13,8 @@ materialization says which account the equity came from (`equity_source`: `alpac
 Reconciliation (`positions_match_broker`): Alpaca's positions must equal, symbol by symbol, the ledger's
 net filled quantity of every execution Alpaca placed (`POSITION_ADAPTERS`) for the account label bound to
 it (positions are per account: another label's fills are not on that account). A position report that
-cannot be read fails the check: unknown is not flat.
+cannot be read fails the check: unknown is not flat. Without a broker account there is nothing to
+compare: a warning saying so, never a pass.
 """
 
 from __future__ import annotations
@@ -149,14 +150,10 @@ def positions_finding(ledger: LedgerPort, broker: AccountBrokerPort) -> rec.Find
     """`positions_match_broker`: the broker's positions against the ledger's fills on its account."""
     venue = broker.alpaca_venue()
     if venue is None:
-        return rec.Finding(
+        return rec.nothing_to_compare(
             POSITIONS_CHECK,
-            True,
-            0,
-            0,
-            (),
-            "WARN",
-            {"note": "no broker account configured: the simulated account's positions are the ledger's"},
+            "no broker account configured: the simulated account's positions are the ledger's own, "
+            "nothing to compare them with",
         )
     try:
         held = {p.symbol: p.qty for p in venue.positions()}

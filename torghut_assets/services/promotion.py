@@ -12,9 +12,10 @@ An approval token (`tav2.…`, signed by an approver's own Ed25519 key; or, in `
 approval id, approver, role, source, signing key id and approvers-file checksum — never the token.
 
 Single use means single presentation: an approval that verifies is spent by the promotion decision it
-accompanies whether that promotion is allowed or denied (`approval_overrides.used_by_promotion_id` /
-`used_outcome`); presented again, it is refused `approval_replayed`, naming that promotion and its
-outcome. A denied promotion needs a fresh approval. A token that fails verification is not spent.
+accompanies whether that promotion is allowed or denied (an appended `approval_uses` row:
+`used_by_promotion_id`, `used_outcome`); presented again, it is refused `approval_replayed`, naming that
+promotion and its outcome. A denied promotion needs a fresh approval. A token that fails verification is
+not spent.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from torghut_assets.domain.gates import GateReport
 from torghut_assets.domain.lane_rollout import LaneRollout
 from torghut_assets.domain.promotion_rules import PromotionOutcome, decide_promotion
 from torghut_assets.domain.stages import Stage, auto_freeze, caps_for
-from torghut_assets.ledger import promotion_records, rollout_store
+from torghut_assets.ledger import approval_store, promotion_records, rollout_store
 from torghut_assets.ledger.artifacts import ArtifactStore
 from torghut_assets.ledger.evidence_log import append_entry
 from torghut_assets.services import approvals as approval_service
@@ -152,9 +152,21 @@ def record_decision(
         judged.artifacts["paper_candidate_patch"] = patch.path
     promotion = _promotion_row(judged, outcome, gate_row, spend, lane_now)
     promotion_records.insert_promotion(conn, promotion)
-    transition_row = _advance(conn, judged, outcome, promotion, lane_now, seq) if outcome.allowed else None
+    transition_row, demotion = (
+        _advance(conn, judged, outcome, promotion, lane_now, seq) if outcome.allowed else (None, None)
+    )
     newly_frozen = _freeze_or_thaw(conn, judged, outcome)
-    _chain(conn, ctx, gate_row, promotion, transition_row, newly_frozen, now)
+    _chain(
+        conn,
+        ctx,
+        gate_row,
+        promotion,
+        transition_row,
+        newly_frozen,
+        now,
+        demotion=demotion,
+        approval_use=_approval_use(judged, outcome, spend, promotion),
+    )
     return PromotionResult(
         outcome=outcome,
         report=judged.report,
@@ -233,8 +245,9 @@ def _advance(
     promotion: Row,
     lane_now: LaneRollout,
     seq: int,
-) -> Row:
-    """The rollout transition, the new champion's lifecycle, and the demotion of the one it replaces."""
+) -> tuple[Row, Row | None]:
+    """The rollout transition, the new champion's lifecycle, and the demotion row of the one it replaces
+    (None when it replaces none)."""
     ctx, request, now = judged.ctx, judged.request, judged.now
     previous = lane_now.active
     transition = lane_now.advance(
@@ -255,21 +268,20 @@ def _advance(
     )
     promotion_records.set_lifecycle(conn, ctx.candidate_id, role="champion", status="active")
     if previous is None or previous.candidate_id == ctx.candidate_id:
-        return row
+        return row, None
     demoted = promotion_records.candidate_rows(conn, [previous.candidate_id]).get(previous.candidate_id)
-    if demoted is not None:
-        promotion_records.set_lifecycle(conn, previous.candidate_id, role="demoted", status="standby")
-        promotion_records.insert_promotion(
-            conn,
-            promotion_records.demotion_row(
-                demoted=demoted,
-                successor_id=ctx.candidate_id,
-                reason=f"replaced_by:{ctx.candidate_id}",
-                at=now,
-                promotion=promotion,
-            ),
-        )
-    return row
+    if demoted is None:
+        return row, None
+    promotion_records.set_lifecycle(conn, previous.candidate_id, role="demoted", status="standby")
+    demotion = promotion_records.demotion_row(
+        demoted=demoted,
+        successor_id=ctx.candidate_id,
+        reason=f"replaced_by:{ctx.candidate_id}",
+        at=now,
+        promotion=promotion,
+    )
+    promotion_records.insert_promotion(conn, demotion)
+    return row, demotion
 
 
 def _freeze_or_thaw(conn: Connection, judged: JudgedPromotion, outcome: PromotionOutcome) -> bool:
@@ -303,6 +315,33 @@ def _configmap_patch(ctx: CandidateContext) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _approval_use(
+    judged: JudgedPromotion, outcome: PromotionOutcome, spend: Spend, promotion: Row
+) -> Row | None:
+    """The public, non-replayable record of the approval this decision spent, for the evidence chain:
+    who approved what (the signed approval's public record and the approver's signature over it), which
+    approvers file judged it, and the decision that spent it. Never the token (only its sha256)."""
+    presented, token = judged.presented, judged.request.approval_token
+    if spend.spent is None or presented is None or token is None:
+        return None
+    signed = presented.signed
+    return {
+        "approval_id": spend.spent,
+        "scheme": approvals.SCHEME_HMAC if signed is None else approvals.SCHEME_ED25519,
+        "record": None if signed is None else signed.record(),
+        "record_signature": None if signed is None else signed.record_signature,
+        "approvers_checksum": presented.approvers_checksum,
+        "token_sha256": approval_store.token_digest(token.strip()),
+        "promotion_id": promotion["id"],
+        "candidate_id": judged.ctx.candidate_id,
+        "target_stage": judged.stage.value,
+        "outcome": approvals.ApprovalUseOutcome.ALLOWED
+        if outcome.allowed
+        else approvals.ApprovalUseOutcome.DENIED,
+        "used_at": judged.now,
+    }
+
+
 def _chain(
     conn: Connection,
     ctx: CandidateContext,
@@ -311,9 +350,14 @@ def _chain(
     transition: Row | None,
     newly_frozen: bool,
     now: dt.datetime,
+    *,
+    demotion: Row | None = None,
+    approval_use: Row | None = None,
 ) -> None:
-    """Evidence-chain entries, last in the transaction (the chain lock is held until commit)."""
+    """Evidence-chain entries, last in the transaction (the chain lock is held until commit): the gate
+    evaluation, the decision, the approval it spent, the transition and the demotion it caused."""
     lane, start = ctx.window.lane, ctx.window.start.to_pydatetime()
+    subjects: dict[str, str] = {}
     entries: list[tuple[str, Row]] = [
         (
             "gate_evaluation",
@@ -321,8 +365,14 @@ def _chain(
         ),
         ("promotion_decision", {k: v for k, v in promotion.items() if k != "created_at"}),
     ]
+    if approval_use is not None:
+        entries.append(("approval_use", approval_use))
+        subjects["approval_use"] = str(approval_use["approval_id"])
     if transition is not None:
         entries.append(("rollout_transition", {k: v for k, v in transition.items() if k != "created_at"}))
+    if demotion is not None:
+        entries.append(("promotion_demotion", {k: v for k, v in demotion.items() if k != "created_at"}))
+        subjects["promotion_demotion"] = str(demotion["candidate_id"])
     if newly_frozen:
         entries.append(
             ("candidate_frozen", {"candidate_id": ctx.candidate_id, "at": now, "reason": "auto_freeze"})
@@ -331,7 +381,7 @@ def _chain(
         append_entry(
             conn,
             entry_kind=kind,
-            subject=ctx.candidate_id,
+            subject=subjects.get(kind, ctx.candidate_id),
             content=content,
             lane=lane,
             window_start=start,

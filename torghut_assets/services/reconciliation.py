@@ -1,9 +1,11 @@
-"""Nightly reconciliation: the artifact chain, the evidence log, a replay sample, the broker's record of
-each execution and its positions, checked over a lookback and written as a report.
+"""Nightly reconciliation: the artifact chain, the evidence log, what makes each audit row auditable, a
+replay sample, the broker's record of each execution, the venues' own list of their orders, and the
+positions, checked over a lookback and written as a report.
 
 Why a use case: the checks fail closed (a check with nothing to examine fails, an unverifiable broker
-record fails) and the report lists every lane window's status, so a gap is visible even when a check is
-green; the Dagster asset, its checks and its pages only render what this returns.
+record fails; where nothing to compare can be honest, it is a warning naming why, never a pass) and the
+report lists every lane window's status, so a gap is visible even when a check is green; the Dagster
+asset, its checks and its pages only render what this returns.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from torghut_assets.domain.alerts import Alert, reconciliation_alert
 from torghut_assets.domain.lanes import LANES, LaneWindow
 from torghut_assets.domain.markdown import markdown_table
 from torghut_assets.domain.market_calendar import market_minutes
-from torghut_assets.domain.orders import ExecutionVenue, OrderLookupVenue, OrderReport, VenueError
+from torghut_assets.domain.orders import (
+    ExecutionVenue,
+    OrderListingVenue,
+    OrderLookupVenue,
+    OrderReport,
+    VenueError,
+)
 from torghut_assets.domain.routing import Venue
 from torghut_assets.domain.strategy_interface import StrategyLoadError, StrategyRunError
 from torghut_assets.ledger import broker_records, records
@@ -31,6 +39,7 @@ from torghut_assets.ledger.evidence_log import verify_chain
 from torghut_assets.ledger.quality import SuiteResult, run_suites
 from torghut_assets.ledger.queries import as_utc
 from torghut_assets.services.broker_account import AccountBrokerPort, BrokerAccountVenue, positions_finding
+from torghut_assets.services.chain_head import HeadPublication, publish_chain_head
 from torghut_assets.services.ports import LedgerPort, MarketDataPort, ResearchSettingsPort, VenuePort
 from torghut_assets.services.replay import replay_in_scope
 from torghut_assets.services.window_orders import order_request
@@ -40,6 +49,7 @@ REPORT_KIND = "reconciliation/report"
 # Checks whose failure is a warning in the UI and never pages.
 SOFT_CHECKS = frozenset({"window_run_coverage"})
 BROKER_CHECK = "executions_match_broker"
+VENUE_ORDERS_CHECK = "venue_orders_known"
 REPLAY_CHECK = "replay_sample_matches"
 EVIDENCE_CHECK = "evidence_chain_verifies"
 
@@ -87,10 +97,19 @@ class NightlyReport:
     json_ref: ArtifactRef
     md_ref: ArtifactRef
     markdown: str
+    # The evidence chain's head as published tonight, outside the ledger (services/chain_head.py).
+    chain_head: HeadPublication | None = None
 
     @property
     def ok(self) -> bool:
+        """Everything verified: no failure and no warning (a warning is not a pass)."""
         return all(f.passed for f in self.findings) and all(q.success for q in self.quality)
+
+    @property
+    def verdict(self) -> str:
+        """`fail` when a check or suite failed, else `warn` when a check had nothing to compare, else
+        `pass`."""
+        return report_verdict(self.findings, self.quality)
 
     @property
     def data_docs_index(self) -> str | None:
@@ -168,7 +187,7 @@ def broker_finding(
     with ledger.engine.connect() as conn:
         rows = broker_records.executions_with_decisions(conn, since, until)
     if not rows:
-        return rec.Finding(BROKER_CHECK, True, 0, 0, (), "WARN", {"note": "no executions in the lookback"})
+        return rec.nothing_to_compare(BROKER_CHECK, "no executions in the lookback: nothing to compare")
     failing: list[str] = []
     by_window: dict[tuple[str, Any], list[Row]] = {}
     for row in rows:
@@ -183,6 +202,83 @@ def broker_finding(
             if problem is not None:
                 failing.append(problem)
     return rec.finding_from(BROKER_CHECK, len(rows), failing)
+
+
+def _venue_listing(
+    name: str, venue: ExecutionVenue, routed: int, since: pd.Timestamp, until: pd.Timestamp
+) -> tuple[list[OrderReport], str | None]:
+    """The venue's orders of the lookback, and why they are not evidence of "nothing unknown" (None:
+    they are)."""
+    if not isinstance(venue, OrderListingVenue):
+        return [], (
+            f"{name}: cannot list its orders in a time range; its {routed} execution(s) of the lookback were "
+            "read back by client order id only, so an order it holds that the ledger does not know is unseen"
+        )
+    try:
+        orders = venue.orders_between(since, until)
+    except VenueError as exc:
+        return [], f"{name}: orders unreadable ({exc.reason_code}): unknown is not 'none unknown'"
+    if orders:
+        return orders, None
+    note = (
+        " (a simulated venue keeps its book only in the process that placed the orders)"
+        if isinstance(venue, SimulatedVenue)
+        else ""
+    )
+    return [], f"{name}: lists no order submitted or filled in the lookback{note}"
+
+
+def _unknown_order(venue: str, order: OrderReport, decisions: set[str]) -> str:
+    known = (
+        "its decision is in the ledger, its execution row is not"
+        if order.client_order_id in decisions
+        else "no decision or execution in the ledger has this client order id"
+    )
+    return (
+        f"{order.client_order_id or '(no client order id)'}: {venue} order {order.order_id} "
+        f"({order.symbol} {order.side} {order.submitted_qty:g}, {order.status}): {known}"
+    )
+
+
+def venue_orders_finding(
+    ledger: LedgerPort, broker: VenuePort, since: pd.Timestamp, until: pd.Timestamp
+) -> rec.Finding:
+    """The venues' side: every order a venue lists as submitted or filled in [since, until) is known to
+    the ledger, matched by client order id against every execution (any window, any venue: a LEAN runner
+    may place on the same broker account). Each unknown order fails, named by its client order id. A
+    venue that cannot list a range, cannot be read or lists nothing is a warning with the reason."""
+    venues = broker.venues(pd.DataFrame())  # listing reads the venues' records, never the bars
+    with ledger.engine.connect() as conn:
+        routed = broker_records.executions_by_adapter(conn, since.to_pydatetime(), until.to_pydatetime())
+    listed: dict[str, list[OrderReport]] = {}
+    warnings: list[str] = []
+    for name, venue in sorted(venues.items()):
+        orders, warning = _venue_listing(name, venue, routed.get(name, 0), since, until)
+        listed[name] = orders
+        warnings += [warning] if warning else []
+    with ledger.engine.connect() as conn:
+        known = broker_records.known_client_order_ids(
+            conn, (o.client_order_id for orders in listed.values() for o in orders)
+        )
+    failing = [
+        _unknown_order(name, order, known["decisions"])
+        for name, orders in listed.items()
+        for order in orders
+        if order.client_order_id not in known["executions"]
+    ]
+    examined = sum(len(orders) for orders in listed.values())
+    detail: dict[str, Any] = {
+        "range": [since.isoformat(), until.isoformat()],
+        "listed_by_venue": {name: len(orders) for name, orders in listed.items()},
+        "executions_by_venue": routed,
+        "warnings": warnings,
+    }
+    if failing:
+        keys = (*failing, *(f"warning: {w}" for w in warnings))[: rec.MAX_KEYS]
+        return rec.Finding(VENUE_ORDERS_CHECK, False, examined, len(failing), keys, "ERROR", detail)
+    if warnings:
+        return rec.Finding(VENUE_ORDERS_CHECK, False, examined, 0, tuple(warnings), "WARN", detail)
+    return rec.Finding(VENUE_ORDERS_CHECK, True, examined, 0, (), "ERROR", detail)
 
 
 def replay_finding(
@@ -207,15 +303,16 @@ def replay_finding(
             continue
         failing += [f"{label}: {d.table}.{d.field}" for d in report.differences]
     if not normal:
-        return rec.Finding(REPLAY_CHECK, True, 0, 0, (), "WARN", {"note": "no normal run to replay"})
+        reason = "replay sample of 0: nothing replayed" if not sample else "no normal run in the lookback"
+        return rec.nothing_to_compare(REPLAY_CHECK, f"{reason}: nothing to compare")
     return rec.finding_from(REPLAY_CHECK, len(normal), failing)
 
 
 def _ledger_findings(
     ledger: LedgerPort, lanes: Sequence[str], since: pd.Timestamp, until: pd.Timestamp, hours: int
 ) -> tuple[list[rec.Finding], list[Row], rec.Finding, rec.Finding]:
-    """The set-based checks over the ledger alone (one read): chain, foreign keys, artifacts, evidence
-    log; plus the window statuses, the row floors and the route provenance."""
+    """The checks over the ledger alone (one read): chain, foreign keys, artifacts, auditable rows,
+    evidence log; plus the window statuses, the row floors and the route provenance."""
     expected, open_windows = expected_windows(lanes, until, hours)
     s, u = since.to_pydatetime(), until.to_pydatetime()
     with ledger.engine.connect() as conn:
@@ -224,6 +321,7 @@ def _ledger_findings(
             rec.research_chain(conn, s, u),
             rec.orphans(conn, s, u),
             rec.artifacts(conn, s, u),
+            rec.audit_rows(conn, s, u),
         ]
         chain = verify_chain(conn, recompute=live_recompute(conn))
         statuses = rec.window_status(conn, s, u)
@@ -263,6 +361,7 @@ def run_reconciliation(
     )
     findings.append(replay_finding(ledger, market_data, research, statuses, settings.replay_sample))
     findings += [provenance, broker_finding(ledger, market_data, broker, since, until)]
+    findings.append(venue_orders_finding(ledger, broker, since, until))
     findings += [positions_finding(ledger, broker), floors]
     return Reconciliation(findings, statuses)
 
@@ -292,13 +391,32 @@ def failed_check_alerts(
     return alerts
 
 
+def report_verdict(findings: Sequence[rec.Finding], quality: Sequence[SuiteResult]) -> str:
+    """`fail` when a check or suite failed, else `warn` when a check warned, else `pass`."""
+    verdicts = {f.verdict for f in findings} | {"pass" if q.success else "fail" for q in quality}
+    return next(v for v in ("fail", "warn", "pass") if v in verdicts or v == "pass")
+
+
+_VERDICT_TEXT = {"pass": "pass", "warn": "WARN", "fail": "FAIL"}
+
+
 def report_markdown(findings: Sequence[rec.Finding], windows: Sequence[Row]) -> str:
-    """The report as people read it: each check's verdict, then every lane window's status."""
+    """The report as people read it: each check's verdict (a warning's reason beside it), then every
+    lane window's status."""
     return (
         "# Reconciliation\n\n"
         + markdown_table(
-            ["check", "verdict", "examined", "failing"],
-            [(f.check, "pass" if f.passed else "FAIL", f.examined, f.failing) for f in findings],
+            ["check", "verdict", "examined", "failing", "warning"],
+            [
+                (
+                    f.check,
+                    _VERDICT_TEXT[f.verdict],
+                    f.examined,
+                    f.failing,
+                    "; ".join(f.keys) if f.verdict == "warn" else "",
+                )
+                for f in findings
+            ],
         )
         + "\n\n## Lane windows\n\n"
         + markdown_table(
@@ -331,13 +449,17 @@ def nightly_report(
     """Reconcile, run the great-expectations suites on the stored tables (Data Docs into
     `data_docs_dir`), and write the report as JSON and markdown artifacts."""
     findings, windows = run_reconciliation(ledger, market_data, research, settings, now, broker)
+    published = publish_chain_head(ledger, now=now.to_pydatetime())
+    findings.append(published.finding)
     quality = run_suites(database_url, docs_dir=data_docs_dir)
     report = {
         "schema_version": SCHEMA_VERSION,
         "checked_at": now,
         "lookback_hours": settings.lookback_hours,
         "ok": all(f.passed for f in findings) and all(q.success for q in quality),
+        "verdict": report_verdict(findings, quality),
         "checks": [f.as_dict() for f in findings],
+        "evidence_chain_head": published.head.as_dict(),
         "windows": windows,
         "quality": [
             {"suite": q.suite, "success": q.success, "evaluated": q.evaluated, "failed": q.failed}
@@ -347,4 +469,4 @@ def nightly_report(
     json_ref = ledger.artifacts.write_json(REPORT_KIND, report)
     markdown = report_markdown(findings, windows)
     md_ref = ledger.artifacts.write_text(REPORT_KIND, markdown, suffix=".md")
-    return NightlyReport(now, findings, windows, quality, json_ref, md_ref, markdown)
+    return NightlyReport(now, findings, windows, quality, json_ref, md_ref, markdown, published)

@@ -5,6 +5,11 @@ version, candidate hashes, evaluation report) must match exactly; metrics must m
 numeric(28,10) is the only rounding). Any difference is recorded as a `deny` row in
 `research_promotions` (approver role `replay_verifier`) naming the differing fields. The Dagster replay
 job, the nightly reconciliation's sample and `torghut-assets replay` all run this.
+
+Only what the window's research chain wrote is compared: its run, candidates, folds and stress rows, and
+its own promotion request (approver role `autonomous_scheduler`, for the run's id). Rows other jobs add
+to the window later (the promotion job's decisions and denials, rollback demotions, replay's own deny
+rows, a candidate's lifecycle columns) are not the window's output, so they never make a mismatch.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from torghut_assets.domain import research_evaluation as evaluation
 from torghut_assets.domain.evidence import canonical_json, canonical_value
 from torghut_assets.domain.lane_catalog import lane_candidates, lane_research_settings, lane_strategy
 from torghut_assets.domain.lanes import LaneWindow
+from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
 from torghut_assets.domain.research_evaluation import ResearchSettings
 from torghut_assets.domain.signal_frame import dataset_version
 from torghut_assets.domain.strategies import StrategySpec
@@ -30,6 +36,7 @@ from torghut_assets.ledger.identity import row_id
 from torghut_assets.services.ports import LedgerPort, MarketDataPort
 from torghut_assets.services.research_chain import promotion_and_report
 from torghut_assets.services.research_inputs import (
+    RESEARCH_TABLES,
     UpstreamMissingError,
     lookback_signals,
     stored_research_rows,
@@ -44,6 +51,7 @@ VERIFICATION_KIND = "replay/verification"
 _SKIPPED_FIELDS = {
     "research_runs": {"status", "artifact_refs", "artifact_manifest_hash", "lane_catalog_checksum"}
 }
+_REQUEST_BOOKKEEPING = frozenset({"id", "revision"})
 _TOLERANCE = 1e-9
 
 Row = dict[str, Any]
@@ -67,6 +75,17 @@ class ReplayDifference:
             "replayed": canonical_value(_plain(self.replayed)),
         }
 
+    @property
+    def name(self) -> str:
+        """`table.field`, e.g. `research_candidates.trade_count`."""
+        return f"{self.table}.{self.field}"
+
+    def describe(self) -> str:
+        """`table.field [row]: stored=… replayed=…`, as the CLI prints it and the replay job's failure
+        lists it."""
+        values = self.as_dict()
+        return f"{self.name} [{self.row}]: stored={values['stored']!r} replayed={values['replayed']!r}"
+
 
 @dataclass(frozen=True)
 class ReplayReport:
@@ -79,6 +98,16 @@ class ReplayReport:
     @property
     def matched(self) -> bool:
         return not self.differences
+
+    @property
+    def fields(self) -> list[str]:
+        """Every differing `table.field`, once each, sorted."""
+        return sorted({d.name for d in self.differences})
+
+    def summary(self) -> str:
+        verdict = "MATCH" if self.matched else f"MISMATCH in {', '.join(self.fields)}"
+        window = LaneWindow(self.lane, self.window_start).label()
+        return f"replay of {window} run {self.run_id}: {verdict}"
 
 
 class RecordedReplay(TypedDict):
@@ -134,19 +163,55 @@ def compare_rows(table: str, stored: list[Row], replayed: list[Row]) -> list[Rep
 def replay_window(
     ledger: LedgerPort, market_data: MarketDataPort, settings: ResearchSettings, window: LaneWindow
 ) -> ReplayReport:
-    """Recompute the window's research (or its skip) and compare every research row with the stored one."""
+    """Recompute the window's research (or its skip) and compare every row the window's research chain
+    wrote with the one recomputed now."""
     stored = stored_research_rows(ledger, window)
     if not stored["research_runs"]:
         raise UpstreamMissingError(f"nothing to replay: no research run for {window.label()}")
     run = stored["research_runs"][0]
     settings = lane_research_settings(settings, window.config)
     spec = lane_strategy(window.config)
+    report_differences: list[ReplayDifference] = []
     if run["status"] == "skipped":
-        differences = _replay_skipped(ledger, window, spec, settings, stored)
+        replayed = _replay_skipped(ledger, window, spec, settings)
     else:
-        differences = _replay_normal(market_data, window, spec, settings, stored)
-    differences += _artifact_integrity(run)
-    return ReplayReport(window.lane, window.start, run["run_id"], sum(map(len, stored.values())), differences)
+        replayed, report_differences = _replay_normal(market_data, window, spec, settings, run)
+    own = window_output(stored)
+    replayed = _as_stored_revision(replayed, own["research_promotions"])
+    differences = [d for name in own for d in compare_rows(name, own[name], replayed[name])]
+    differences += report_differences + _artifact_integrity(run)
+    return ReplayReport(window.lane, window.start, run["run_id"], sum(map(len, own.values())), differences)
+
+
+def window_output(stored: Tables) -> Tables:
+    """What the window's research chain wrote, out of the rows stored under the window: the run, its
+    candidates, folds and stress rows, and its own promotion request.
+
+    The request is the scheduler's (`autonomous_scheduler`) row for the run's id. Requests are appended,
+    never rewritten (the latest revision is the window's current request); the one compared is the first
+    revision written for this run, which is what the run itself requested. Every other
+    `research_promotions` row of the window (the promotion job's decisions and denials, the approvals it
+    spent, rollback demotions, replay's own deny rows) was written by another job, later, and is not
+    compared.
+    """
+    run_id = stored["research_runs"][0]["run_id"]
+    requests = [
+        p
+        for p in stored["research_promotions"]
+        if p["approver_role"] == SCHEDULER_ROLE and p["run_id"] == run_id
+    ]
+    first = sorted(requests, key=lambda p: (int(p.get("revision") or 1), p["created_at"], str(p["id"])))
+    return {**stored, "research_promotions": first[:1]}
+
+
+def _as_stored_revision(replayed: Tables, stored_requests: list[Row]) -> Tables:
+    """The recomputed request with the stored request's id and revision number: those say where the
+    request sits among the window's revisions (ledger bookkeeping), not what was requested."""
+    if not stored_requests or not replayed["research_promotions"]:
+        return replayed
+    bookkeeping = {k: v for k, v in stored_requests[0].items() if k in _REQUEST_BOOKKEEPING}
+    requests = [{**request, **bookkeeping} for request in replayed["research_promotions"]]
+    return {**replayed, "research_promotions": requests}
 
 
 def replay_in_scope(
@@ -163,8 +228,8 @@ def replay_in_scope(
 
 
 def _replay_skipped(
-    ledger: LedgerPort, window: LaneWindow, spec: StrategySpec, settings: ResearchSettings, stored: Tables
-) -> list[ReplayDifference]:
+    ledger: LedgerPort, window: LaneWindow, spec: StrategySpec, settings: ResearchSettings
+) -> Tables:
     """A skipped run is re-derived from the window's ingest verdict; no other research row may exist."""
     with ledger.engine.connect() as conn:
         verdict = replay_store.ingest_verdict(conn, window.lane, window.start)
@@ -175,9 +240,9 @@ def _replay_skipped(
         reason=str(verdict["no_signal_reason"]),
         dataset_version=verdict["dataset_version"],
     )
-    replayed: Tables = {name: [] for name in stored}
+    replayed: Tables = {t.name: [] for t in RESEARCH_TABLES}
     replayed["research_runs"] = [expected_run]
-    return [d for name in stored for d in compare_rows(name, stored[name], replayed[name])]
+    return replayed
 
 
 def _replay_normal(
@@ -185,9 +250,10 @@ def _replay_normal(
     window: LaneWindow,
     spec: StrategySpec,
     settings: ResearchSettings,
-    stored: Tables,
-) -> list[ReplayDifference]:
-    """A normal run is recomputed from the lookback signals; replay's own deny rows are not compared."""
+    run: Row,
+) -> tuple[Tables, list[ReplayDifference]]:
+    """A normal run is recomputed from the lookback signals: its rows, and the evaluation report's hash
+    compared with the stored one."""
     frame = lookback_signals(window, market_data, settings)
     expected_run = research_records.normal_run_row(
         window,
@@ -199,12 +265,7 @@ def _replay_normal(
         source_name=market_data.adapter().name,
     )
     replayed, report = _recompute_research(frame, market_data, window, settings, expected_run)
-    own_promotions = [p for p in stored["research_promotions"] if p["approver_role"] != REPLAY_ROLE]
-    differences: list[ReplayDifference] = []
-    for name, rows in replayed.items():
-        kept = own_promotions if name == "research_promotions" else stored[name]
-        differences += compare_rows(name, kept, rows)
-    return differences + _report_difference(stored["research_runs"][0], report)
+    return replayed, _report_difference(run, report)
 
 
 def _recompute_research(
@@ -284,7 +345,7 @@ def _artifact_integrity(run: Row) -> list[ReplayDifference]:
 
 
 def _deny_row(report: ReplayReport, artifact: dict[str, object], at: pd.Timestamp) -> Row:
-    fields = sorted({f"{d.table}.{d.field}" for d in report.differences})
+    fields = report.fields
     return {
         "id": row_id("research_promotions", report.run_id, "replay", at.isoformat()),
         "lane": report.lane,

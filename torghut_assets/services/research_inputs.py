@@ -1,7 +1,7 @@
-"""What every research stage of a lane window reads: the run row, the research dataset (checked against
-the run) and the window's stored research rows.
+"""What the research chain, replay and the promotion gates read of a lane window: the run row, the
+research dataset (checked against the run) and the window's stored research rows.
 
-Why one module: the research stages, replay and the promotion gates must all read the same dataset the
+Why one module: the research chain, replay and the promotion gates must all read the same dataset the
 run was recorded with, and refuse it the same way when it drifted; reading it twice, two ways, is how a
 promotion would come to rest on data the run never saw.
 """
@@ -15,11 +15,9 @@ import pandas as pd
 from torghut_assets.domain.lane_catalog import lane_research_settings
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.market_calendar import previous_sessions, session_bounds
-from torghut_assets.domain.research_evaluation import ResearchSettings, spec_from_parameter_set
+from torghut_assets.domain.research_evaluation import ResearchSettings
 from torghut_assets.domain.signal_frame import dataset_version
 from torghut_assets.domain.signal_quality import admit_signals
-from torghut_assets.domain.strategies import StrategySpec
-from torghut_assets.domain.strategy_interface import StrategyLoadError
 from torghut_assets.ledger import queries, schema
 from torghut_assets.ledger.records import LedgerIntegrityError
 from torghut_assets.services.ports import LedgerPort, MarketDataPort
@@ -87,20 +85,6 @@ def research_dataset(
             f"{run['dataset_version']}, source now yields {digest}; re-materialize research_runs"
         )
     return run, frame
-
-
-def stored_candidates(ledger: LedgerPort, window: LaneWindow) -> list[tuple[Row, StrategySpec]]:
-    with ledger.engine.connect() as conn:
-        rows = queries.window_rows(conn, schema.research_candidates, window.lane, window.start)
-    specs = []
-    for row in sorted(rows, key=lambda r: r["candidate_id"]):
-        try:
-            specs.append((row, spec_from_parameter_set(row["parameter_set"])))
-        except StrategyLoadError:
-            raise  # the strategy does not load (or changed version): a strategy failure, not corruption
-        except ValueError as exc:
-            raise LedgerIntegrityError(f"candidate {row['candidate_id']}: {exc}") from exc
-    return specs
 
 
 def stored_research_rows(ledger: LedgerPort, window: LaneWindow) -> dict[str, list[Row]]:

@@ -107,25 +107,25 @@ def _transition(state: LaneRollout, request: LaneActionRequest, now: dt.datetime
 
 def _demote(
     conn: Connection, before: LaneSnapshot, after: LaneSnapshot, *, reason: str, at: dt.datetime
-) -> None:
-    """Lifecycle and `demote` rows for the candidate that lost (or lowered) its placement."""
+) -> Row | None:
+    """Lifecycle and `demote` rows for the candidate that lost (or lowered) its placement; returns the
+    `demote` row (chained with the rollback's evidence entry), or None when no candidate left."""
     leaving, restored = before["candidate_id"], after["candidate_id"]
     if leaving is None:
-        return
+        return None
     rows = promotion_records.candidate_rows(conn, [c for c in (leaving, restored) if c])
     demoted = rows.get(leaving)
     if demoted is None:
-        return
+        return None
     if restored != leaving:
         promotion_records.set_lifecycle(conn, leaving, role="demoted", status="standby")
         if restored is not None:
             promotion_records.set_lifecycle(conn, restored, role="champion", status="active")
-    promotion_records.insert_promotion(
-        conn,
-        promotion_records.rollback_demotion_row(
-            demoted=demoted, before=dict(before), after=dict(after), reason=reason, at=at
-        ),
+    demotion = promotion_records.rollback_demotion_row(
+        demoted=demoted, before=dict(before), after=dict(after), reason=reason, at=at
     )
+    promotion_records.insert_promotion(conn, demotion)
+    return demotion
 
 
 def _incident(
@@ -204,8 +204,9 @@ def apply_lane_action(
         "transition": row,
         "incident": None,
     }
+    demotion = None
     if request.action == TransitionType.ROLLBACK:
-        _demote(conn, before, result["after"], reason=request.reason, at=now)
+        demotion = _demote(conn, before, result["after"], reason=request.reason, at=now)
     if request.action in (TransitionType.ROLLBACK, TransitionType.HALT):
         result["incident"] = _incident(
             conn, request, result, reasons=codes, refs=refs or {}, run_id=run_id, now=now
@@ -218,6 +219,12 @@ def apply_lane_action(
         content={
             "transition": {k: v for k, v in row.items() if k != "created_at"},
             "incident_evidence_hash": None if incident is None else incident["evidence_hash"],
+            # the `demote` row a rollback wrote, so the chain covers it (docs/evidence-pack.md)
+            **(
+                {}
+                if demotion is None
+                else {"demotion": {k: v for k, v in demotion.items() if k != "created_at"}}
+            ),
         },
         lane=request.lane,
         recorded_at=now,

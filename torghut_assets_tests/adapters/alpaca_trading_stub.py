@@ -14,6 +14,7 @@ page sizes), so a client that sends what Alpaca would refuse fails here too.
         stub.health = "down"                    # /v2/clock answers 503
         stub.override("GET", "/v2/positions", [{"symbol": "AAPL"}])   # serve this body instead
         stub.requests_to("/v2/orders")[-1].headers["APCA-API-KEY-ID"]
+        stub.hold_order("cid-1", "AAPL", "buy", 5, at, fill_price=190.0)  # an order placed elsewhere, at `at`
 
 Endpoints:
   POST   /v2/orders                     validated as below; a known client_order_id answers 422 "client_
@@ -238,6 +239,58 @@ class AlpacaTradingStub(StubServer[str]):
         a busy account's other traffic."""
         with self._lock:
             self._book_leg(order_id or str(uuid.uuid4()), symbol, side, qty, price, qty, qty, self._now())
+
+    def hold_order(
+        self,
+        client_order_id: str,
+        symbol: str,
+        side: str,
+        qty: float,
+        submitted_at: pd.Timestamp,
+        fill_price: float | None = None,
+        filled_at: pd.Timestamp | None = None,
+    ) -> dict[str, Any]:
+        """An order the account holds, placed at `submitted_at` by someone other than the venue under
+        test (another client, or a crash before the ledger wrote it): the recorded order shape with
+        these values; with `fill_price`, filled whole at `filled_at` (default: 5 ms after submission)
+        as one FILL activity, which moves the position and cash like any fill."""
+        submitted_at = submitted_at.tz_convert("UTC")
+        with self._lock:
+            held = self.positions.get(symbol, [0.0, 0.0])[0]
+            order = recorded("order.json")
+            order.update(
+                id=str(uuid.uuid4()),
+                client_order_id=client_order_id,
+                created_at=_iso(submitted_at),
+                updated_at=_iso(submitted_at),
+                submitted_at=_iso(submitted_at),
+                asset_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)),
+                symbol=symbol,
+                qty=_decimal(qty),
+                filled_qty="0",
+                filled_avg_price=None,
+                side=side,
+                status="accepted",
+                position_intent=("buy_to_close" if held < 0 else "buy_to_open")
+                if side == "buy"
+                else ("sell_to_close" if held > 0 else "sell_to_open"),
+            )
+            if self.commission is None:
+                order.pop("commission", None)
+            else:
+                order["commission"] = self.commission
+            self.orders[order["id"]] = order
+            if fill_price is not None:
+                at = submitted_at + pd.Timedelta(milliseconds=5) if filled_at is None else filled_at
+                self._book_leg(order["id"], symbol, side, qty, fill_price, qty, qty, at)
+                order.update(
+                    status="filled",
+                    filled_qty=_decimal(qty),
+                    filled_avg_price=_decimal(fill_price),
+                    filled_at=_iso(at),
+                    updated_at=_iso(at),
+                )
+            return dict(order)
 
     # --- internals ------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from torghut_assets.domain.orders import (
     AccountVenue,
     CancellingVenue,
     ExecutionVenue,
+    OrderListingVenue,
     OrderLookupVenue,
     OrderRequest,
     VenueError,
@@ -86,7 +87,7 @@ def failure_of(venue: AlpacaPaperVenue, order: OrderRequest) -> VenueError:
 def test_the_venue_implements_the_execution_lookup_cancelling_and_account_protocols(
     venue: AlpacaPaperVenue,
 ) -> None:
-    for protocol in (ExecutionVenue, OrderLookupVenue, CancellingVenue, AccountVenue):
+    for protocol in (ExecutionVenue, OrderLookupVenue, OrderListingVenue, CancellingVenue, AccountVenue):
         assert isinstance(venue, protocol)
     assert venue.name == "alpaca"
 

@@ -19,6 +19,7 @@ from torghut_assets.domain.orders import (
     CancellingVenue,
     CancelOutcome,
     ExecutionVenue,
+    OrderListingVenue,
     OrderLookupVenue,
     OrderRequest,
     VenueError,
@@ -88,6 +89,12 @@ def test_the_venue_implements_the_execution_lookup_and_cancel_protocols(venue: L
     assert isinstance(venue, OrderLookupVenue)
     assert isinstance(venue, CancellingVenue)
     assert venue.name == "lean"
+
+
+def test_the_venue_cannot_list_the_orders_of_a_time_range(venue: LeanRunnerVenue) -> None:
+    """The runner's `GET /v1/orders` takes only a status and answers the broker's default page: no
+    `OrderListingVenue`, so reconciliation says it cannot walk the runner's side."""
+    assert not isinstance(venue, OrderListingVenue)
 
 
 def test_a_normal_submit_reports_the_fill_read_back_after_the_accepted_answer(

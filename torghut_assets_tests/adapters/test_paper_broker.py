@@ -1,4 +1,5 @@
-"""Specification of the simulated paper broker: next-bar fills, costs, partial fills, expiry, order ids.
+"""Specification of the simulated paper broker: next-bar fills, costs, partial fills, expiry, order ids,
+and the orders its book lists for a time range.
 
 Decisions and bars come from one simulated session (2026-03-03, default seed) and the configured lanes.
 """
@@ -11,8 +12,9 @@ import math
 import pandas as pd
 import pytest
 
-from torghut_assets.adapters.paper_broker import FillModel, PaperFill, simulate_fills
+from torghut_assets.adapters.paper_broker import FillModel, PaperFill, SimulatedVenue, simulate_fills
 from torghut_assets.domain.decisions import FLATTEN_RATIONALE, TradeDecision
+from torghut_assets.domain.orders import OrderListingVenue, OrderRequest
 from torghut_assets.domain.tca import TcaInput, compute_tca
 from torghut_assets_tests.domain.session_fixtures import (
     SimulatedSession,
@@ -260,3 +262,56 @@ def test_tca_slippage_on_simulated_fills_matches_the_fill_model(fills: list[Pape
         )
         assert (m.slippage_bps or 0.0) > 0
         assert m.divergence_bps == pytest.approx(0.0, abs=0.01)
+
+
+# --- listing the orders of a time range -------------------------------------------------------------------
+
+MINUTE_BARS = pd.DataFrame(
+    {
+        "symbol": "AAPL",
+        "ts": pd.date_range("2026-03-03 15:00", periods=10, freq="min", tz="UTC"),
+        "open": 190.0,
+        "volume": 100_000,
+        "spread_bps": 2.0,
+    }
+)
+
+
+def _at(clock: str) -> pd.Timestamp:
+    return pd.Timestamp(f"2026-03-03 {clock}", tz="UTC")
+
+
+def _order(cid: str, at: str) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=cid,
+        symbol="AAPL",
+        side="buy",
+        qty=10,
+        order_type="market",
+        time_in_force="day",
+        arrival_price=190.0,
+        submitted_at=_at(at),
+        correlation_id=f"corr-{cid}",
+    )
+
+
+def test_the_simulated_venue_lists_the_orders_it_placed_submitted_or_filled_in_the_range() -> None:
+    venue = SimulatedVenue(MINUTE_BARS)
+    for cid, at in (("a", "15:00:30"), ("b", "15:02:30"), ("c", "15:04:30"), ("d", "15:06:30")):
+        venue.submit(_order(cid, at))  # each fills at the next minute's open
+
+    submitted = venue.orders_between(_at("15:02"), _at("15:05"))
+    filled = venue.orders_between(_at("15:05"), _at("15:06"))
+
+    assert [r.client_order_id for r in submitted] == ["b", "c"]
+    assert [(r.client_order_id, r.filled_at) for r in filled] == [("c", _at("15:05"))]
+    assert isinstance(venue, OrderListingVenue)
+
+
+def test_a_simulated_venue_built_afresh_lists_nothing_it_did_not_place() -> None:
+    placing, fresh = SimulatedVenue(MINUTE_BARS), SimulatedVenue(MINUTE_BARS)
+    placing.submit(_order("a", "15:00:30"))
+    span = (_at("15:00"), _at("16:00"))
+
+    assert [r.client_order_id for r in placing.orders_between(*span)] == ["a"]
+    assert fresh.orders_between(*span) == []

@@ -12,6 +12,8 @@ What is pinned here, each a difference between the venue before this suite and A
 - the order's `commission` is the report's fees;
 - the account and its positions (signed) are read; a failed position read is an error, never flat;
 - cancels: one order (204 / 404 / 422), all orders (207 multi-status);
+- the orders of a time range: every page of `GET /v2/orders?status=all&after&until` up to the short one,
+  and the orders the range's FILL activities name (submitted earlier, filled inside);
 - a wrong shape, a missing field, an error body or a timeout is a typed reason code, never a half report.
 """
 
@@ -291,6 +293,110 @@ def test_open_orders_are_listed_page_by_page_on_the_submission_time(
     reads = [r for r in reads if r.path == "/v2/orders"]
     assert [r.query["limit"] for r in reads] == ["2"] * len(reads)
     assert {r.query["status"] for r in reads} == {"open"} and "after" in reads[-1].query
+
+
+# --- listing the orders of a time range (nightly reconciliation walks the venue's side) ------------------
+
+RANGE_START = pd.Timestamp("2026-03-03 15:00", tz="UTC")
+RANGE_END = pd.Timestamp("2026-03-03 16:00", tz="UTC")
+
+
+def test_an_orders_listing_is_read_from_the_recorded_shape_and_paging_stops_at_the_end_of_the_range(
+    venue: AlpacaPaperVenue, stub: AlpacaTradingStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alpaca_trading, "ORDER_PAGE_LIMIT", 2)
+    stub.hold_order("before", "AAPL", "buy", 1, RANGE_START - pd.Timedelta(seconds=1), fill_price=190.0)
+    for n in range(5):  # three pages of two: the last one short
+        at = RANGE_START + pd.Timedelta(minutes=10 * n)
+        stub.hold_order(f"in-range-{n}", "MSFT", "sell" if n % 2 else "buy", n + 1, at, fill_price=400.0)
+    stub.hold_order("at-the-end", "AAPL", "buy", 1, RANGE_END, fill_price=190.0)  # `until` is exclusive
+
+    listed = venue.orders_between(RANGE_START, RANGE_END)
+
+    assert [r.client_order_id for r in listed] == [f"in-range-{n}" for n in range(5)]
+    second = listed[1]
+    assert (second.symbol, second.side, second.submitted_qty, second.filled_qty, second.status) == (
+        "MSFT",
+        "sell",
+        2,
+        2,
+        "filled",
+    )
+    assert second.avg_fill_price == 400.0 and second.raw["listed_by"] == "submitted"
+    pages = [r.query for r in stub.requests_to("/v2/orders", "GET") if r.path == "/v2/orders"]
+    assert {(q["status"], q["direction"], q["limit"], q["until"]) for q in pages} == {
+        ("all", "asc", "2", "2026-03-03T16:00:00.000000Z")
+    }
+    # Each page restarts a microsecond before the previous page's newest order (`after` is exclusive,
+    # and orders may share an instant), so it repeats that one; the page holding only in-range-4 is
+    # short, and nothing is asked after it.
+    assert [q["after"] for q in pages] == [
+        "2026-03-03T14:59:59.999999Z",
+        "2026-03-03T15:09:59.999999Z",
+        "2026-03-03T15:19:59.999999Z",
+        "2026-03-03T15:29:59.999999Z",
+        "2026-03-03T15:39:59.999999Z",
+    ]
+
+
+def test_an_order_submitted_before_the_range_but_filled_inside_it_is_listed(
+    venue: AlpacaPaperVenue, stub: AlpacaTradingStub
+) -> None:
+    placed = stub.hold_order(
+        "gtc-order",
+        "AAPL",
+        "buy",
+        3,
+        RANGE_START - pd.Timedelta(days=2),
+        fill_price=191.5,
+        filled_at=RANGE_START + pd.Timedelta(minutes=1),
+    )
+
+    (listed,) = venue.orders_between(RANGE_START, RANGE_END)
+
+    assert (listed.order_id, listed.client_order_id, listed.filled_qty) == (placed["id"], "gtc-order", 3)
+    assert listed.raw["listed_by"] == "fill"
+    assert stub.requests_to(f"/v2/orders/{placed['id']}", "GET")
+
+
+def test_the_recorded_orders_listing_is_read_verbatim(
+    venue: AlpacaPaperVenue, stub: AlpacaTradingStub
+) -> None:
+    stub.override("GET", "/v2/orders", recorded("orders.json"))
+    recorded_at = pd.Timestamp("2019-08-24T14:15:22Z")
+
+    (listed,) = venue.orders_between(recorded_at, recorded_at + pd.Timedelta(hours=1))
+
+    assert (listed.order_id, listed.client_order_id, listed.symbol, listed.status) == (
+        "0b11f089-722d-4ced-9beb-e2eeed3637dc",
+        "string",
+        "SPY",
+        "new",
+    )
+    assert (listed.submitted_qty, listed.filled_qty, listed.avg_fill_price) == (1, 0, None)
+
+
+def test_an_order_outside_the_range_asked_for_is_a_contract_violation(
+    venue: AlpacaPaperVenue, stub: AlpacaTradingStub
+) -> None:
+    stub.override("GET", "/v2/orders", recorded("orders.json"))  # submitted in 2019
+
+    error = failure(lambda: venue.orders_between(RANGE_START, RANGE_END))
+
+    assert error.reason_code == "alpaca_list_orders_contract_violation"
+    assert "outside the range" in error.detail
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"status": "filled"}, {"direction": "up"}, {"after": "yesterday"}, {"limit": 0}],
+)
+def test_the_stub_refuses_an_orders_listing_alpaca_refuses(
+    stub: AlpacaTradingStub, query: dict[str, Any]
+) -> None:
+    answer = requests.get(f"{stub.url}/v2/orders", params=query, headers=HEADERS, timeout=5)
+
+    assert answer.status_code == 422
 
 
 # --- commission -----------------------------------------------------------------------------------------
@@ -575,6 +681,7 @@ OPERATIONS: dict[str, tuple[str, Callable[[AlpacaPaperVenue], Any]]] = {
     "account": ("get_account", lambda v: v.account()),
     "positions": ("list_positions", lambda v: v.positions()),
     "open_orders": ("list_open_orders", lambda v: v.list_open_orders()),
+    "orders_between": ("list_orders", lambda v: v.orders_between(RANGE_START, RANGE_END)),
     "cancel_all": ("cancel_all_orders", lambda v: v.cancel_all_orders()),
 }
 FAULTS = {
@@ -590,6 +697,7 @@ PATHS = {
     "account": ("GET", "/v2/account"),
     "positions": ("GET", "/v2/positions"),
     "open_orders": ("GET", "/v2/orders"),
+    "orders_between": ("GET", "/v2/orders"),
     "cancel_all": ("DELETE", "/v2/orders"),
 }
 
@@ -603,7 +711,8 @@ def test_every_operation_turns_a_bad_answer_into_its_reason_code(
     if operation == "find_order":
         venue.submit(make_order())  # else the answer is a 404, which is "not found", not a fault
     if fault == "wrong_shape":  # valid JSON, not what the contract says: a list for an object or back
-        stub.override(*PATHS[operation], "nothing" if operation in ("open_orders", "cancel_all") else [1])
+        listing = ("open_orders", "orders_between", "cancel_all")
+        stub.override(*PATHS[operation], "nothing" if operation in listing else [1])
     else:
         stub.mode = fault
         stub.delay_seconds = 2 * TIMEOUT

@@ -27,7 +27,7 @@ from torghut_assets.defs.routing.route_parity import route_parity
 from torghut_assets.domain import signed_approvals
 from torghut_assets.domain.approvals import ApprovalRecord
 from torghut_assets.domain.promotion import APPROVER_ROLE as SCHEDULER_ROLE
-from torghut_assets.ledger import schema
+from torghut_assets.ledger import promotion_records, schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.services.approvals import mint_approval
 from torghut_assets.services.promotion import PromotionResult, run_promotion
@@ -92,7 +92,9 @@ PARITY_WINDOWS = [pd.Timestamp(f"2026-03-03 {h}:00", tz="UTC") for h in (14, 16,
 GOVERNANCE_TABLES = (
     "rollout_transitions",
     "gate_evaluations",
+    "approval_uses",
     "approval_overrides",
+    "candidate_lifecycle_events",
     "rollback_incidents",
     "route_control_events",
     "continuity_state",
@@ -196,6 +198,16 @@ class GovernedLedger:
         finally:
             engine.dispose()
 
+    def lifecycle(self, candidate_id: str) -> tuple[str, str]:
+        """The candidate's (role, status) now: its latest lifecycle event (the candidate row is never
+        updated)."""
+        engine = self.engine()
+        try:
+            with engine.connect() as conn:
+                return promotion_records.current_lifecycles(conn, [candidate_id])[candidate_id]
+        finally:
+            engine.dispose()
+
     def evidence_kinds(self) -> list[str]:
         t = schema.evidence_log
         engine = self.engine()
@@ -219,11 +231,6 @@ class GovernedLedger:
                     conn.execute(schema.metadata.tables[name].delete())
                 promotions = schema.research_promotions
                 conn.execute(promotions.delete().where(promotions.c.approver_role != SCHEDULER_ROLE))
-                conn.execute(
-                    schema.research_candidates.update().values(
-                        lifecycle_role="challenger", lifecycle_status="evaluated"
-                    )
-                )
                 conn.execute(
                     schema.evidence_log.delete().where(schema.evidence_log.c.seq > self.evidence_seq)
                 )

@@ -168,12 +168,16 @@ def test_positions_match_broker_is_one_of_the_nightly_checks() -> None:
     assert POSITIONS_CHECK in dict(CHECKS)
 
 
-def test_without_alpaca_the_positions_check_is_a_warning_pass(ledger_url: str, tmp_path: Path) -> None:
+def test_without_alpaca_the_positions_check_is_a_warning_not_a_pass(ledger_url: str, tmp_path: Path) -> None:
     ledger = LedgerResource(database_url=ledger_url, artifact_root=str(tmp_path))
 
     finding = positions_finding(ledger, BrokerResource())
 
-    assert (finding.passed, finding.severity) == (True, "WARN")
+    assert (finding.passed, finding.severity) == (False, "WARN")
+    assert finding.keys == (
+        "no broker account configured: the simulated account's positions are the ledger's own, "
+        "nothing to compare them with",
+    )
 
 
 def test_alpacas_positions_are_reconciled_against_the_ledgers_fills(

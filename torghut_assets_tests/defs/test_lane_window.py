@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -117,26 +116,3 @@ def test_lanes_do_not_overwrite_each_other(ledger_url: str, tmp_path: Path) -> N
     materialize_window(ledger_url, tmp_path, "ema_trend", CLOSED_WINDOW)
     both = dump_tables(ledger_url, ("research_runs",))["research_runs"]
     assert len(both) == 2 and alone[0] in both
-
-
-def test_a_failing_research_stage_marks_the_run_failed(ledger_url: str, tmp_path: Path) -> None:
-    from torghut_assets.definitions import LANE_WINDOW_ASSETS
-    from torghut_assets.defs.lane_window.jobs import lane_window_job
-    from torghut_assets.defs.lane_window.partitions import lane_window_key
-    from torghut_assets.defs.resources import MarketDataResource
-    from torghut_assets_tests.defs.lane_window_harness import resources
-
-    materialize_window(ledger_url, tmp_path, "macd_rsi", OPEN_WINDOW, assets=LANE_WINDOW_ASSETS[:4])
-    assert _scalar(ledger_url, "select status from research_runs") == "running"
-    drifted = {**resources(ledger_url, tmp_path), "market_data": MarketDataResource(seed=7)}
-    job = dg.Definitions(
-        assets=LANE_WINDOW_ASSETS, jobs=[lane_window_job], resources=drifted
-    ).resolve_job_def("lane_window_job")
-    result = job.execute_in_process(
-        partition_key=lane_window_key("macd_rsi", OPEN_WINDOW),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        asset_selection=[dg.AssetKey("research_candidates")],
-    )
-    assert not result.success
-    assert _scalar(ledger_url, "select status from research_runs") == "failed"

@@ -155,8 +155,7 @@ def test_rollback_job_restores_the_previous_champion_across_several_stage_steps(
         previous,
     )
     assert (last["from_stage"], last["to_stage"]) == ("live_l1", "paper")
-    (candidate,) = ledger.rows("research_candidates", candidate_id=previous)
-    assert (candidate["lifecycle_role"], candidate["lifecycle_status"]) == ("champion", "active")
+    assert ledger.lifecycle(previous) == ("champion", "active")
 
 
 # --- live re-evaluation ----------------------------------------------------------------------------
@@ -276,8 +275,7 @@ def test_a_live_champion_with_no_previous_champion_leaves_the_lane_flat_and_halt
     assert state.active is None and state.stage is Stage.SHADOW and state.halted
     rollback, halt = transitions(ledger)[-2:]
     assert (rollback["from_stage"], rollback["to_stage"], halt["candidate_id"]) == ("live_l1", "shadow", None)
-    (candidate,) = ledger.rows("research_candidates", candidate_id=champion)
-    assert (candidate["lifecycle_role"], candidate["lifecycle_status"]) == ("demoted", "standby")
+    assert ledger.lifecycle(champion) == ("demoted", "standby")
 
 
 def test_a_live_champion_missing_from_the_windows_candidates_fails_closed(ledger: GovernedLedger) -> None:

@@ -70,8 +70,7 @@ def test_shadow_to_paper_with_passing_gates_advances_and_records_everything(ledg
     assert promotion["approved_mode"] == "paper" and promotion["deny_reason"] is None
     assert promotion["gate_evaluation_id"] == evaluation["id"]
     assert promotion["paper_candidate_patch_ref"].endswith(".yaml")
-    (candidate,) = ledger.rows("research_candidates", candidate_id=champion)
-    assert (candidate["lifecycle_role"], candidate["lifecycle_status"]) == ("champion", "active")
+    assert ledger.lifecycle(champion) == ("champion", "active")
     assert ledger.evidence_kinds() == ["gate_evaluation", "promotion_decision", "rollout_transition"]
 
 
@@ -109,7 +108,8 @@ def test_paper_to_live_with_a_valid_token_advances_one_stage_and_consumes_it(led
     assert result.outcome.action == "promote", result.outcome.reason_codes
     assert result.outcome.approved_stage is not None and result.outcome.approved_stage.value == "live_l1"
     (override,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
-    assert override["used_at"] is not None and override["used_by_promotion_id"] == result.promotion["id"]
+    (use,) = ledger.rows("approval_uses", override_id=approval.approval_id)
+    assert use["used_at"] is not None and use["used_by_promotion_id"] == result.promotion["id"]
     approvers_checksum = ledger.governance().approvers().checksum
     assert (override["scheme"], override["source"], override["key_id"], override["approvers_checksum"]) == (
         "ed25519_v2",
@@ -200,8 +200,7 @@ def test_production_refuses_an_hmac_token_even_one_signed_with_the_right_secret(
     result = ledger.promote(champion, "live", token=token, profile="production")
     assert result.outcome.action == "deny"
     assert "approval_hmac_refused_in_production" in result.outcome.reason_codes
-    (override,) = ledger.rows("approval_overrides", override_id=record.override_id)
-    assert override["used_at"] is None
+    assert ledger.rows("approval_uses", override_id=record.override_id) == []
 
 
 def test_an_expired_token_is_refused(ledger: GovernedLedger) -> None:
@@ -255,7 +254,7 @@ def test_live_promotion_is_refused_while_the_continuity_alert_is_latched(ledger:
     assert result.outcome.action == "deny"
     assert "signal_continuity_alert_latched" in result.outcome.hard_blocks
     assert result.approval_reason == "approval_valid" and result.approval_spent == record.override_id
-    (spent,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    (spent,) = ledger.rows("approval_uses", override_id=record.override_id)
     assert (spent["used_by_promotion_id"], spent["used_outcome"]) == (result.promotion["id"], "deny")
     _latch_continuity(ledger, False)
     replay = ledger.promote(champion, "live", token=token)
@@ -274,7 +273,7 @@ def test_a_denied_promotion_spends_its_approval(ledger: GovernedLedger) -> None:
     approval, token = ledger.approve(champion, "live_l2")
     denied = ledger.promote(champion, "live_l2", token=token)  # paper → live_l2 skips a stage
     assert denied.outcome.action == "deny" and denied.approval_reason == "approval_valid"
-    (spent,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
+    (spent,) = ledger.rows("approval_uses", override_id=approval.approval_id)
     assert spent["used_at"] is not None
     assert (spent["used_by_promotion_id"], spent["used_outcome"]) == (denied.promotion["id"], "deny")
     (row,) = ledger.rows("research_promotions", id=denied.promotion["id"])
@@ -301,7 +300,7 @@ def test_the_replay_after_a_denial_is_refused_naming_the_earlier_outcome(ledger:
         denied.promotion["id"],
         "deny",
     )
-    (spent,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
+    (spent,) = ledger.rows("approval_uses", override_id=approval.approval_id)
     assert spent["used_by_promotion_id"] == denied.promotion["id"]  # the replay changed nothing
     _, fresh = ledger.approve(champion, "live_l2")
     assert ledger.promote(champion, "live_l2", token=fresh).approval_reason == "approval_valid"
@@ -385,8 +384,7 @@ def test_three_consecutive_denies_freeze_the_candidate(ledger: GovernedLedger) -
     champion = _at_paper(ledger)
     for _ in range(3):
         assert not ledger.promote(champion, "live").outcome.allowed
-    (candidate,) = ledger.rows("research_candidates", candidate_id=champion)
-    assert candidate["lifecycle_status"] == "paused"
+    assert ledger.lifecycle(champion)[1] == "paused"
     assert "candidate_frozen" in ledger.evidence_kinds()
     _, token = ledger.approve(champion, "live_l1")
     result = ledger.promote(champion, "live", token=token)
@@ -401,7 +399,7 @@ def test_rollback_restores_the_previous_champion_with_evidence(ledger: GovernedL
         _, token = ledger.approve(challenger, "paper", role="risk_officer")
         replaced = ledger.promote(challenger, "paper", token=token)
     assert replaced.outcome.allowed, replaced.outcome.reason_codes
-    assert ledger.rows("research_candidates", candidate_id=first)[0]["lifecycle_status"] == "standby"
+    assert ledger.lifecycle(first)[1] == "standby"
     result = run_rollback(
         RollbackConfig(
             lane=LANE, actor="oncall@torghut", reason="challenger slippage", trigger="risk_breach"
@@ -410,7 +408,7 @@ def test_rollback_restores_the_previous_champion_with_evidence(ledger: GovernedL
         now=dt.datetime.now(dt.UTC),
     )
     assert result["before"]["candidate_id"] == challenger and result["after"]["candidate_id"] == first
-    assert ledger.rows("research_candidates", candidate_id=first)[0]["lifecycle_role"] == "champion"
+    assert ledger.lifecycle(first)[0] == "champion"
     (incident,) = ledger.rows("rollback_incidents")
     assert incident["trigger"] == "risk_breach" and len(incident["evidence_hash"]) == 64
     assert incident["before_state"]["candidate_id"] == challenger

@@ -83,9 +83,10 @@ def test_a_strategy_that_fails_in_research_fails_that_research_step_and_writes_n
     use_strategy(monkeypatch, "ema_trend", ref("FailsOnHistory"))
     result = run_window(ledger_url, tmp_path, "ema_trend", OPEN_WINDOW)
     step, description, _ = failure(result)
-    assert step == "research_candidates"
+    assert step == "research_runs"  # the step that computes and commits the whole research chain
     assert "raised RuntimeError: cannot handle 2 sessions at once" in description
-    assert lane_rows(ledger_url, "research_runs", "ema_trend")  # the steps before it stand
+    # only the run it opened stands (the lane-window job's failure hook would mark it failed)
+    assert [r["status"] for r in lane_rows(ledger_url, "research_runs", "ema_trend")] == ["running"]
     assert lane_rows(ledger_url, "research_candidates", "ema_trend") == []
 
 
@@ -106,7 +107,7 @@ def test_research_steps_get_the_research_resources_budget(
     budget = ResearchResource(strategy_timeout_seconds=0.2)
     result = run_window(ledger_url, tmp_path, "ema_trend", OPEN_WINDOW, research_settings=budget)
     step, description, metadata = failure(result)
-    assert (step, metadata["strategy_error_code"]) == ("research_candidates", "strategy_timeout")
+    assert (step, metadata["strategy_error_code"]) == ("research_runs", "strategy_timeout")
     assert "no answer within 0.2 s" in description
 
 

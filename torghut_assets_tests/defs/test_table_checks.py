@@ -200,7 +200,7 @@ def test_a_broker_status_outside_the_list_warns_without_blocking(window: Materia
 
 
 def test_a_duplicate_natural_key_fails_the_promotions_check(window: Materialized) -> None:
-    """The window's own request (approver role autonomous_scheduler) is one row per run."""
+    """The window's own requests (approver role autonomous_scheduler) are one row per revision."""
     url, root = window.url, window.root
     table = schema.research_promotions
     engine = create_ledger_engine(url)
@@ -212,16 +212,23 @@ def test_a_duplicate_natural_key_fails_the_promotions_check(window: Materialized
                 )
             ).one()
             twin = {**row._mapping, "id": "00000000-0000-4000-8000-000000000001"}
+            # the ledger's unique index refuses the twin; the check is for a ledger restored without it
+            conn.execute(sa.text("DROP INDEX uq_research_promotions_request_revision"))
             conn.execute(table.insert().values(twin))
         try:
             evaluation = _run_check(url, root, "research_promotions")
         finally:
             with engine.begin() as conn:
                 conn.execute(table.delete().where(table.c.id == twin["id"]))
+                next(i for i in table.indexes if i.name == "uq_research_promotions_request_revision").create(
+                    conn
+                )
     finally:
         engine.dispose()
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
-    assert evaluation.description == "1 rule(s) broken: research_promotions.run_id natural_key (2 rows)"
+    assert evaluation.description == (
+        "1 rule(s) broken: research_promotions.lane, window_start, revision natural_key (2 rows)"
+    )
     assert f"'{row.run_id}'" in _meta(evaluation)["violations"]
 
 

@@ -134,6 +134,7 @@ def test_the_token_is_a_versioned_base64url_payload_and_signature_holding_no_key
     prefix, payload, signature = token.split(".")
     assert prefix == "tav2" and sa2.signature_part(token) == signature
     decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    record_signature = decoded.pop("record_signature")
     assert decoded == {
         "v": 2,
         "approval_id": approved.approval_id,
@@ -149,6 +150,12 @@ def test_the_token_is_a_versioned_base64url_payload_and_signature_holding_no_key
         "source": "cli",
         "policy_checksum": None,
     }
+    # the same key's signature over the record (the payload without it), under the record context
+    record = json.dumps(decoded, sort_keys=True, separators=(",", ":")).encode()
+    sa2.Ed25519PublicKey.from_public_bytes(public("alice@desk")).verify(
+        base64.urlsafe_b64decode(record_signature + "=" * (-len(record_signature) % 4)),
+        sa2.RECORD_CONTEXT + record,
+    )
     assert len(base64.urlsafe_b64decode(signature + "==")) == 64
     raw = KEYS["alice@desk"].private_bytes_raw()
     assert base64.b64encode(raw).decode() not in token and raw.hex() not in token

@@ -58,7 +58,7 @@ def test_keys_rules_and_references_name_columns_that_exist(table: str) -> None:
     assert contract.label_column in columns
     for column, rule in contract.all_rules():
         named = {c.strip() for c in column.split(",")}
-        if isinstance(rule, tc.NotNull) and rule.when is not None:
+        if isinstance(rule, tc.NotNull | tc.NotEmpty) and rule.when is not None:
             named.add(rule.when[0])
         if isinstance(rule, tc.UniqueTogether) and rule.scope is not None:
             named.add(rule.scope[0])
@@ -285,19 +285,24 @@ def _promotion(**changes: Any) -> dict[str, Any]:
         run_id="r" * 24,
         approver_role="autonomous_scheduler",
         decision_action="hold",
+        approve_reason='{"decision_action":"hold","reason_codes":["evidence_below_paper_threshold"]}',
+        decision_rationale="promotion_blocked_or_held:evidence_below_paper_threshold",
+        evidence_bundle={"fold_metrics_count": 3, "reasons": ["evidence_below_paper_threshold"]},
         lane="macd_rsi",
         window_start=T0,
         created_at=T0,
+        revision=1,
     )
     return {**row, **changes}
 
 
 def test_a_scoped_natural_key_judges_only_the_rows_of_its_scope() -> None:
     other_writer = _promotion(id="p2", approver_role="system", decision_action="promote")
-    assert _broken(tc.RESEARCH_PROMOTIONS, [_promotion(), other_writer]) == set()
-    again = _promotion(id="p3")
+    next_request = _promotion(id="p4", run_id="s" * 24, revision=2)
+    assert _broken(tc.RESEARCH_PROMOTIONS, [_promotion(), other_writer, next_request]) == set()
+    again = _promotion(id="p3", run_id="s" * 24)
     assert _broken(tc.RESEARCH_PROMOTIONS, [_promotion(), other_writer, again]) == {
-        ("run_id", "natural_key", "error")
+        ("lane, window_start, revision", "natural_key", "error")
     }
 
 
@@ -318,6 +323,7 @@ def test_sha256_and_unique_rules() -> None:
         run_kind="lane_window",
         status="passed",
         dataset_version="f" * 64,
+        artifact_refs=[{"kind": "research/evaluation-report", "path": "/a/r.json", "sha256": "e" * 64}],
         lane="macd_rsi",
         window_start=T0,
         window_end=T0 + dt.timedelta(hours=1),
@@ -342,3 +348,57 @@ def test_the_markdown_table_names_table_column_rule_and_examples() -> None:
     assert text.splitlines()[0] == "| table | column | rule | severity | rows | examples |"
     assert "| `executions` | `side` | allowed_values: one of `'buy'`, `'sell'` | error | 1 |" in text
     assert f"client_order_id='{'a' * 64}': 'hold'" in text
+
+
+# --- auditable rows ---------------------------------------------------------------------------------------
+
+
+def test_every_contract_audit_rule_is_among_the_audit_rules_in_contract_order() -> None:
+    audited = {a.table: a.rules for a in tc.audit_rules()}
+    for contract in tc.CONTRACTS:
+        declared = tuple((c, r) for c, r in contract.all_rules() if r.audit)
+        assert audited.get(contract.table, ()) == declared, contract.table
+    assert {"gate_evaluations", "rollback_incidents"} <= set(audited)
+
+
+@pytest.mark.parametrize("table", [a.table for a in tc.audit_rules()])
+def test_audit_rules_name_columns_of_the_schema_and_say_why(table: str) -> None:
+    audit = tc.audit_rules_for(table)
+    assert audit is not None
+    columns = schema.metadata.tables[table].c
+    named = {audit.time_column, *audit.label_columns, *(c for c, _ in audit.rules)}
+    named |= {r.when[0] for _, r in audit.rules if isinstance(r, tc.NotEmpty) and r.when is not None}
+    assert named <= set(columns.keys())
+    assert all(rule.audit and rule.why for _, rule in audit.rules)
+
+
+@pytest.mark.parametrize(
+    ("value", "row", "broken"),
+    [
+        pytest.param("promoted:gate_pass", {}, False, id="text"),
+        pytest.param("  ", {}, True, id="blank-text"),
+        pytest.param(None, {}, True, id="null"),
+        pytest.param({}, {}, True, id="empty-object"),
+        pytest.param([], {}, True, id="empty-array"),
+        pytest.param(["manual", " "], {}, True, id="blank-entry"),
+        pytest.param(["manual", "drift_breach"], {}, False, id="entries"),
+    ],
+)
+def test_not_empty_judges_text_objects_and_arrays(value: Any, row: dict[str, Any], broken: bool) -> None:
+    assert tc.NotEmpty().violated(value, row) is broken
+
+
+def test_not_empty_when_present_lets_null_pass_and_a_condition_limits_it() -> None:
+    assert not tc.NotEmpty(nullable=True).violated(None, {})
+    assert tc.NotEmpty(nullable=True).violated("", {})
+    skipped_only = tc.NotEmpty(when=("status", "skipped"))
+    assert skipped_only.violated([], {"status": "skipped"})
+    assert not skipped_only.violated([], {"status": "running"})
+
+
+def test_a_promotion_without_rationale_or_evidence_breaks_its_blocking_partition_check() -> None:
+    bare = _promotion(id="p2", run_id="s" * 24, revision=2, decision_rationale="", evidence_bundle={})
+    assert _broken(tc.RESEARCH_PROMOTIONS, [_promotion(), bare]) == {
+        ("decision_rationale", "not_empty", "error"),
+        ("evidence_bundle", "not_empty", "error"),
+    }

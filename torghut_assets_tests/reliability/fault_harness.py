@@ -74,7 +74,7 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "research_candidates": ("run_id", "candidate_hash"),
     "research_fold_metrics": ("candidate_id", "fold_name"),
     "research_stress_metrics": ("candidate_id", "stress_case"),
-    "research_promotions": ("lane", "window_start", "approver_role"),
+    "research_promotions": ("lane", "window_start", "approver_role", "revision"),
 }
 
 Rows = dict[str, list[tuple[Any, ...]]]

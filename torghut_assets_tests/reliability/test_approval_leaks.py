@@ -63,7 +63,7 @@ class Flow:
     tokens: dict[str, str] = field(default_factory=dict)  # name -> token
     outcomes: dict[str, bool] = field(default_factory=dict)
     replays: list[Replay] = field(default_factory=list)
-    spent: dict[str, dict[str, Any]] = field(default_factory=dict)  # approval id -> approval_overrides row
+    spent: dict[str, dict[str, Any]] = field(default_factory=dict)  # approval id -> approval_uses row
     spenders: dict[str, dict[str, Any]] = field(default_factory=dict)  # promotion id -> research_promotions
     cli_output: str = ""
     token_file: Path | None = None
@@ -295,10 +295,8 @@ def flow(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory) -> 
                 found.ledger += [
                     f"{table.name}: {dict(row)!r}" for row in conn.execute(sa.select(table)).mappings()
                 ]
-            overrides = schema.approval_overrides
-            found.spent = {
-                str(r["override_id"]): dict(r) for r in conn.execute(sa.select(overrides)).mappings()
-            }
+            uses = schema.approval_uses
+            found.spent = {str(r["override_id"]): dict(r) for r in conn.execute(sa.select(uses)).mappings()}
             promotions = schema.research_promotions
             found.spenders = {
                 str(r["id"]): dict(r)

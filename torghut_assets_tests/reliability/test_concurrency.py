@@ -300,7 +300,6 @@ def paper_race(governed: GovernedLedger) -> Iterator[PaperRace]:
     governed.reset()
     with pytest.MonkeyPatch.context() as patch:
         race = _race_promotions(governed, champion, patch)
-    (candidate,) = governed.rows("research_candidates", candidate_id=champion)
     yield PaperRace(
         candidate_id=champion,
         race=race,
@@ -308,7 +307,7 @@ def paper_race(governed: GovernedLedger) -> Iterator[PaperRace]:
         promotions={p["id"]: p for p in governed.rows("research_promotions", approver="torghut_gates")},
         gate_evaluation_ids={str(g["id"]) for g in governed.rows("gate_evaluations", candidate_id=champion)},
         evidence_kinds=governed.evidence_kinds(),
-        lifecycle=(candidate["lifecycle_role"], candidate["lifecycle_status"]),
+        lifecycle=governed.lifecycle(champion),
         chain=_chain(governed.url),
         evidence_seqs=_evidence_seqs(governed.url),
     )

@@ -1,13 +1,16 @@
 """A run process killed mid-materialization (issue 11, part 1), on SQLite and PostgreSQL.
 
-A child process materializes the lane window and SIGKILLs itself at one of three points:
+A child process materializes the lane window and SIGKILLs itself at one of four points:
 
 - `signal_write`: the window's signal rows are written inside the open transaction, not yet committed;
 - `candidate_sweep`: three of the sixteen candidates are backtested, nothing of the sweep is stored;
-- `before_stress`: fold metrics are committed and the stress asset has just started.
+- `before_stress`: candidates and fold metrics are computed and the stress replays have just started;
+- `chain_write`: the one transaction that commits the research chain has written the candidates, not the
+  rest, and is not committed.
 
 The rules: the killed run leaves exactly the partitions it committed, each whole (nothing of the killed
-transaction survives), its research run still `running`, an evidence chain that verifies and is a
+transaction survives, and nothing of the research chain but the run row that opening the run
+committed), its research run still `running`, an evidence chain that verifies and is a
 prefix of the clean run's chain, and no session or lock that would block the next run. Re-running the
 window then converges on the ledger of one uninterrupted run (compared on a separate database): the same
 rows, the same evidence chain entry for entry, no duplicate natural keys, a chain that verifies.
@@ -68,13 +71,11 @@ SIGNAL_WRITE = CrashPoint("signal_write", frozenset(), None, 0)
 CANDIDATE_SWEEP = CrashPoint(
     "candidate_sweep", UPSTREAM_TABLES | {"research_runs"}, "running", chain_entries=1
 )
-BEFORE_STRESS = CrashPoint(
-    "before_stress",
-    UPSTREAM_TABLES | {"research_runs", "research_candidates", "research_fold_metrics"},
-    "running",
-    chain_entries=3,
-)
-CRASH_POINTS = (SIGNAL_WRITE, CANDIDATE_SWEEP, BEFORE_STRESS)
+# The research chain is committed in one transaction: whatever was computed or written of it before the
+# kill, only the opened run (`running`, one chain entry) survives.
+BEFORE_STRESS = CrashPoint("before_stress", UPSTREAM_TABLES | {"research_runs"}, "running", chain_entries=1)
+CHAIN_WRITE = CrashPoint("chain_write", UPSTREAM_TABLES | {"research_runs"}, "running", chain_entries=1)
+CRASH_POINTS = (SIGNAL_WRITE, CANDIDATE_SWEEP, BEFORE_STRESS, CHAIN_WRITE)
 
 
 def _die(point: str) -> None:
@@ -85,6 +86,7 @@ def _die(point: str) -> None:
 def run_until_killed(point: str, ledger_url: str, artifacts: str) -> None:
     """Child process body: arm the crash point, materialize the window, and die when it is reached."""
     import torghut_assets.domain.research_evaluation as evaluation
+    import torghut_assets.services.research_chain as research_chain
     import torghut_assets.services.signal_ingest as signals_asset
 
     if point == SIGNAL_WRITE.name:
@@ -111,6 +113,16 @@ def run_until_killed(point: str, ledger_url: str, artifacts: str) -> None:
             _die(point)
 
         evaluation.evaluate_stress = die_instead_of_stressing
+    elif point == CHAIN_WRITE.name:
+        write_research = research_chain.replace_lane_window
+
+        def write_candidates_then_die(conn: Any, table: Any, *args: Any, **kwargs: Any) -> int:
+            written = write_research(conn, table, *args, **kwargs)
+            if table.name == "research_candidates" and written:
+                _die(point)  # inside the chain's transaction: folds, stress, request and COMMIT never come
+            return written
+
+        research_chain.replace_lane_window = write_candidates_then_die  # type: ignore[assignment]
     else:
         raise ValueError(f"unknown crash point {point!r}")
     materialize_window(ledger_url, Path(artifacts), LANE, WINDOW)

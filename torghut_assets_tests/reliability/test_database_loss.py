@@ -1,18 +1,19 @@
 """The ledger database lost in the middle of a lane-window run (issue 11, part 2), on a private server.
 
-The production job (`lane_window_job`, with its failure hook) runs the window; inside the research stage,
-right after a partition's rows were written in the open transaction (before its evidence entry and
-COMMIT), the database goes away:
+The production job (`lane_window_job`, with its failure hook) runs the window; inside `research_runs`,
+in the one transaction that commits the window's research chain, right after a partition's rows were
+written (before the other partitions, the evidence entries and COMMIT), the database goes away:
 
 - `server_stopped`: `pg_ctl stop -m immediate` during the fold-metrics write, i.e. a server crash (no
   checkpoint; the restart replays WAL);
 - `backend_terminated`: `pg_terminate_backend` on the run's own connection, from a separate admin
   connection, during the candidate write; the server stays up.
 
-The rules: the run fails at that step with the driver's connection error as Dagster records it; once the
-server is back, the ledger holds exactly the partitions committed before the fault, each whole, the run
-row says `failed` if the ledger was still writable for the failure hook (else `running`), and the
-evidence chain verifies against the live rows. A retry of the failed steps (Dagster's re-execution from
+The rules: the run fails at `research_runs` with the driver's connection error as Dagster records it;
+once the server is back, the ledger holds exactly the partitions committed before the fault, each whole,
+and nothing of the research chain but the run row its opening committed; that row says `failed` if the
+ledger was still writable for the failure hook (else `running`), and the evidence chain verifies against
+the live rows. A retry of the failed steps (Dagster's re-execution from
 failure) then succeeds and leaves the rows and the current evidence of one uninterrupted run, without
 duplicate natural keys.
 """
@@ -54,13 +55,20 @@ pytestmark = pytest.mark.postgres
 CONNECTION_LOST = re.compile(
     r"server closed the connection unexpectedly|terminating connection|connection to server .* failed"
 )
-RESEARCH_TAIL = ("research_stress_metrics", "research_promotions")
+CHAIN_STEP = "research_runs"  # computes and commits the whole research chain
+RESEARCH_STEPS = (
+    CHAIN_STEP,
+    "research_candidates",
+    "research_fold_metrics",
+    "research_stress_metrics",
+    "research_promotions",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Loss:
     name: str
-    during: str  # the asset (and table) whose write is in flight when the database goes away
+    during: str  # the table being written, in the chain's transaction, when the database goes away
     committed: frozenset[str]  # tables holding the window's rows after the fault
     run_status: str  # research_runs.status after the fault
     chain_entries: int  # evidence entries after the fault
@@ -73,10 +81,10 @@ class Loss:
 SERVER_STOPPED = Loss(
     "server_stopped",
     "research_fold_metrics",
-    UPSTREAM_TABLES | {"research_runs", "research_candidates"},
+    UPSTREAM_TABLES | {"research_runs"},  # the candidates written before it went with the transaction
     run_status="running",  # the failure hook cannot reach a stopped server
-    chain_entries=2,  # research_run, candidate_set
-    retried=("research_fold_metrics", *RESEARCH_TAIL),
+    chain_entries=1,  # research_run (running), from opening the run
+    retried=RESEARCH_STEPS,
 )
 BACKEND_TERMINATED = Loss(
     "backend_terminated",
@@ -84,7 +92,7 @@ BACKEND_TERMINATED = Loss(
     UPSTREAM_TABLES | {"research_runs"},
     run_status="failed",  # the hook reconnects and marks the run failed
     chain_entries=2,  # research_run (running), research_run (failed)
-    retried=("research_candidates", "research_fold_metrics", *RESEARCH_TAIL),
+    retried=RESEARCH_STEPS,
 )
 
 
@@ -202,7 +210,7 @@ def test_the_database_goes_away_inside_the_research_stage(loss: LossOutcome) -> 
 
 
 def test_losing_the_database_fails_the_step_with_the_drivers_connection_error(loss: LossOutcome) -> None:
-    assert loss.failed_steps == [loss.loss.during]
+    assert loss.failed_steps == [CHAIN_STEP]
     assert "OperationalError" in loss.failure, loss.failure
     assert CONNECTION_LOST.search(loss.failure), loss.failure
 

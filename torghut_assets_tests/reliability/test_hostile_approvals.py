@@ -65,6 +65,8 @@ BASELINE_TABLES = (
     "rollout_transitions",
     "gate_evaluations",
     "approval_overrides",
+    "approval_uses",
+    "candidate_lifecycle_events",
     "rollback_incidents",
     "route_control_events",
     "continuity_state",
@@ -230,9 +232,8 @@ def assert_refused(
     entries = _decision_entries(ledger, baseline.evidence_seq)
     assert entries[result.promotion["id"]]["evidence_bundle"]["approval_verdict"] == reason
     if override_id is not None:
-        for stored in ledger.rows("approval_overrides", override_id=override_id):
-            assert stored["used_by_promotion_id"] == consumed_by
-            assert (stored["used_at"] is None) == (consumed_by is None)
+        uses = ledger.rows("approval_uses", override_id=override_id)
+        assert [u["used_by_promotion_id"] for u in uses] == ([] if consumed_by is None else [consumed_by])
     assert _transitions(ledger) == (transitions_before or baseline.transitions)
     engine = ledger.engine()
     try:
@@ -296,7 +297,8 @@ def test_a_genuine_signed_approval_in_the_same_setup_is_accepted_and_recorded(le
     result = _attempt(ledger, token)
     assert result.outcome.action == "promote", result.outcome.reason_codes
     (stored,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
-    assert stored["used_by_promotion_id"] == result.promotion["id"]
+    (use,) = ledger.rows("approval_uses", override_id=approval.approval_id)
+    assert use["used_by_promotion_id"] == result.promotion["id"]
     assert (stored["approver"], stored["source"], stored["key_id"]) == (CIO, "cli", approval.key_id)
 
 
@@ -399,7 +401,7 @@ def test_an_approval_presented_to_a_denied_promotion_is_spent_and_its_replay_ref
     assert denied.promotion["evidence_bundle"]["approval_spent"] is True
     assert denied.promotion["override_id"] == approval_id
     assert denied.promotion["approver"] == "torghut_gates"  # spent, but applied to nothing
-    (stored,) = ledger.rows("approval_overrides", override_id=approval_id)
+    (stored,) = ledger.rows("approval_uses", override_id=approval_id)
     assert (stored["used_by_promotion_id"], stored["used_outcome"]) == (denied.promotion["id"], "deny")
     assert stored["used_at"] is not None
     _kill_switch(ledger, False)
@@ -440,7 +442,7 @@ def test_a_hostile_presentation_of_an_approval_spends_nothing(
     assert refused.promotion["evidence_bundle"]["approval_spent"] is False
     genuine = _attempt(ledger, token)
     assert genuine.outcome.action == "promote", genuine.outcome.reason_codes
-    (stored,) = ledger.rows("approval_overrides", override_id=approval_id)
+    (stored,) = ledger.rows("approval_uses", override_id=approval_id)
     assert (stored["used_by_promotion_id"], stored["used_outcome"]) == (genuine.promotion["id"], "allow")
 
 
@@ -476,7 +478,8 @@ def test_a_signed_approval_inserted_by_a_concurrent_promotion_first_is_a_replay_
             conn.execute(sa.select(schema.approval_overrides.c.id)).all()  # still usable
     finally:
         engine.dispose()
-    (stored,) = ledger.rows("approval_overrides", override_id=approval.approval_id)
+    assert len(ledger.rows("approval_overrides", override_id=approval.approval_id)) == 1
+    (stored,) = ledger.rows("approval_uses", override_id=approval.approval_id)
     assert stored["used_by_promotion_id"] == first
 
 
@@ -599,7 +602,7 @@ def test_a_genuine_hmac_token_in_the_same_setup_is_accepted_in_dev(ledger: Gover
     record, token = ledger.approve_hmac(ledger.candidates[0], "live_l1")
     result = _attempt(ledger, token)
     assert result.outcome.action == "promote", result.outcome.reason_codes
-    (stored,) = ledger.rows("approval_overrides", override_id=record.override_id)
+    (stored,) = ledger.rows("approval_uses", override_id=record.override_id)
     assert stored["used_by_promotion_id"] == result.promotion["id"]
 
 
@@ -779,8 +782,7 @@ def test_without_a_usable_secret_every_token_is_refused(
     record, token = ledger.approve_hmac(ledger.candidates[0], "live_l1")
     result = _attempt(ledger, token, approval_secret=secret, allow_dev_secret=False)
     assert_refused(ledger, baseline, result, approvals.APPROVAL_SECRET_MISSING, None)
-    (stored,) = ledger.rows("approval_overrides", override_id=record.override_id)
-    assert stored["used_at"] is None
+    assert ledger.rows("approval_uses", override_id=record.override_id) == []
 
 
 def test_the_dev_secret_fallback_does_not_verify_a_token_signed_with_the_real_secret(
@@ -964,5 +966,4 @@ def test_ledger_backed_verification_refuses_arbitrary_text_for_a_stored_approval
         refused()
     finally:
         engine.dispose()
-    (stored,) = ledger.rows("approval_overrides", override_id=record.override_id)
-    assert stored["used_at"] is None
+    assert ledger.rows("approval_uses", override_id=record.override_id) == []

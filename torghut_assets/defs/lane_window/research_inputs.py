@@ -1,7 +1,7 @@
 """The research settings resource, shared by the research assets, replay and the governance gates.
 
-What every research stage reads (the run row, the dataset checked against it, the stored rows) is
-`services.research_inputs`; this module only binds the settings to configuration.
+What the research chain, replay and the gates read (the run row, the dataset checked against it, the
+stored rows) is `services.research_inputs`; this module only binds the settings to configuration.
 """
 
 import dagster as dg

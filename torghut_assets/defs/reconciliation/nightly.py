@@ -2,7 +2,9 @@
 as asset checks on the `reconciliation_report` asset, on a schedule.
 
 Fails closed: a check with nothing to examine fails, an unverifiable broker record fails, and the
-report lists every lane window's status so a gap is visible even when a check is green.
+report lists every lane window's status so a gap is visible even when a check is green. A check with
+nothing to compare (an empty lookback, a venue that cannot be read or listed) is rendered as a failed
+check of severity WARN: the UI shows a warning, not a pass, and it pages nobody.
 """
 
 from collections.abc import Iterable
@@ -15,6 +17,7 @@ from torghut_assets.defs.alerts import AlertsResource, alert_metadata
 from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.pod_resources import RECONCILIATION_POD
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
+from torghut_assets.domain.alerts import chain_head_alert
 from torghut_assets.ledger.quality import SUITES
 from torghut_assets.ledger.reconciliation import Finding
 from torghut_assets.services.reconciliation import (
@@ -33,12 +36,27 @@ CHECKS = (
         "research_chain_complete",
         "Normal runs have candidates, ≥ 3 folds and all stress cases each, and a promotion.",
     ),
+    (
+        "audit_rows_complete",
+        "Every promotion, research run, gate evaluation and rollback/halt incident carries its rationale, "
+        "reasons and evidence (a skipped run: the artifact explaining the skip).",
+    ),
     ("foreign_keys_resolve", "No orphan candidates, folds, stress rows, promotions or executions."),
     ("artifacts_verify", "Every referenced artifact exists and still hashes to its recorded sha256."),
     ("evidence_chain_verifies", "The hash-chained evidence log verifies end to end against the live rows."),
+    (
+        "evidence_chain_head_retained",
+        "Every evidence-chain head published before (artifact, metadata, webhook) is still in the chain at "
+        "its seq: the chain was neither truncated nor rewritten.",
+    ),
     ("replay_sample_matches", "Recomputing a sample of windows reproduces the stored hashes and metrics."),
     ("execution_route_provenance", "Every execution names its expected and actual route."),
     ("executions_match_broker", "Ledger executions match the venue's record of the same orders."),
+    (
+        "venue_orders_known",
+        "Every order a venue holds from the lookback (submitted or filled) has an execution row, by client "
+        "order id; a venue that cannot be listed or read is a warning.",
+    ),
     (
         "positions_match_broker",
         "The broker's positions equal the ledger's net fills on it, per symbol; unreadable is not flat.",
@@ -59,6 +77,9 @@ class ReconciliationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return pd.Timestamp(self.as_of).tz_convert("UTC") if self.as_of else pd.Timestamp.now(tz="UTC")
 
 
+_VERDICT_WORDS = {"pass": "passed", "warn": "WARNING", "fail": "FAILED"}
+
+
 def _result(finding: Finding) -> dg.AssetCheckResult:
     severity = (
         dg.AssetCheckSeverity.WARN
@@ -69,18 +90,29 @@ def _result(finding: Finding) -> dg.AssetCheckResult:
         check_name=finding.check,
         passed=finding.passed,
         severity=severity,
+        description="; ".join(finding.keys) if finding.verdict == "warn" else None,
         metadata={
             "examined": finding.examined,
             "failing": finding.failing,
             "failing_keys": dg.MetadataValue.json(list(finding.keys)),
             "detail": dg.MetadataValue.json(finding.detail),
             "summary": dg.MetadataValue.md(
-                f"**{finding.check}**: {'passed' if finding.passed else 'FAILED'} "
+                f"**{finding.check}**: {_VERDICT_WORDS[finding.verdict]} "
                 f"({finding.failing} failing of {finding.examined})\n\n"
                 + "\n".join(f"- `{k}`" for k in finding.keys)
             ),
         },
     )
+
+
+def _chain_head_metadata(report: NightlyReport) -> dict[str, Any]:
+    """The evidence chain's head as published tonight (seq, hash, time) and its artifact."""
+    if report.chain_head is None:
+        return {}
+    return {
+        "evidence_chain_head": dg.MetadataValue.json(report.chain_head.head.as_dict()),
+        "evidence_chain_head_artifact": dg.MetadataValue.path(report.chain_head.artifact.path),
+    }
 
 
 def _quality_results(report: NightlyReport) -> list[dg.AssetCheckResult]:
@@ -127,10 +159,13 @@ def reconciliation_report(
         data_docs_dir=ledger.resolved_artifact_root() / "data-docs",
     )
     pages = failed_check_alerts(report.findings, report.quality, report.checked_day)
+    if alerts.configured and report.chain_head is not None:  # the head, published outside the ledger
+        pages.append(chain_head_alert(**report.chain_head.head.as_dict()))
     sent = alerts.send(ledger, pages, context.log)
     docs_index = report.data_docs_index
     metadata: dict[str, Any] = {
         "ok": report.ok,
+        "verdict": report.verdict,
         "summary": dg.MetadataValue.md(report.markdown),
         "report": dg.MetadataValue.path(report.json_ref.path),
         "report_markdown": dg.MetadataValue.path(report.md_ref.path),
@@ -139,6 +174,7 @@ def reconciliation_report(
         else dg.MetadataValue.text("none"),
         "dagster/row_count": len(report.windows),
         **alert_metadata(sent),
+        **_chain_head_metadata(report),
     }
     yield dg.MaterializeResult(metadata=metadata)
     yield from (_result(finding) for finding in report.findings)
