@@ -19,8 +19,9 @@ from torghut_assets_tests.test_settings import PRODUCTION_OK
 PACKAGE = Path(torghut_assets.__file__).parent
 ENV_MAPPINGS = ("environ", "env")  # `os.environ.get(...)`, `env.get(...)` on a Mapping of variables
 # Modules whose reads take the name from a variable: they iterate over the registry itself, or over
-# `AdvisoryPolicy`'s fields (whose names the registry derives, see the LLM test below).
-COMPUTED_NAME_READERS = {"config_registry.py", "config_report.py", "domain/llm_advisory.py"}
+# `AdvisoryPolicy`'s fields (whose names the registry derives, see the LLM test below), or over the
+# market-data secrets `market_data_config` names (registered, see the test below).
+COMPUTED_NAME_READERS = {"config_registry.py", "config_report.py", "definitions.py", "domain/llm_advisory.py"}
 
 
 def _env_reads(tree: ast.AST) -> Iterator[ast.expr]:
@@ -70,6 +71,13 @@ def test_variables_are_read_by_computed_name_only_where_the_registry_covers_them
         if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str))
     }
     assert computed <= COMPUTED_NAME_READERS
+
+
+def test_the_market_data_secrets_read_by_computed_name_are_registered_variables() -> None:
+    from torghut_assets.config_registry import SETTINGS
+    from torghut_assets.market_data_config import ALPACA_SECRETS, SQL_SECRETS
+
+    assert {*SQL_SECRETS.values(), *ALPACA_SECRETS.values()} <= set(SETTINGS)
 
 
 class RecordingEnv(Mapping[str, str]):
