@@ -35,6 +35,13 @@ DEPLOYMENT: tuple[EnvSetting, ...] = (
         production_required=True,
     ),
     EnvSetting(
+        "TORGHUT_ARTIFACT_BASE_URL",
+        "url",
+        "URL at which a browser reaches the artifact root (`torghut-assets artifacts serve`, or an ingress "
+        "in front of it); the UI then links artifacts and shows plots inline",
+        when_unset="artifacts are shown by content and relative path, plots are not shown inline",
+    ),
+    EnvSetting(
         "DAGSTER_HOME",
         "path",
         "Dagster instance folder (dagster.yaml); in dev also the ledger, artifacts and approval secret",

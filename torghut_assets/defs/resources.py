@@ -21,6 +21,7 @@ from torghut_assets.adapters.market_data import (
 )
 from torghut_assets.adapters.paper_broker import SIMULATOR_VERSION, SimulatedVenue
 from torghut_assets.adapters.signal_source import SignalSource, SignalSourceUnavailable
+from torghut_assets.defs.artifact_links import artifact_link, inline_image
 from torghut_assets.domain.feature_quality import FeatureQualityLimits
 from torghut_assets.domain.orders import ExecutionVenue
 from torghut_assets.domain.routing import RoutingPolicy, Venue, routing_scope
@@ -30,7 +31,7 @@ from torghut_assets.domain.universe_policy import (
     UniverseSnapshot,
     static_snapshot,
 )
-from torghut_assets.ledger.artifacts import ArtifactStore, default_artifact_root
+from torghut_assets.ledger.artifacts import ArtifactRef, ArtifactStore, default_artifact_root
 from torghut_assets.ledger.engine import (
     LedgerConnection,
     LedgerEngine,
@@ -56,6 +57,7 @@ class LedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     database_url: str | None = None
     artifact_root: str | None = None
+    artifact_base_url: str | None = None
 
     _engine: LedgerEngine | None = PrivateAttr(default=None)
 
@@ -64,6 +66,10 @@ class LedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def resolved_artifact_root(self) -> Path:
         return default_artifact_root(self.artifact_root)
+
+    def resolved_artifact_base_url(self) -> str | None:
+        """Where a browser reaches the artifact root (`torghut-assets artifacts serve`); unset: nowhere."""
+        return self.artifact_base_url or os.environ.get("TORGHUT_ARTIFACT_BASE_URL") or None
 
     @property
     def engine(self) -> LedgerEngine:
@@ -98,6 +104,14 @@ class LedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     @property
     def artifacts(self) -> ArtifactStore:
         return ArtifactStore(self.resolved_artifact_root())
+
+    def artifact_link(self, ref: ArtifactRef | Mapping[str, Any]) -> dg.MetadataValue:
+        """The artifact as the operator's browser can reach it (`defs/artifact_links.py`)."""
+        return artifact_link(self.resolved_artifact_base_url(), self.resolved_artifact_root(), ref)
+
+    def inline_image(self, ref: ArtifactRef | Mapping[str, Any], alt: str) -> dg.MetadataValue:
+        """A PNG artifact drawn inline on the asset page when the artifact root is served."""
+        return inline_image(self.resolved_artifact_base_url(), self.resolved_artifact_root(), ref, alt)
 
     def describe(self) -> dict[str, str]:
         return describe_engine(self.engine)
