@@ -64,26 +64,26 @@ def record_partition(
 
 
 def live_recompute(conn: Connection) -> Callable[[EvidenceEntry], str | None]:
-    """A `verify_chain` callback: the latest entry per (kind, subject) must match the live rows' digest.
+    """A `verify_chain` callback: the latest entry per (kind, lane, window) must match the live rows' digest.
 
-    Superseded entries are history (a re-materialized window legitimately changed), so they are only
-    checked for internal consistency by the chain itself.
+    A partition entry digests every row of its table in the window, so only the window's latest entry of
+    that kind describes what the ledger holds now; earlier ones are history (a re-materialized window
+    legitimately changed, possibly under a new run id) and are checked only by the chain itself. Keying by
+    subject instead would compare a superseded run's entry with the re-run's rows.
     """
     latest = {
-        (kind, subject): seq
-        for kind, subject, seq in conn.execute(
-            sa.select(
-                evidence_log.c.entry_kind, evidence_log.c.subject, sa.func.max(evidence_log.c.seq)
-            ).group_by(evidence_log.c.entry_kind, evidence_log.c.subject)
+        seq
+        for (seq,) in conn.execute(
+            sa.select(sa.func.max(evidence_log.c.seq))
+            .where(evidence_log.c.lane.is_not(None), evidence_log.c.window_start.is_not(None))
+            .group_by(evidence_log.c.entry_kind, evidence_log.c.lane, evidence_log.c.window_start)
         )
     }
 
     def recompute(entry: EvidenceEntry) -> str | None:
         content = entry.content if isinstance(entry.content, dict) else {}
         table = schema.metadata.tables.get(str(content.get("table")))
-        if latest.get((entry.entry_kind, entry.subject)) != entry.seq or table is None or entry.lane is None:
-            return None
-        if entry.window_start is None:
+        if entry.seq not in latest or table is None or entry.lane is None or entry.window_start is None:
             return None
         live = {**content, **partition_digest(conn, table, entry.lane, entry.window_start)}
         return sha256_hex(live)
