@@ -26,11 +26,17 @@ lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python .ci/lock.py $(if $(UPGRADE),--upgrade)
 
+# `make dev` also serves the artifact root read-only on ARTIFACT_PORT (`torghut-assets artifacts serve`), so
+# the UI links evidence artifacts and draws plots inline; the server stops when `dg dev` does.
+ARTIFACT_PORT ?= 3001
+dev: export TORGHUT_ARTIFACT_BASE_URL ?= http://127.0.0.1:$(ARTIFACT_PORT)
 dev: venv
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/torghut-assets db upgrade
 	$(BIN)/torghut-assets dev-seed
+	$(BIN)/torghut-assets artifacts serve --host 127.0.0.1 --port $(ARTIFACT_PORT) & artifacts=$$!; \
+	trap 'kill $$artifacts 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 # The UI tests drive Debian's chromium through Playwright (never Playwright's own browser download).

@@ -475,6 +475,44 @@ def _metrics_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _artifacts_serve(args: argparse.Namespace) -> int:
+    from torghut_assets.adapters.artifact_server import ArtifactServer, serve_artifacts
+
+    root = Path(args.root) if args.root else _artifact_root()
+
+    def announce(server: ArtifactServer) -> None:
+        print(
+            f"serving {root} read-only at {server.base_url}\n"
+            f"TORGHUT_ARTIFACT_BASE_URL={server.base_url}  (or the URL a browser reaches this port at)",
+            flush=True,
+        )
+
+    try:
+        serve_artifacts(root, args.host, args.port, ready=announce)
+    except OSError as exc:
+        print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_artifacts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`artifacts serve`: the evidence artifacts at a URL a browser can open (TORGHUT_ARTIFACT_BASE_URL)."""
+    artifacts = sub.add_parser("artifacts", help="evidence artifacts").add_subparsers(
+        dest="artifacts_command", required=True
+    )
+    serve = artifacts.add_parser(
+        "serve",
+        help="serve the artifact root read-only over HTTP (content-addressed files only, no listing), "
+        "for TORGHUT_ARTIFACT_BASE_URL",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 to expose)")
+    serve.add_argument("--port", type=int, default=3001)
+    serve.add_argument(
+        "--root", help="the artifact root (default: TORGHUT_ARTIFACT_ROOT, else $DAGSTER_HOME/artifacts)"
+    )
+    serve.set_defaults(func=_artifacts_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="torghut-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -628,6 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--market-windows", type=int, default=3, help="most recent market-hours windows per lane"
     )
     seed.set_defaults(func=_dev_seed)
+    _add_artifacts_parser(sub)
     return parser
 
 

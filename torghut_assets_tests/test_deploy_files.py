@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +32,8 @@ from torghut_assets.defs.pod_resources import (
     RECONCILIATION_POD,
     REPORTS_POD,
     PodSize,
+    RunLauncher,
+    configured_run_launcher,
 )
 from torghut_assets.env_setting import CODE_LOCATION, INSTANCE
 from torghut_assets.settings import load_settings
@@ -234,16 +239,48 @@ def test_the_artifact_root_is_a_volume_shared_with_the_runs() -> None:
     assert DEPLOYMENT["includeConfigInLaunchedRuns"]["enabled"] is True
 
 
+# Loads the code location as the chart's code server does (TORGHUT_RUN_LAUNCHER from the values) and
+# prints each job's tags: the tags are fixed when the jobs are defined, so another launcher needs a fresh
+# interpreter.
+_JOB_TAGS_SCRIPT = (
+    "import json; from torghut_assets.definitions import defs; "
+    "print(json.dumps({j.name: dict(j.tags) for j in defs.resolve_all_job_defs()}))"
+)
+
+
+def _values_env(name: str) -> str:
+    return str(next(e["value"] for e in DEPLOYMENT["env"] if e["name"] == name))
+
+
 @pytest.fixture(scope="module")
-def job_pods() -> dict[str, dict[str, Any] | None]:
+def job_pods(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any] | None]:
+    env = {
+        **os.environ,
+        "TORGHUT_RUN_LAUNCHER": _values_env("TORGHUT_RUN_LAUNCHER"),
+        "DAGSTER_HOME": str(tmp_path_factory.mktemp("k8s_home")),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _JOB_TAGS_SCRIPT], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    tags: dict[str, dict[str, str]] = json.loads(out.strip().splitlines()[-1])
+    return {
+        name: get_user_defined_k8s_config(job_tags).container_config if K8S_CONFIG_TAG in job_tags else None
+        for name, job_tags in tags.items()
+    }
+
+
+def test_the_helm_values_declare_the_k8s_run_launcher_to_the_code_location() -> None:
+    assert VALUES["runLauncher"]["type"] == "K8sRunLauncher"
+    assert RunLauncher(_values_env("TORGHUT_RUN_LAUNCHER")) is RunLauncher.K8S
+
+
+def test_under_the_default_launcher_no_job_carries_a_k8s_pod_tag() -> None:
+    """A laptop's run list shows short `torghut/...` tags, not the pod-size JSON."""
     from torghut_assets.definitions import defs
 
-    return {
-        job.name: get_user_defined_k8s_config(job.tags).container_config
-        if K8S_CONFIG_TAG in job.tags
-        else None
-        for job in defs.resolve_all_job_defs()
-    }
+    assert configured_run_launcher({}) is RunLauncher.LOCAL
+    tagged = [job.name for job in defs.resolve_all_job_defs() if K8S_CONFIG_TAG in job.tags]
+    assert tagged == [] and LANE_WINDOW_POD.tag(RunLauncher.LOCAL) == {}
 
 
 def test_the_jobs_named_for_their_own_pod_size_carry_it_as_a_k8s_config_tag(

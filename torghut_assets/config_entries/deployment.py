@@ -42,6 +42,14 @@ DEPLOYMENT: tuple[EnvSetting, ...] = (
         when_unset="artifacts are shown by content and relative path, plots are not shown inline",
     ),
     EnvSetting(
+        "TORGHUT_RUN_LAUNCHER",
+        "choice",
+        "the instance's run launcher: k8s puts each job's pod size on it as a dagster-k8s/config tag; "
+        "local (dagster dev, one process per run) leaves runs with only their torghut/ tags",
+        default="local",
+        choices=("local", "k8s"),
+    ),
+    EnvSetting(
         "DAGSTER_HOME",
         "path",
         "Dagster instance folder (dagster.yaml); in dev also the ledger, artifacts and approval secret",

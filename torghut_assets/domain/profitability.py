@@ -19,6 +19,16 @@ LOOKBACK = dt.timedelta(hours=72)
 CAVEAT_EVIDENCE_ONLY = "evidence_only_no_profitability_certainty"
 CAVEAT_PROXY = "realized_pnl_proxy_from_tca_shortfall"
 CAVEAT_EMPTY = "empty_window_no_runtime_evidence"
+CAVEAT_NO_CLOSED_TRADES = "no_closed_trades_pnl_not_evidenced"
+CAVEAT_OPEN_POSITIONS_UNMARKED = "open_positions_not_marked_to_market"
+# What each caveat means, in the words the report shows beside its code.
+CAVEAT_TEXT = {
+    CAVEAT_EVIDENCE_ONLY: "72 h of evidence is not a forecast: it says what happened, not what will",
+    CAVEAT_PROXY: "the TCA figure is a cost proxy (minus implementation shortfall), not profit",
+    CAVEAT_OPEN_POSITIONS_UNMARKED: "open positions are not marked to market; only flat round trips count",
+    CAVEAT_NO_CLOSED_TRADES: "no round trip closed flat in the window, so realized PnL is not evidenced",
+    CAVEAT_EMPTY: "nothing was decided, executed or measured in the window",
+}
 _DIGITS = 8
 
 
@@ -100,6 +110,76 @@ class ShortfallBySymbol:
     shortfall_notional_total: float
     shortfall_bps_sum: float
     shortfall_bps_samples: int
+
+
+@dataclass(frozen=True)
+class ClosedRoundTrip:
+    """One symbol traded flat within one session by one lane: buys and sells net to zero shares, so its
+    cash flow after fees is realized PnL with no mark-to-market. `closed_window_start` is the start of
+    the last lane window that traded it that session (lane-window time, as the report's window is)."""
+
+    lane: str
+    symbol: str
+    session: dt.date
+    closed_window_start: dt.datetime
+    executions: int
+    net_pnl: float
+
+
+def closed_trades(round_trips: Sequence[ClosedRoundTrip]) -> dict[str, Any]:
+    """The closed-trade section: totals, a row per (lane, symbol), and the equity curve (cumulative
+    net PnL at each round trip's close, in close order). With no round trip the PnL is None, never 0:
+    nothing closed means nothing was evidenced, which a zero would hide."""
+    ordered = sorted(round_trips, key=lambda t: (t.closed_window_start, t.lane, t.symbol))
+    groups: dict[tuple[str, str], list[ClosedRoundTrip]] = {}
+    for trip in ordered:
+        groups.setdefault((trip.lane, trip.symbol), []).append(trip)
+    curve, running = [], 0.0
+    for trip in ordered:
+        running += trip.net_pnl
+        curve.append(
+            {
+                "at": _iso(trip.closed_window_start),
+                "lane": trip.lane,
+                "symbol": trip.symbol,
+                "net_pnl": decimal_text(trip.net_pnl),
+                "cumulative_net_pnl": decimal_text(running),
+            }
+        )
+    return {
+        "evidenced": bool(ordered),
+        "round_trips": len(ordered),
+        "net_pnl": decimal_text(math.fsum(t.net_pnl for t in ordered)) if ordered else None,
+        "by_lane_symbol": [
+            {
+                "lane": lane,
+                "symbol": symbol,
+                "round_trips": len(trips),
+                "executions": sum(t.executions for t in trips),
+                "net_pnl": decimal_text(math.fsum(t.net_pnl for t in trips)),
+                "winning_round_trips": sum(1 for t in trips if t.net_pnl > 0),
+            }
+            for (lane, symbol), trips in sorted(groups.items())
+        ],
+        "equity_curve": curve,
+    }
+
+
+def signed_dollars(text: str) -> str:
+    """'+$123.45' / '-$3.50' from a trimmed decimal string: a sign the eye cannot miss."""
+    value = Decimal(text)
+    return f"{'-' if value < 0 else '+'}${abs(value):,.2f}"
+
+
+def closed_trade_headline(section: Mapping[str, Any], end: str | None) -> str:
+    """One plain sentence that leads the report: closed-trade net PnL, or that there is none."""
+    if not section["evidenced"]:
+        return f"no closed trades in the window: PnL is not evidenced (72 h to {end})"
+    n = section["round_trips"]
+    return (
+        f"closed-trade net PnL {signed_dollars(section['net_pnl'])} over {n} round "
+        f"trip{'' if n == 1 else 's'} (72 h to {end})"
+    )
 
 
 def decisions_by_symbol_strategy(groups: Iterable[DecisionGroup]) -> list[dict[str, Any]]:
@@ -215,12 +295,18 @@ def runtime_profitability(
     shortfall_ranks: ShortfallRanks,
     closed_trade_pnl_by_lane: Mapping[str, float | None],
     attribution: Mapping[str, Any],
+    round_trips: Sequence[ClosedRoundTrip] = (),
 ) -> dict[str, Any]:
     decision_count = sum(g.decision_count for g in decisions)
     execution_count = sum(g.execution_count for g in executions)
     tca_count = sum(s.samples for s in shortfall_by_symbol)
     empty = decision_count == 0 and execution_count == 0 and tca_count == 0
-    caveats = [CAVEAT_EVIDENCE_ONLY, CAVEAT_PROXY] + ([CAVEAT_EMPTY] if empty else [])
+    closed = closed_trades(round_trips)
+    caveats = (
+        [CAVEAT_EVIDENCE_ONLY, CAVEAT_PROXY, CAVEAT_OPEN_POSITIONS_UNMARKED]
+        + ([] if closed["evidenced"] else [CAVEAT_NO_CLOSED_TRADES])
+        + ([CAVEAT_EMPTY] if empty else [])
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "window": {
@@ -235,6 +321,7 @@ def runtime_profitability(
         "decisions_by_symbol_strategy": decisions_by_symbol_strategy(decisions),
         "executions": executions_by_adapter(executions),
         "realized_pnl_summary": realized_pnl_summary(shortfall_by_symbol, shortfall_ranks),
+        "closed_trades": closed,
         "closed_trade_pnl_by_lane": {
             lane: decimal_text(value) for lane, value in sorted(closed_trade_pnl_by_lane.items())
         },

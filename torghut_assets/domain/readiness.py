@@ -34,29 +34,47 @@ class ReadinessFigures:
 
 @dataclass(frozen=True)
 class Criterion:
+    """A verdict, the numbers behind it, and `figure`: the key of the detail the rule turns on, which a
+    report shows beside the verdict."""
+
     criterion_id: str
     passed: bool
     detail: dict[str, Any]
+    figure: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"criterion_id": self.criterion_id, "passed": self.passed, "detail": self.detail}
+        return {
+            "criterion_id": self.criterion_id,
+            "passed": self.passed,
+            "figure": self.figure,
+            "detail": self.detail,
+        }
 
 
 def evaluate_readiness(f: ReadinessFigures) -> list[Criterion]:
     pnl = f.paper_period_net_realized_pnl
     return [
-        Criterion("signals_total_24h_positive", f.signals_24h > 0, {"signals_total": f.signals_24h}),
-        Criterion("new_trade_decisions_24h", f.decisions_24h > 0, {"trade_decisions": f.decisions_24h}),
-        Criterion("new_executions_24h", f.executions_24h > 0, {"executions": f.executions_24h}),
+        Criterion(
+            "signals_total_24h_positive", f.signals_24h > 0, {"signals_total": f.signals_24h}, "signals_total"
+        ),
+        Criterion(
+            "new_trade_decisions_24h",
+            f.decisions_24h > 0,
+            {"trade_decisions": f.decisions_24h},
+            "trade_decisions",
+        ),
+        Criterion("new_executions_24h", f.executions_24h > 0, {"executions": f.executions_24h}, "executions"),
         Criterion(
             "complete_research_row_set_24h",
             f.complete_research_sets_24h >= 1,
             {"complete_runs": f.complete_research_sets_24h},
+            "complete_runs",
         ),
         Criterion(
             "stable_route_metadata_24h",
             f.executions_24h > 0 and f.executions_missing_route_24h == 0,
             {"executions": f.executions_24h, "missing_route_metadata": f.executions_missing_route_24h},
+            "missing_route_metadata",
         ),
         Criterion(
             "paper_period_net_realized_pnl_positive",
@@ -66,6 +84,7 @@ def evaluate_readiness(f: ReadinessFigures) -> list[Criterion]:
                 "net_realized_pnl_after_costs": pnl,
                 "executions": f.paper_period_executions,
             },
+            "net_realized_pnl_after_costs",
         ),
         Criterion(
             "gate_report_recommends_paper_or_better",
@@ -74,11 +93,13 @@ def evaluate_readiness(f: ReadinessFigures) -> list[Criterion]:
                 "recommended_mode": f.latest_recommended_mode,
                 "gate_evaluation_id": f.latest_gate_evaluation_id,
             },
+            "recommended_mode",
         ),
         Criterion(
             "evidence_chain_stored_and_verified",
             f.evidence_entries > 0 and f.evidence_chain_ok is True,
             {"entries": f.evidence_entries, "ok": f.evidence_chain_ok, "breaks": f.evidence_breaks},
+            "ok",
         ),
     ]
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -98,6 +99,14 @@ def window_coverage(
         f"{lane}/{start.isoformat()}" for lane, start in expected if (lane, as_utc(start)) not in present
     ]
     return finding_from("window_run_coverage", len(expected), missing, severity="WARN")
+
+
+def first_window_by_lane(conn: Connection) -> dict[str, pd.Timestamp]:
+    """The earliest window each lane has a research run for: where the lane's ledger history begins."""
+    runs = schema.research_runs
+    rows = conn.execute(sa.select(runs.c.lane, sa.func.min(runs.c.window_start)).group_by(runs.c.lane))
+    firsts = {lane: as_utc(start) for lane, start in rows}
+    return {lane: start for lane, start in firsts.items() if start is not None}
 
 
 def research_chain(conn: Connection, since: dt.datetime, until: dt.datetime) -> Finding:

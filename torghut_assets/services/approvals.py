@@ -39,7 +39,8 @@ class ApprovalRefusedError(ValueError):
 
 
 class ApprovalRequest(Protocol):
-    """What an approver asks to mint (the Launchpad's `ApprovalConfig` is one, so is `RequestedApproval`)."""
+    """What an approver asks to mint (`RequestedApproval`, built by the CLI and by the Launchpad's
+    `ApprovalConfig.request()`, is one)."""
 
     @property
     def candidate_id(self) -> str: ...

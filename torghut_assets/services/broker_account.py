@@ -152,8 +152,9 @@ def positions_finding(ledger: LedgerPort, broker: AccountBrokerPort) -> rec.Find
     if venue is None:
         return rec.nothing_to_compare(
             POSITIONS_CHECK,
-            "no broker account configured: the simulated account's positions are the ledger's own, "
-            "nothing to compare them with",
+            "the market simulator (no broker account configured) holds no positions of its own: its account "
+            "is the ledger's net fills, so there is nothing independent to compare; configure an Alpaca "
+            "paper account to check positions",
         )
     try:
         held = {p.symbol: p.qty for p in venue.positions()}

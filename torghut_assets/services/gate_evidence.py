@@ -23,6 +23,7 @@ import torghut_assets
 from torghut_assets.domain import gate_evidence as ge
 from torghut_assets.domain.backtest import replay
 from torghut_assets.domain.evidence import canonical_value, sha256_hex
+from torghut_assets.domain.gate_findings import RouteParityFigures
 from torghut_assets.domain.gates import GateEvidence, GatePolicy, GateReport, TargetMode, evaluate_gates
 from torghut_assets.domain.lane_rollout import LaneRollout
 from torghut_assets.domain.lanes import LaneWindow
@@ -89,6 +90,7 @@ class GatheredEvidence:
     profitability: dict[str, Any]
     uncertainty: UncertaintyEvidence
     provenance: dict[str, Any]
+    route_parity: RouteParityFigures | None = None  # the report gate 3 read, for explaining a failure
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class CandidateJudgement:
     report: GateReport
     gathered: GatheredEvidence
     replay_error: str | None
+    policy: GatePolicy  # the policy the report was judged under
 
     def report_json(self, now: dt.datetime, identity: Mapping[str, Any]) -> dict[str, Any]:
         """The full gate report stored with the evaluation (and as its artifact), `identity` naming who
@@ -305,7 +308,21 @@ def gather_evidence(
         "baseline_candidate_id": baseline_id,
         "hashes": hashes,
     }
-    return GatheredEvidence(evidence, profitability, uncertainty, provenance)
+    return GatheredEvidence(evidence, profitability, uncertainty, provenance, parity_figures(parity))
+
+
+def parity_figures(row: Mapping[str, Any] | None) -> RouteParityFigures | None:
+    """What a stored route-parity report says about itself: its pairs, the floor it applied, its reasons."""
+    if row is None:
+        return None
+    thresholds = (row.get("metrics") or {}).get("thresholds") or {}
+    floor = thresholds.get("min_pairs")
+    return RouteParityFigures(
+        report_id=str(row["report_id"]),
+        pair_count=int(row["pair_count"]),
+        min_pairs=floor if isinstance(floor, int) and not isinstance(floor, bool) else None,
+        reasons=tuple(str(r) for r in row.get("reasons") or ()),
+    )
 
 
 def _baseline(ctx: CandidateContext, lane: LaneRollout) -> tuple[str | None, list[Row] | None, str]:
@@ -340,4 +357,6 @@ def judge_candidate(
             llm_enabled=governance.llm_enabled,
             now=now,
         )
-    return CandidateJudgement(evaluate_gates(gathered.evidence, policy, target), gathered, replay_error)
+    return CandidateJudgement(
+        evaluate_gates(gathered.evidence, policy, target), gathered, replay_error, policy
+    )

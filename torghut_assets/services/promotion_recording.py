@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 import torghut_assets
 from torghut_assets.domain import approvals
+from torghut_assets.domain.gate_findings import GateFinding, decision_findings, gate_findings
 from torghut_assets.domain.gates import GateReport
 from torghut_assets.domain.lane_rollout import LaneRollout
 from torghut_assets.domain.promotion_rules import PromotionOutcome, decide_promotion
@@ -72,6 +73,8 @@ class PromotionResult:
     # replay, what spent it earlier.
     approval_spent: str | None = None
     approval_spent_by: approvals.ApprovalUse | None = None
+    # Each gate's figure against its limit, with cause and fix (derived for display, never stored).
+    findings: tuple[GateFinding, ...] = ()
 
 
 @dataclass
@@ -178,7 +181,15 @@ def record_decision(
         artifacts=judged.artifacts,
         approval_spent=spend.spent,
         approval_spent_by=None if spend.verdict is None else spend.verdict.spent_by,
+        findings=_findings(judged, outcome),
     )
+
+
+def _findings(judged: JudgedPromotion, outcome: PromotionOutcome) -> tuple[GateFinding, ...]:
+    gathered = judged.judgement.gathered
+    return gate_findings(
+        judged.report, gathered.evidence, judged.judgement.policy, route_parity=gathered.route_parity
+    ) + decision_findings(outcome.reason_codes, judged.report)
 
 
 def _promotion_row(

@@ -121,17 +121,28 @@ class NightlyReport:
 
 
 def expected_windows(
-    lanes: Sequence[str], until: pd.Timestamp, hours: int
-) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
-    """Every lane window of the lookback, and those of them with market minutes."""
+    lanes: Sequence[str],
+    until: pd.Timestamp,
+    hours: int,
+    first_windows: Mapping[str, Any] | None = None,
+) -> list[tuple[str, Any]]:
+    """The lane windows of the lookback that should have a run: the market-hours windows (a window with
+    session minutes: the windows a lane can decide and trade in) of each catalog lane, from the first
+    window the ledger holds for that lane.
+
+    Why not every hour: off-hours and weekend windows are empty by construction (a weekday night's run is
+    a `skipped` row, a weekend hour is not a window at all), so a missing one hides no decision; and the
+    hours before a lane's history begins (a fresh install, a `dev-seed`, a lane added today) were never
+    meant to run. `first_windows` None counts every market-hours window of the lookback; a lane missing
+    from it has no history and expects nothing (`row_count_floors` fails such a lane)."""
     starts = [until - pd.Timedelta(hours=h) for h in range(1, hours + 1)]
-    expected = [(lane, s.to_pydatetime()) for lane in lanes for s in starts]
-    open_windows = [
-        (lane, s)
-        for lane, s in expected
-        if len(market_minutes(pd.Timestamp(s), pd.Timestamp(s) + pd.Timedelta(hours=1)))
+    market_starts = [s for s in starts if len(market_minutes(s, s + pd.Timedelta(hours=1)))]
+    return [
+        (lane, s.to_pydatetime())
+        for lane in lanes
+        for s in market_starts
+        if first_windows is None or (lane in first_windows and s >= pd.Timestamp(first_windows[lane]))
     ]
-    return expected, open_windows
 
 
 def _same_fill(report: OrderReport | None, row: Row) -> bool:
@@ -220,12 +231,13 @@ def _venue_listing(
         return [], f"{name}: orders unreadable ({exc.reason_code}): unknown is not 'none unknown'"
     if orders:
         return orders, None
-    note = (
-        " (a simulated venue keeps its book only in the process that placed the orders)"
-        if isinstance(venue, SimulatedVenue)
-        else ""
-    )
-    return [], f"{name}: lists no order submitted or filled in the lookback{note}"
+    if isinstance(venue, SimulatedVenue):
+        return [], (
+            f"{name}: the market simulator (no broker configured) keeps its order book only in the run that "
+            "placed the orders, so it has no record of its own to list; its "
+            f"{routed} execution(s) of the lookback are re-simulated by executions_match_broker instead"
+        )
+    return [], f"{name}: lists no order submitted or filled in the lookback"
 
 
 def _unknown_order(venue: str, order: OrderReport, decisions: set[str]) -> str:
@@ -313,9 +325,9 @@ def _ledger_findings(
 ) -> tuple[list[rec.Finding], list[Row], rec.Finding, rec.Finding]:
     """The checks over the ledger alone (one read): chain, foreign keys, artifacts, auditable rows,
     evidence log; plus the window statuses, the row floors and the route provenance."""
-    expected, open_windows = expected_windows(lanes, until, hours)
     s, u = since.to_pydatetime(), until.to_pydatetime()
     with ledger.engine.connect() as conn:
+        expected = expected_windows(lanes, until, hours, rec.first_window_by_lane(conn))
         findings = [
             rec.window_coverage(conn, expected, s, u),
             rec.research_chain(conn, s, u),
@@ -325,7 +337,7 @@ def _ledger_findings(
         ]
         chain = verify_chain(conn, recompute=live_recompute(conn))
         statuses = rec.window_status(conn, s, u)
-        floors = rec.row_floors(conn, lanes, open_windows, s, u)
+        floors = rec.row_floors(conn, lanes, expected, s, u)
         provenance = rec.route_provenance(conn, s, u)
     findings.append(
         rec.Finding(

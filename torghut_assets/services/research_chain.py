@@ -20,6 +20,7 @@ row construction in `ledger/research_records.py`, shared with replay. Strategy c
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ from torghut_assets.domain.continuity import ContinuityConfig, WindowObservation
 from torghut_assets.domain.lane_catalog import lane_candidates, lane_research_settings, lane_strategy
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.research_evaluation import ResearchSettings
+from torghut_assets.domain.research_performance import (
+    CandidatePerformance,
+    candidate_performance,
+    fold_net_pnl_by_candidate,
+)
 from torghut_assets.domain.research_report import evaluation_markdown, evaluation_report
 from torghut_assets.domain.signal_frame import dataset_version
 from torghut_assets.domain.strategies import StrategySpec
@@ -54,6 +60,7 @@ from torghut_assets.services.research_inputs import UpstreamMissingError, lookba
 Row = dict[str, Any]
 REPORT_KIND = "backtest/evaluation-report"
 NO_SIGNALS_KIND = "research/no-signals"
+PERFORMANCE_KIND = "research/candidate-performance"
 
 
 class RunStatus(StrEnum):
@@ -119,6 +126,7 @@ class CommittedChain:
     report_markdown: str = ""
     report_json: Mapping[str, Any] | None = None
     folds: list[FoldSpan] = field(default_factory=list)
+    performance: CandidatePerformance | None = None
 
     @property
     def candidates(self) -> list[Row]:
@@ -186,6 +194,7 @@ def record_research_chain(
     _open_run(ledger, window, run)
     with _strategy_calls(window, research_settings):
         rows = chain_rows(market_data, window, settings, run, frame)
+        performance = _performance(frame, settings, run, rows)
     promotion, report = promotion_and_report(
         window,
         run,
@@ -195,8 +204,10 @@ def record_research_chain(
     )
     json_ref = ledger.artifacts.write_json(REPORT_KIND, report)
     md_ref = ledger.artifacts.write_text(REPORT_KIND, evaluation_markdown(report), suffix=".md")
+    performance_ref = ledger.artifacts.write_json(PERFORMANCE_KIND, performance.as_dict())
     passed = research_records.with_artifacts(
-        {**run, "status": RunStatus.PASSED.value}, [json_ref.as_dict(), md_ref.as_dict()]
+        {**run, "status": RunStatus.PASSED.value},
+        [json_ref.as_dict(), md_ref.as_dict(), performance_ref.as_dict()],
     )
     return _commit(ledger, window, ResearchChain(passed, verdict, settings, rows), promotion=promotion)
 
@@ -317,6 +328,19 @@ def chain_rows(
     }
 
 
+def _performance(
+    frame: pd.DataFrame, settings: ResearchSettings, run: Row, rows: dict[str, list[Row]]
+) -> CandidatePerformance:
+    """Every candidate's round trips and the champion's and challengers' equity curves, from the same
+    lookback backtest its candidate row summarises (kept as an artifact: the rows hold only totals)."""
+    candidates = rows[schema.research_candidates.name]
+    specs = {
+        str(c["candidate_id"]): evaluation.spec_from_parameter_set(c["parameter_set"]) for c in candidates
+    }
+    fold_net = fold_net_pnl_by_candidate(candidates, rows[schema.research_fold_metrics.name])
+    return candidate_performance(frame, specs, fold_net, run_id=run["run_id"], cost=settings.cost_model)
+
+
 def promotion_and_report(
     window: LaneWindow,
     run: Row,
@@ -386,6 +410,9 @@ def committed_chain(ledger: LedgerPort, window: LaneWindow) -> CommittedChain:
     report_json = next((r for r in refs if str(r["path"]).endswith(".json")), None)
     markdown = next((r for r in refs if str(r["path"]).endswith(".md")), None)
     current = requests[-1] if requests and requests[-1]["run_id"] == run["run_id"] else None
+    performance_ref = next(
+        (r for r in run.get("artifact_refs") or [] if r.get("kind") == PERFORMANCE_KIND), None
+    )
     return CommittedChain(
         run,
         rows,
@@ -394,7 +421,18 @@ def committed_chain(ledger: LedgerPort, window: LaneWindow) -> CommittedChain:
         report_markdown="" if markdown is None else Path(str(markdown["path"])).read_text(encoding="utf-8"),
         report_json=report_json,
         folds=_fold_spans(rows[schema.research_fold_metrics.name]),
+        performance=None if performance_ref is None else _read_performance(performance_ref),
     )
+
+
+def _read_performance(ref: Mapping[str, Any]) -> CandidatePerformance:
+    payload = json.loads(Path(str(ref["path"])).read_text(encoding="utf-8"))
+    return CandidatePerformance.from_dict(payload)
+
+
+def committed_run_status(ledger: LedgerPort, window: LaneWindow) -> str:
+    """The window's run status as the ledger holds it now (what a materialization reports as final)."""
+    return str(run_row(ledger, window)["status"])
 
 
 def _fold_spans(folds: list[Row]) -> list[FoldSpan]:

@@ -37,7 +37,8 @@ DRIFT_SENSOR_ACTOR = "rollback_drift_sensor"
 
 
 class LaneActionRequest(Protocol):
-    """Who does what to which lane, and why (the Launchpad's `RollbackConfig` is one)."""
+    """Who does what to which lane, and why (`LaneAction`, built by the Launchpad's
+    `RollbackConfig.request()` and by the live re-evaluation, is one)."""
 
     @property
     def lane(self) -> str: ...

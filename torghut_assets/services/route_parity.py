@@ -148,6 +148,13 @@ def _report(
     }
 
 
+def parity_decision_count(ledger: LedgerPort, symbols: Sequence[str], limit: int) -> int:
+    """How many recent planned decisions a parity run over `symbols` would pair now (at most `limit`):
+    what `dev-seed` reads to know when the seeded windows give parity its floor of pairs."""
+    with ledger.engine.connect() as conn:
+        return len(parity_store.recent_decision_rows(conn, symbols, limit))
+
+
 def run_route_parity(
     ledger: LedgerPort,
     market_data: MarketDataPort,

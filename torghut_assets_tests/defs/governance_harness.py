@@ -16,13 +16,17 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from torghut_assets.defs.alerts import AlertsResource
 from torghut_assets.defs.governance.approvals import ApprovalConfig
 from torghut_assets.defs.governance.governance_resource import GovernanceResource
 from torghut_assets.defs.governance.operational_readiness import operational_readiness
-from torghut_assets.defs.governance.promotion import PromotionConfig
+from torghut_assets.defs.governance.promotion import PromotionConfig, promotion_decision, promotion_job
 from torghut_assets.defs.lane_window.partitions import lane_window_key
+from torghut_assets.defs.lane_window.research_inputs import ResearchResource
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading import trade_decisions
+from torghut_assets.defs.launchpad import ApprovalStage, ApproverRole, TargetStage
+from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.defs.routing.route_parity import route_parity
 from torghut_assets.domain import signed_approvals
 from torghut_assets.domain.approvals import ApprovalRecord
@@ -133,7 +137,10 @@ class GovernedLedger:
         res = self.resources(**governance)
         return run_promotion(
             PromotionConfig(
-                candidate_id=candidate_id, target_stage=stage, requester="quant@torghut", approval_token=token
+                candidate_id=candidate_id,
+                target_stage=TargetStage(stage),
+                requester="quant@torghut",
+                approval_token=token,
             ),
             ledger=res["ledger"],
             market_data=res["market_data"],
@@ -168,9 +175,9 @@ class GovernedLedger:
         """dev only: an HMAC approval stored in the ledger when minted (as the Launchpad mints it)."""
         config = ApprovalConfig(
             candidate_id=candidate_id,
-            target_stage=stage,
+            target_stage=ApprovalStage(stage),
             approver="cio@torghut",
-            approver_role=role,
+            approver_role=ApproverRole(role),
             reason="paper period reviewed by the investment committee",
             expires_in_hours=hours,
         )
@@ -179,7 +186,7 @@ class GovernedLedger:
             with engine.begin() as conn:
                 record, token, _ = mint_approval(
                     conn,
-                    config,
+                    config.request(),
                     secret=SECRET.encode(),
                     policy_checksum=self.governance().policy().checksum(),
                     now=now or dt.datetime.now(dt.UTC),
@@ -236,6 +243,43 @@ class GovernedLedger:
                 )
         finally:
             engine.dispose()
+
+
+def resolved_promotion_job(resources: dict[str, Any] | None = None) -> dg.JobDefinition:
+    """`promotion_job` as the code location resolves it (an asset job needs its assets to run)."""
+    defaults: dict[str, Any] = {
+        "ledger": LedgerResource(),
+        "market_data": MarketDataResource(),
+        "research_settings": ResearchResource(),
+        "governance": GovernanceResource(),
+        "alerts": AlertsResource(),
+    }
+    defs = dg.Definitions(
+        assets=[promotion_decision], jobs=[promotion_job], resources={**defaults, **(resources or {})}
+    )
+    return defs.resolve_job_def("promotion_job")
+
+
+def promotion_run_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The run config the Launchpad sends: the request is `promotion_decision`'s config."""
+    return {"ops": {"promotion_decision": {"config": config}}}
+
+
+def launch_promotion(
+    resources: dict[str, Any], config: dict[str, Any], *, raise_on_error: bool = False
+) -> dg.ExecuteInProcessResult:
+    """Run `promotion_job` with a Launchpad config, as the UI launches it."""
+    return resolved_promotion_job(resources).execute_in_process(
+        run_config=promotion_run_config(config),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=raise_on_error,
+    )
+
+
+def verdict_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    """The `promotion_decision` materialization's metadata values, in recorded order."""
+    (materialization,) = result.asset_materializations_for_node("promotion_decision")
+    return {k: v.value for k, v in materialization.metadata.items()}
 
 
 def live_enabled_policy(path: Path) -> None:

@@ -20,7 +20,7 @@ from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 
 OPEN_WINDOW = pd.Timestamp("2026-03-03 15:00", tz="UTC")  # Tuesday 10:00–11:00 New York
-CLOSED_WINDOW = pd.Timestamp("2026-03-07 15:00", tz="UTC")  # Saturday
+CLOSED_WINDOW = pd.Timestamp("2026-03-04 02:00", tz="UTC")  # Tuesday 21:00 New York, after the close
 
 PIPELINE_TABLES = (
     "signals",

@@ -175,8 +175,9 @@ def test_without_alpaca_the_positions_check_is_a_warning_not_a_pass(ledger_url: 
 
     assert (finding.passed, finding.severity) == (False, "WARN")
     assert finding.keys == (
-        "no broker account configured: the simulated account's positions are the ledger's own, "
-        "nothing to compare them with",
+        "the market simulator (no broker account configured) holds no positions of its own: its account "
+        "is the ledger's net fills, so there is nothing independent to compare; configure an Alpaca "
+        "paper account to check positions",
     )
 
 

@@ -28,17 +28,28 @@ EXPECTED_GRAPH = {
     "research_stress_metrics": {"research_fold_metrics"},
     "research_promotions": {"research_stress_metrics"},
 }
+LANE_WINDOW_LEDGER = set(EXPECTED_GRAPH) - {"llm_decision_reviews"}
+# Each governance asset depends on the assets whose rows it reads. Operational readiness and the promotion
+# timeline read only what jobs write (drills, stage transitions, incidents): no asset is upstream of them.
 GOVERNANCE_ASSETS = {
-    "signal_continuity": set(),
-    "route_parity": set(),
-    "reconciliation_report": set(),
-    "approval_overrides": set(),
+    "signal_continuity": {"signals"},
+    "route_parity": {"trade_decisions"},
+    "reconciliation_report": LANE_WINDOW_LEDGER,
+    "approval_overrides": {"research_candidates", "research_promotions"},
     "operational_readiness": set(),
     "promotion_timeline": set(),
-    "profitability_runtime": set(),
-    "readiness_report": set(),
-    "route_metrics": set(),
+    "profitability_runtime": {"executions", "trade_decisions", "research_promotions"},
+    "readiness_report": LANE_WINDOW_LEDGER,
+    "route_metrics": {"signals", "trade_decisions", "llm_decision_reviews", "executions"},
+    "promotion_decision": {
+        "research_candidates",
+        "research_promotions",
+        "operational_readiness",
+        "route_parity",
+        "signal_continuity",
+    },
 }
+RESEARCH_ASSETS = {"research_leaderboard": {"research_candidates"}}
 
 
 def _asset_graph() -> dict[str, set[str]]:
@@ -50,7 +61,7 @@ def _asset_graph() -> dict[str, set[str]]:
 
 
 def test_asset_graph_matches_the_lane_window_pipeline() -> None:
-    assert _asset_graph() == {**EXPECTED_GRAPH, **GOVERNANCE_ASSETS}
+    assert _asset_graph() == {**EXPECTED_GRAPH, **GOVERNANCE_ASSETS, **RESEARCH_ASSETS}
 
 
 def test_every_lane_window_asset_is_partitioned_by_lane_and_window() -> None:
@@ -104,7 +115,7 @@ def test_promotion_and_rollback_jobs_are_launchable_with_typed_config() -> None:
     promotion = defs.resolve_job_def("promotion_job")
     rollback = defs.resolve_job_def("rollback_job")
     promotion_fields = set(promotion.run_config_schema.config_type.fields["ops"].config_type.fields)
-    assert promotion_fields == {"evaluate_and_promote"}
+    assert promotion_fields == {"promotion_decision"}
     assert {"apply_rollback"} == set(rollback.run_config_schema.config_type.fields["ops"].config_type.fields)
 
 

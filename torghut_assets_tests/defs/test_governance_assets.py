@@ -25,6 +25,7 @@ from torghut_assets.cli import main
 from torghut_assets.defs.governance.operational_readiness import operational_readiness
 from torghut_assets.defs.governance.promotion_timeline import promotion_timeline, promotion_timeline_sensor
 from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_drift_sensor
+from torghut_assets.defs.launchpad import LaneAction
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.drift import FALLBACK_RATIO_EXCEEDED
 from torghut_assets.domain.lane_rollout import (
@@ -478,7 +479,9 @@ def test_the_drift_sensor_ignores_a_halted_lane(ledger_url: str) -> None:
 
 def _act(url: str, action: str) -> dict[str, Any]:
     return run_rollback(
-        RollbackConfig(lane=LANE, action=action, actor="oncall@torghut", reason="fills diverging"),
+        RollbackConfig(
+            lane=LANE, action=LaneAction(action), actor="oncall@torghut", reason="fills diverging"
+        ).request(),
         ledger=_ledger(url),
         now=dt.datetime.now(dt.UTC),
     )

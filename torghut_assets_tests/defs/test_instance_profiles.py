@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from torghut_assets.definitions import build_definitions
-from torghut_assets.defs.lane_window.partitions import lane_window_partitions
+from torghut_assets.defs.lane_window.partitions import lane_partitions, lane_window_partitions
 from torghut_assets.domain.lanes import LANES
 from torghut_assets_tests.defs.run_queue_harness import DEV_PROFILE, PRODUCTION_PROFILE, load_profile
 
@@ -26,12 +26,14 @@ def test_every_lane_can_run_a_window_while_a_ledger_heavy_run_is_in_progress() -
     assert load_profile(PRODUCTION_PROFILE)["concurrency"]["runs"]["max_concurrent_runs"] >= len(LANES) + 1
 
 
-def test_the_per_partition_limit_only_meets_lane_windows() -> None:
-    """`dagster/partition` is on every partitioned run; today only lane windows are partitioned."""
+def test_the_per_partition_limit_only_meets_lane_windows_and_per_lane_leaderboards() -> None:
+    """`dagster/partition` is on every partitioned run: lane windows (one run per window) and the research
+    leaderboard, whose partition is a lane (one leaderboard per lane at a time; it never shares a key with a
+    window, whose key also names its hour)."""
     assert "dagster/partition" in _limited_keys()
     graph = build_definitions().resolve_asset_graph()
     partitions = {graph.get(key).partitions_def for key in graph.get_all_asset_keys()} - {None}
-    assert partitions == {lane_window_partitions}
+    assert partitions == {lane_window_partitions, lane_partitions}
 
 
 def test_reconciliation_promotion_and_rollback_share_one_ledger_heavy_slot() -> None:

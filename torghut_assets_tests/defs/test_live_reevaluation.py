@@ -21,6 +21,7 @@ from torghut_assets.defs.governance.live_reevaluation import (
 )
 from torghut_assets.defs.governance.promotion_timeline import promotion_timeline
 from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job
+from torghut_assets.defs.launchpad import LaneAction
 from torghut_assets.domain import live_reevaluation as rules
 from torghut_assets.domain.lane_rollout import LaneRollout, Placement
 from torghut_assets.domain.live_reevaluation import ReevaluationOutcome
@@ -252,7 +253,9 @@ def test_a_window_that_rolled_a_champion_back_never_acts_on_it_again(ledger: Gov
     strict = strict_policy(ledger)
     reevaluate(ledger, policy_path=strict)
     run_rollback(
-        RollbackConfig(lane=LANE, action="resume", actor="oncall@torghut", reason="reviewed"),
+        RollbackConfig(
+            lane=LANE, action=LaneAction.resume, actor="oncall@torghut", reason="reviewed"
+        ).request(),
         ledger=ledger.resources()["ledger"],
         now=dt.datetime.now(dt.UTC),
     )

@@ -283,17 +283,96 @@ def test_an_empty_window_says_so_and_claims_nothing(fixture_ledger: str) -> None
     assert payload["realized_pnl_summary"]["adverse_excursion_proxy_bps_p95"] is None
 
 
-def test_the_asset_shows_the_summary_and_the_plot(fixture_ledger: str, tmp_path: Path) -> None:
+def _materialize(url: str, root: Path, as_of: dt.datetime = AS_OF, base_url: str | None = None) -> Any:
+    ledger = LedgerResource(database_url=url, artifact_root=str(root), artifact_base_url=base_url)
     result = dg.materialize(
         [profitability_runtime],
-        resources={"ledger": LedgerResource(database_url=fixture_ledger, artifact_root=str(tmp_path))},
+        resources={"ledger": ledger},
         instance=dg.DagsterInstance.ephemeral(),
-        run_config={"ops": {"profitability_runtime": {"config": {"as_of": AS_OF.isoformat()}}}},
+        run_config={"ops": {"profitability_runtime": {"config": {"as_of": as_of.isoformat()}}}},
     )
-    metadata = result.asset_materializations_for_node("profitability_runtime")[0].metadata
-    assert metadata["execution_count"].value == 3
-    assert str(metadata["plot"].value).startswith("![runtime profitability](data:image/png;base64,")
-    assert Path(str(metadata["plot_file"].value)).read_bytes()[:4] == b"\x89PNG"
+    return result.asset_materializations_for_node("profitability_runtime")[0].metadata
+
+
+def test_the_closed_trades_section_adds_up_to_the_lane_pnl(fixture_ledger: str) -> None:
+    closed = _payload(fixture_ledger)["closed_trades"]
+    assert (closed["evidenced"], closed["round_trips"], closed["net_pnl"]) == (True, 1, "10")
+    assert [(r["lane"], r["symbol"], r["round_trips"], r["net_pnl"]) for r in closed["by_lane_symbol"]] == [
+        ("macd_rsi", "AAPL", 1, "10")
+    ]
+    assert [p["cumulative_net_pnl"] for p in closed["equity_curve"]] == ["10"]
+
+
+def test_the_report_leads_with_closed_trade_pnl_then_the_cost_proxy(
+    fixture_ledger: str, tmp_path: Path
+) -> None:
+    metadata = _materialize(fixture_ledger, tmp_path)
+    keys = list(metadata)
+    assert keys[:3] == ["headline", "closed_trades", "equity_curve"]
+    assert (
+        keys.index("equity_curve")
+        < keys.index("cost_proxy")
+        < keys.index("attribution")
+        < keys.index("caveats")
+    )
+    assert (
+        metadata["headline"].value
+        == "closed-trade net PnL +$10.00 over 1 round trip (72 h to 2026-03-06T18:00:00Z)"
+    )
+    rows = [r.data for r in metadata["closed_trades"].value.records]
+    assert rows == [
+        {
+            "lane": "macd_rsi",
+            "symbol": "AAPL",
+            "round_trips": 1,
+            "winning": 1,
+            "executions": 2,
+            "net_pnl_usd": 10.0,
+        }
+    ]
+    assert metadata["closed_trade_net_pnl_usd"].value == 10.0
+
+
+def test_without_closed_trades_the_pnl_is_not_evidenced_rather_than_zero(
+    fixture_ledger: str, tmp_path: Path
+) -> None:
+    metadata = _materialize(fixture_ledger, tmp_path, dt.datetime(2026, 1, 10, tzinfo=UTC))
+    assert metadata["headline"].value.startswith("no closed trades in the window: PnL is not evidenced")
+    assert metadata["closed_trade_net_pnl_usd"].value == "not evidenced"
+    assert metadata["closed_trades"].value.records == []
+    assert "no_closed_trades_pnl_not_evidenced" in str(metadata["caveats"].value)
+
+
+def test_the_equity_curve_is_a_png_artifact_drawn_inline_when_the_root_is_served(
+    fixture_ledger: str, tmp_path: Path
+) -> None:
+    metadata = _materialize(fixture_ledger, tmp_path, base_url="http://artifacts.test/")
+    markdown = str(metadata["equity_curve"].value)
+    assert markdown.startswith("![cumulative closed-trade net PnL](http://artifacts.test/")
+    relative = markdown.split("http://artifacts.test/", 1)[1].rstrip(")")
+    assert relative.startswith("gates/runtime-profitability-equity-curve/")
+    assert (tmp_path / relative).read_bytes()[:4] == b"\x89PNG"
+    assert str(metadata["cost_proxy_plot"].value).startswith("![TCA cost proxy")
+    assert str(metadata["report"].value).startswith("http://artifacts.test/gates/runtime-profitability/")
+
+
+def test_without_a_served_root_the_plots_are_named_by_relative_path_and_digest(
+    fixture_ledger: str, tmp_path: Path
+) -> None:
+    metadata = _materialize(fixture_ledger, tmp_path)
+    text = str(metadata["equity_curve"].value)
+    assert text.startswith("gates/runtime-profitability-equity-curve/") and "sha256" in text
+    assert "data:image" not in "".join(str(v.value) for v in metadata.values())
+    assert metadata["payload"].value["closed_trades"]["round_trips"] == 1
+
+
+def test_the_report_says_when_it_was_read_and_where_the_present_is(
+    fixture_ledger: str, tmp_path: Path
+) -> None:
+    metadata = _materialize(fixture_ledger, tmp_path)
+    assert metadata["snapshot_note"].value.startswith("snapshot of ")
+    assert "signal_continuity" in metadata["snapshot_note"].value
+    assert dt.datetime.fromisoformat(metadata["snapshot_at"].value).tzinfo is not None
 
 
 def test_nearest_rank_and_decimal_text() -> None:

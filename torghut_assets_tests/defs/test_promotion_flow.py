@@ -15,7 +15,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from torghut_assets.defs.governance.promotion import promotion_job
 from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job
 from torghut_assets.domain.continuity import ContinuityState
 from torghut_assets.domain.signed_approvals import signature_part
@@ -32,6 +31,8 @@ from torghut_assets_tests.defs.governance_harness import (
     MALLORY,
     GovernedLedger,
     build_governed_ledger,
+    launch_promotion,
+    verdict_metadata,
 )
 
 
@@ -455,33 +456,18 @@ def test_the_evidence_chain_verifies_after_a_promotion_and_a_rollback(ledger: Go
     assert result.ok, result.breaks[:3]
 
 
-def test_promotion_job_fails_the_run_on_deny_and_names_the_gates(ledger: GovernedLedger) -> None:
-    result = promotion_job.execute_in_process(
-        run_config={
-            "ops": {
-                "evaluate_and_promote": {
-                    "config": {
-                        "candidate_id": ledger.candidates[0],
-                        "target_stage": "live_l1",
-                        "requester": "quant",
-                    }
-                }
-            }
-        },
-        resources=ledger.resources(),
-        raise_on_error=False,
-    )
-    assert not result.success
-    failure = result.failure_data_for_node("evaluate_and_promote")
-    assert failure is not None and "stage_not_next_step" in str(failure.error)
+def test_promotion_job_records_a_deny_as_a_verdict_naming_the_refused_step(ledger: GovernedLedger) -> None:
+    config = {"candidate_id": ledger.candidates[0], "target_stage": "live_l1", "requester": "quant"}
+    result = launch_promotion(ledger.resources(), config)
+    assert result.success
+    metadata = verdict_metadata(result)
+    assert metadata["decision"].startswith("DENY:") and "stage_not_next_step" in metadata["reason_codes"]
     assert len(ledger.rows("research_promotions", decision_action="deny", approver="torghut_gates")) == 1
 
 
 def test_promotion_and_rollback_jobs_succeed_from_launchpad_config(ledger: GovernedLedger) -> None:
     config = {"candidate_id": ledger.candidates[0], "target_stage": "paper", "requester": "quant"}
-    promoted = promotion_job.execute_in_process(
-        run_config={"ops": {"evaluate_and_promote": {"config": config}}}, resources=ledger.resources()
-    )
+    promoted = launch_promotion(ledger.resources(), config, raise_on_error=True)
     assert promoted.success
     rolled = rollback_job.execute_in_process(
         run_config={

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from torghut_assets.defs.governance.readiness_report import readiness_report_asset
+from torghut_assets.defs.governance.readiness_report import criteria_table, readiness_report_asset
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading import trade_decisions
-from torghut_assets.domain.readiness import ReadinessFigures, evaluate_readiness
+from torghut_assets.domain.readiness import ReadinessFigures, evaluate_readiness, readiness_report
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.services.readiness_report import measure, paper_period_start
@@ -134,6 +134,10 @@ def test_the_asset_reports_every_criterion_with_its_numbers(
     metadata = result.asset_materializations_for_node("readiness_report")[0].metadata
     assert metadata["ready"].value is True
     assert (metadata["criteria_passed"].value, metadata["criteria_total"].value) == (8, 8)
+    assert list(metadata)[:2] == ["verdict", "criteria"]
+    assert metadata["verdict"].value.startswith("READY: 8 of 8 criteria PASS")
+    assert {r.data["verdict"] for r in metadata["criteria"].value.records} == {"PASS"}
+    assert metadata["snapshot_note"].value.startswith("snapshot of ")
 
 
 HEALTHY = ReadinessFigures(
@@ -174,6 +178,17 @@ def test_each_criterion_fails_closed_on_its_own_figure(changes: dict[str, object
     assert verdicts.pop(criterion) is False
     failing_others = [k for k, v in verdicts.items() if not v]
     assert failing_others in ([], ["stable_route_metadata_24h"])  # no executions also means no route metadata
+
+
+def test_each_criterion_is_a_table_row_with_pass_or_fail_in_words() -> None:
+    figures = dataclasses.replace(HEALTHY, evidence_chain_ok=False)
+    report = readiness_report(figures, as_of="2026-03-03T21:30:00+00:00", period_start="2026-02-18")
+    rows = {r.data["criterion"]: r.data for r in criteria_table(report).value.records}
+    assert rows["evidence_chain_stored_and_verified"]["verdict"] == "FAIL"
+    assert rows["evidence_chain_stored_and_verified"]["figure"] == "ok False"
+    assert rows["paper_period_net_realized_pnl_positive"]["figure"] == "net_realized_pnl_after_costs 142.15"
+    assert rows["evidence_chain_stored_and_verified"]["detail"] == "entries=120, ok=False, breaks=0"
+    assert rows["signals_total_24h_positive"]["verdict"] == "PASS"
 
 
 def test_the_paper_period_counts_market_sessions_back_from_the_evaluation_time() -> None:

@@ -19,7 +19,7 @@ from torghut_assets.defs.resources import BrokerResource, LedgerResource, Market
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.migrate import upgrade
-from torghut_assets.services.reconciliation import run_reconciliation
+from torghut_assets.services.reconciliation import expected_windows, run_reconciliation
 from torghut_assets_tests.defs.lane_window_harness import materialize_window
 
 NOW = pd.Timestamp("2026-03-03 17:10", tz="UTC")
@@ -100,6 +100,31 @@ def test_a_dropped_window_run_is_named(broken: tuple[str, Path]) -> None:
     )
     findings = _reconcile(*broken)
     assert "ema_trend/2026-03-03T16:00:00+00:00" in findings["window_run_coverage"].keys
+
+
+def test_coverage_expects_no_window_before_a_lanes_ledger_history_begins(healthy: tuple[str, Path]) -> None:
+    """The ledger begins at 15:00: a six-hour lookback expects 15:00 and 16:00, not the 14:00 market hour
+    before it (nor the pre-market hours)."""
+    url, root = healthy
+    ledger = LedgerResource(database_url=url, artifact_root=str(root))
+    settings = ReconciliationResource(lookback_hours=6, replay_sample=0)
+    findings, _ = run_reconciliation(ledger, MarketDataResource(), ResearchResource(), settings, NOW)
+    coverage = next(f for f in findings if f.check == "window_run_coverage")
+    assert (coverage.passed, coverage.examined) == (True, 4)
+
+
+def test_coverage_expects_only_market_hours_windows() -> None:
+    """Over a weekend and a Monday morning (New York winter time) only Friday's session hours are expected."""
+    monday = pd.Timestamp("2026-03-09 09:00", tz="UTC")
+    expected = expected_windows(["macd_rsi"], monday, 72)
+    hours = sorted(pd.Timestamp(s).strftime("%a %H") for _, s in expected)
+    assert hours == ["Fri 14", "Fri 15", "Fri 16", "Fri 17", "Fri 18", "Fri 19", "Fri 20"]
+
+
+def test_coverage_expects_nothing_of_a_lane_with_no_ledger_history() -> None:
+    first = {"macd_rsi": pd.Timestamp("2026-03-03 15:00", tz="UTC")}
+    expected = expected_windows(["macd_rsi", "ema_trend"], NOW.floor("h"), 4, first)
+    assert {lane for lane, _ in expected} == {"macd_rsi"} and len(expected) == 2
 
 
 def test_an_orphaned_candidate_is_named(broken: tuple[str, Path]) -> None:
@@ -232,7 +257,8 @@ def test_the_nightly_asset_reports_every_check_and_a_failing_gx_suite_names_its_
     )
     assert checks["gx_executions"].passed
     materialization = result.asset_materializations_for_node("reconciliation_report")[0]
-    assert str(materialization.metadata["data_docs"].value).endswith("index.html")
+    data_docs = str(materialization.metadata["data_docs"].value)  # not served: its path under the root
+    assert data_docs.startswith("data-docs/") and data_docs.split(" (sha256 ")[0].endswith("index.html")
 
 
 def test_lean_orders_are_reconciled_against_the_runner_record(ledger_url: str, tmp_path: Path) -> None:
@@ -302,7 +328,9 @@ def test_nothing_to_compare_shows_as_a_warning_check_in_the_ui_never_a_pass(brok
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     for name in ("positions_match_broker", "venue_orders_known", "replay_sample_matches"):
         assert (checks[name].passed, checks[name].severity) == (False, dg.AssetCheckSeverity.WARN), name
-    assert "simulated venue keeps its book only" in str(checks["venue_orders_known"].description)
+    assert "the market simulator (no broker configured) keeps its order book only" in str(
+        checks["venue_orders_known"].description
+    )
     assert "replay sample of 0" in str(checks["replay_sample_matches"].description)
     metadata = result.asset_materializations_for_node("reconciliation_report")[0].metadata
     assert metadata["ok"].value is False and metadata["verdict"].value != "pass"

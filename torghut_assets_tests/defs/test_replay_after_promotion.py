@@ -13,8 +13,12 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import pytest
 
-from torghut_assets.defs.governance.promotion import promotion_job
-from torghut_assets_tests.defs.governance_harness import GovernedLedger, build_governed_ledger
+from torghut_assets_tests.defs.governance_harness import (
+    GovernedLedger,
+    build_governed_ledger,
+    launch_promotion,
+    verdict_metadata,
+)
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW
 from torghut_assets_tests.defs.replay_harness import LANE, cli_replay, job_replay
 
@@ -48,11 +52,7 @@ def _promotion_job(ledger: GovernedLedger, stage: str, token: str | None = None)
     config = {"candidate_id": ledger.candidates[0], "target_stage": stage, "requester": "quant@torghut"}
     if token is not None:
         config["approval_token"] = token
-    return promotion_job.execute_in_process(
-        run_config={"ops": {"evaluate_and_promote": {"config": config}}},
-        resources=ledger.resources(),
-        raise_on_error=False,
-    )
+    return launch_promotion(ledger.resources(), config)
 
 
 def _decisions_under_the_window(ledger: GovernedLedger) -> list[str]:
@@ -73,7 +73,8 @@ def test_the_replay_matches_after_an_allowed_promotion(
 @pytest.mark.parametrize("replay_matches", FRONT_DOORS)
 def test_the_replay_matches_after_a_denied_promotion(ledger: GovernedLedger, replay_matches: Replay) -> None:
     assert _promotion_job(ledger, "paper").success
-    assert not _promotion_job(ledger, "live").success  # no approval: denied, and the run fails
+    denied = _promotion_job(ledger, "live")  # no approval: denied, a recorded verdict
+    assert denied.success and verdict_metadata(denied)["decision"].startswith("DENY:")
     assert _decisions_under_the_window(ledger) == ["deny", "promote"]
     assert replay_matches(ledger)
 

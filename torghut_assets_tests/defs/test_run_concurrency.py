@@ -20,7 +20,7 @@ QUEUED, STARTING = DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING
 WINDOW = "macd_rsi|2026-03-03-15:00"
 PROMOTION_CONFIG = {
     "ops": {
-        "evaluate_and_promote": {
+        "promotion_decision": {
             "config": {"candidate_id": "cand-3f9a0c2b71de-1", "target_stage": "paper", "requester": "ops"}
         }
     }

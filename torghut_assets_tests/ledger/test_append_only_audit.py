@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from torghut_assets.defs.governance.rollback import RollbackConfig
+from torghut_assets.defs.launchpad import LaneAction
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain import approvals
 from torghut_assets.domain.gates import TargetMode
@@ -428,7 +429,9 @@ def _promoted(engine: Engine, candidate_id: str, at: dt.datetime) -> None:
 
 def _act(url: str, action: str) -> None:
     run_rollback(
-        RollbackConfig(lane=LANE, action=action, actor="oncall@torghut", reason="fills diverging from paper"),
+        RollbackConfig(
+            lane=LANE, action=LaneAction(action), actor="oncall@torghut", reason="fills diverging from paper"
+        ).request(),
         ledger=LedgerResource(database_url=url),
         now=dt.datetime.now(dt.UTC),
     )

@@ -37,12 +37,17 @@ import sqlalchemy as sa
 
 from torghut_assets.cli import main as cli
 from torghut_assets.defs.governance.approvals import approval_overrides
-from torghut_assets.defs.governance.promotion import promotion_job
 from torghut_assets.domain.continuity import ContinuityState
 from torghut_assets.domain.signed_approvals import TOKEN_PREFIX, claimed_approval_id, signature_part
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.continuity_store import save_state
-from torghut_assets_tests.defs.governance_harness import LANE, GovernedLedger
+from torghut_assets_tests.defs.governance_harness import (
+    LANE,
+    GovernedLedger,
+    promotion_run_config,
+    resolved_promotion_job,
+    verdict_metadata,
+)
 from torghut_assets_tests.reliability.governed_snapshot import BACKENDS, governed_copy
 
 APPROVER = "head@torghut"
@@ -53,8 +58,8 @@ class Replay:
     """A token lifted from a promotion run's config and presented to `promotion_job` again."""
 
     token: str
-    success: bool
-    approval: str | None  # the run's `approval` metadata: the verdict
+    allowed: bool  # the verdict: a denied replay is a successful run recording DENY
+    approval: str | None  # the run's `approval` metadata: the approval's verdict
     spent_by: dict[str, Any] | None  # the run's `approval_spent_by` metadata
 
 
@@ -117,7 +122,7 @@ def governed(
 def _pasted_token(run_config: Any) -> str | None:
     """The approval token an operator pasted into a promotion run's config, if any."""
     ops = run_config.get("ops", {}) if isinstance(run_config, dict) else {}
-    config = ops.get("evaluate_and_promote", {}).get("config", {})
+    config = ops.get("promotion_decision", {}).get("config", {})
     token = config.get("approval_token")
     return token if isinstance(token, str) else None
 
@@ -162,13 +167,11 @@ def flow(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory) -> 
         config: dict[str, Any] = {"candidate_id": champion, "target_stage": stage, "requester": "quant"}
         if token is not None:
             config["approval_token"] = token
-        result = promotion_job.execute_in_process(
-            run_config={"ops": {"evaluate_and_promote": {"config": config}}},
-            resources=resources,
-            instance=instance,
-            raise_on_error=False,
+        result = resolved_promotion_job(resources).execute_in_process(
+            run_config=promotion_run_config(config), instance=instance, raise_on_error=False
         )
-        found.outcomes[name] = result.success
+        # A deny is a recorded verdict (a successful run); the outcome is whether it was allowed.
+        found.outcomes[name] = result.success and verdict_metadata(result)["decision"].startswith("ALLOW")
         return result
 
     def approve(name: str) -> None:
@@ -257,16 +260,14 @@ def flow(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory) -> 
             names = {token: name for name, token in found.tokens.items()}
             for token in lifted:
                 replayed = promote(f"replay of the {names.get(token, 'unknown token')}", "live", token)
-                failure = replayed.failure_data_for_node("evaluate_and_promote")
-                user = None if failure is None else failure.user_failure_data
-                meta = {} if user is None else dict(user.metadata)
+                meta = verdict_metadata(replayed) if replayed.success else {}
                 spent_by = meta.get("approval_spent_by")
                 found.replays.append(
                     Replay(
                         token=token,
-                        success=replayed.success,
-                        approval=None if "approval" not in meta else str(meta["approval"].value),
-                        spent_by=None if spent_by is None else dict(spent_by.value),
+                        allowed=str(meta.get("decision", "")).startswith("ALLOW"),
+                        approval=None if "approval" not in meta else str(meta["approval"]),
+                        spent_by=None if spent_by is None else dict(spent_by),
                     )
                 )
     finally:
@@ -379,7 +380,7 @@ def test_every_token_in_a_run_config_is_spent_whether_its_promotion_was_allowed_
         spender = flow.spenders[str(spent["used_by_promotion_id"])]
         assert spender["decision_action"] == {"allow": "promote", "deny": "deny"}[outcome]
         assert spender["evidence_bundle"]["approval_verdict"] == "approval_valid"
-        assert not replay.success and replay.approval == "approval_replayed"
+        assert not replay.allowed and replay.approval == "approval_replayed"
         assert replay.spent_by is not None
         assert (replay.spent_by["promotion_id"], replay.spent_by["outcome"]) == (
             str(spent["used_by_promotion_id"]),

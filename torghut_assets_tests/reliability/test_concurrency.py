@@ -26,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from torghut_assets.defs.governance.promotion import PromotionConfig
+from torghut_assets.defs.launchpad import TargetStage
 from torghut_assets.ledger import rollout_store, schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.ledger.evidence_digests import live_recompute
@@ -257,7 +258,7 @@ def _race_promotions(
             results.append(
                 run_promotion(
                     PromotionConfig(
-                        candidate_id=candidate_id, target_stage="paper", requester="quant@torghut"
+                        candidate_id=candidate_id, target_stage=TargetStage.paper, requester="quant@torghut"
                     ),
                     ledger=res["ledger"],
                     market_data=res["market_data"],

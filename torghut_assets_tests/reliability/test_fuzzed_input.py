@@ -8,7 +8,8 @@ Rules under test:
 - The admitted frame satisfies SIGNAL_SCHEMA, which also bounds values to what the ledger stores
   faithfully, so no hostile value reaches the `signals` table on SQLite or PostgreSQL.
 - `load_settings` answers any environment with a `Settings` or a `SettingsError` listing every
-  problem; Launchpad configs are refused with Dagster or pydantic validation errors naming the field.
+  problem; Launchpad configs are refused with Dagster or pydantic validation errors naming the field, or
+  by the step's first checks with one sentence naming it (`LaunchpadRefusal`).
 
 Batches are corruptions of a real simulated window (2026-03-03 15:00-16:00 UTC, eight symbols).
 Example counts are tuned so the pure-domain fuzz stays under ~30 s; it still runs thousands of hostile
@@ -40,11 +41,12 @@ from torghut_assets.adapters.signal_source import SignalSource
 from torghut_assets.adapters.sql_signal_source import create_ta_signals_table, write_ta_signals
 from torghut_assets.defs.governance.approvals import ApprovalConfig, approval_overrides
 from torghut_assets.defs.governance.governance_resource import GovernanceResource
-from torghut_assets.defs.governance.promotion import PromotionConfig, promotion_job
+from torghut_assets.defs.governance.promotion import PromotionConfig
 from torghut_assets.defs.governance.rollback import RollbackConfig, rollback_job
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.launchpad import LaunchpadRefusal
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.defs.routing.route_controls import RouteControlConfig, set_route_control
 from torghut_assets.domain.gates import GatePolicy
@@ -76,6 +78,7 @@ from torghut_assets.domain.signal_quality import (
 from torghut_assets.ledger import schema
 from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.settings import Settings, SettingsError, load_settings
+from torghut_assets_tests.defs.governance_harness import resolved_promotion_job
 
 WINDOW_START = pd.Timestamp("2026-03-03 15:00", tz="UTC")
 WINDOW_END = WINDOW_START + pd.Timedelta(hours=1)
@@ -791,6 +794,7 @@ class Launchpad:
     node: str
     model: type[dg.Config]
     valid: Mapping[str, Any]
+    first_step: Callable[[Any], object] = lambda config: config  # the step's checks before any read
 
     def run_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return {"ops": {self.node: {"config": dict(config)}}}
@@ -807,8 +811,8 @@ def _approval_job() -> dg.JobDefinition:
 
 LAUNCHPADS: dict[str, Launchpad] = {
     "promotion": Launchpad(
-        lambda: promotion_job,
-        "evaluate_and_promote",
+        resolved_promotion_job,
+        "promotion_decision",
         PromotionConfig,
         {"candidate_id": "cand-1", "target_stage": "paper", "requester": "ops@torghut"},
     ),
@@ -817,6 +821,7 @@ LAUNCHPADS: dict[str, Launchpad] = {
         "apply_rollback",
         RollbackConfig,
         {"lane": "macd_rsi", "action": "halt", "actor": "ops@torghut", "reason": "drill"},
+        lambda config: config.request(),
     ),
     "approval": Launchpad(
         _approval_job,
@@ -829,12 +834,14 @@ LAUNCHPADS: dict[str, Launchpad] = {
             "approver_role": "risk_officer",
             "reason": "reviewed",
         },
+        lambda config: config.request(),
     ),
     "route_control": Launchpad(
         lambda: set_route_control,
         "record_route_control",
         RouteControlConfig,
         {"control": "lean_kill_switch", "enabled": True, "reason": "drill", "operator": "ops@torghut"},
+        lambda config: config.request(),
     ),
 }
 
@@ -863,10 +870,12 @@ def hostile_configs(draw: st.DrawFn, pad: Launchpad) -> dict[str, Any]:
 
 
 def _launch(pad: Launchpad, job: dg.JobDefinition, config: dict[str, Any]) -> dg.Config:
-    """What the Launchpad does before the op body runs: Dagster checks the run config against the schema,
-    then the op builds the pydantic model from it (running the field validators)."""
+    """What the Launchpad does before the op body reads anything: Dagster checks the run config against
+    the schema, the op builds the pydantic model from it, and the step's first checks run."""
     resolved = dg.validate_run_config(job, pad.run_config(config))
-    return pad.model(**resolved["ops"][pad.node]["config"])
+    model = pad.model(**resolved["ops"][pad.node]["config"])
+    pad.first_step(model)
+    return model
 
 
 def _names_a_field(message: str, config: Mapping[str, Any], pad: Launchpad) -> bool:
@@ -893,5 +902,8 @@ def test_a_malformed_launchpad_config_is_refused_with_an_error_naming_the_field(
             assert error.errors and all(_names_a_field(e.message, config, pad) for e in error.errors)
         except pydantic.ValidationError as error:
             assert all(str(e["loc"][0]) in pad.model.model_fields for e in error.errors())
+        except LaunchpadRefusal as refusal:
+            sentence = str(refusal.description)
+            assert _names_a_field(sentence, config, pad) and "\n" not in sentence
 
     check()

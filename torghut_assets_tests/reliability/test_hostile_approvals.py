@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 from torghut_assets.defs.governance.approvals import ApprovalConfig
 from torghut_assets.defs.governance.rollback import RollbackConfig
+from torghut_assets.defs.launchpad import ApprovalStage, ApproverRole
 from torghut_assets.domain import approvals
 from torghut_assets.domain import signed_approvals as sa2
 from torghut_assets.domain.stages import Stage
@@ -360,7 +361,7 @@ def test_a_reused_signed_approval_is_refused_after_its_single_use(
     used = _attempt(ledger, token)
     assert used.outcome.allowed, used.outcome.reason_codes
     run_rollback(  # the lane's only champion: the lane goes flat, and the champion climbs back to paper
-        RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill"),
+        RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill").request(),
         ledger=ledger.resources()["ledger"],
         now=dt.datetime.now(dt.UTC),
     )
@@ -664,7 +665,7 @@ def test_a_replayed_hmac_token_is_refused_after_its_single_use(
     used = _attempt(ledger, token)
     assert used.outcome.allowed, used.outcome.reason_codes
     run_rollback(  # the lane's only champion: the lane goes flat, and the champion climbs back to paper
-        RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill"),
+        RollbackConfig(lane=LANE, actor="oncall@torghut", reason="drill").request(),
         ledger=ledger.resources()["ledger"],
         now=dt.datetime.now(dt.UTC),
     )
@@ -718,11 +719,11 @@ def test_a_correctly_signed_record_from_a_role_that_may_not_approve_live_is_refu
             conn,
             ApprovalConfig(
                 candidate_id=champion,
-                target_stage="live_l1",
+                target_stage=ApprovalStage.live_l1,
                 approver="x@torghut",
-                approver_role=role,
+                approver_role=ApproverRole(role),
                 reason="r",
-            ),
+            ).request(),
             secret=SECRET.encode(),
             policy_checksum=ledger.governance().policy().checksum(),
             now=dt.datetime.now(dt.UTC),

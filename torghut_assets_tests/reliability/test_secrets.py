@@ -32,7 +32,6 @@ from sqlalchemy.engine import make_url
 from torghut_assets.cli import main as cli
 from torghut_assets.definitions import LANE_WINDOW_ASSETS, default_resources
 from torghut_assets.defs.governance.approvals import approval_overrides
-from torghut_assets.defs.governance.promotion import promotion_job
 from torghut_assets.defs.lane_window.executions import executions
 from torghut_assets.defs.lane_window.partitions import lane_window_key
 from torghut_assets.defs.lane_window.signals import signals
@@ -41,7 +40,7 @@ from torghut_assets.ledger.engine import create_ledger_engine
 from torghut_assets.settings import load_settings
 from torghut_assets_tests.adapters.alpaca_trading_stub import AlpacaTradingStub
 from torghut_assets_tests.adapters.stub_server import StubServer
-from torghut_assets_tests.defs.governance_harness import GovernedLedger
+from torghut_assets_tests.defs.governance_harness import GovernedLedger, resolved_promotion_job
 from torghut_assets_tests.defs.lane_window_harness import OPEN_WINDOW, trading_as_open_window
 from torghut_assets_tests.reliability.governed_snapshot import empty_pg_database, governed_copy
 
@@ -211,9 +210,8 @@ def surfaces(governed: GovernedLedger, tmp_path_factory: pytest.TempPathFactory)
             config: dict[str, Any] = {"candidate_id": champion, "target_stage": stage, "requester": "quant"}
             if token:
                 config["approval_token"] = token
-            return promotion_job.execute_in_process(
-                run_config=_run_config("evaluate_and_promote", **config),
-                resources=resources(),
+            return resolved_promotion_job(resources()).execute_in_process(
+                run_config=_run_config("promotion_decision", **config),
                 instance=instance,
                 raise_on_error=False,
             )
@@ -369,7 +367,7 @@ def test_the_flows_ran_with_the_secrets_configured(surfaces: Surfaces) -> None:
         "orders during an Alpaca outage": True,
         "signals from an Alpaca data API echoing the credentials": True,
         "promotion to paper": True,
-        "promotion to live without approval (denied)": False,
+        "promotion to live without approval (denied)": True,  # a deny is a recorded verdict
         "approval asset": True,
         "approval asset refusing a risk officer for live": False,
         "promotion to live with the approval": True,

@@ -113,13 +113,13 @@ def gate_evaluated_candidate(dagster_ui: DagsterDev, materialized_window: Materi
         "promotion_job",
         run_config={
             "ops": {
-                "evaluate_and_promote": {
+                "promotion_decision": {
                     "config": {"candidate_id": candidate, "target_stage": "paper", "requester": GATE_REVIEWER}
                 }
             }
         },
     )
-    dagster_ui.wait_for_run(run_id)  # a fresh ledger fails closed; the evaluation is recorded either way
+    dagster_ui.wait_for_run(run_id)  # a fresh ledger denies (a verdict); the evaluation is recorded
     t = schema.gate_evaluations
     evaluations = dagster_ui.ledger_rows(t, t.c.candidate_id == candidate)
     assert evaluations, f"promotion run {run_id} evaluated nothing"

@@ -3,6 +3,9 @@
 Everything lives in one temporary folder: the Dagster home (SQLite storage, the repo's `dagster.yaml`), the
 ledger (migrated with `torghut-assets db upgrade`) and the evidence artifacts. The server runs in its own
 process group, so stopping it also stops the webserver, the daemon, the code server and any run worker.
+As in `make dev`, the server behind `torghut-assets artifacts serve` (here on a thread of this process, on
+a free port) serves the artifacts, and `dagster dev` gets its URL as TORGHUT_ARTIFACT_BASE_URL, so artifact
+links and plots open in the browser.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from torghut_assets.adapters.artifact_server import ArtifactServer
 from torghut_assets.ledger.engine import create_ledger_engine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +36,7 @@ LOCATION = "torghut_assets"
 REPOSITORY = "__repository__"
 READY_WITHIN_S = 180.0
 RUN_FINISHES_WITHIN_S = 240.0
+LAUNCHED_WITHIN_S = 60.0
 DAGSTER_DEV = [str(BIN / "dagster"), "dev", "-h", "127.0.0.1"]
 FINISHED = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 
@@ -46,6 +51,9 @@ mutation LaunchRun($params: ExecutionParams!) { launchRun(executionParams: $para
   ... on RunConfigValidationInvalid { errors { message } }
   ... on Error { message }
 } }
+"""
+RUNS_OF_JOB = """
+query Runs($filter: RunsFilter!) { runsOrError(filter: $filter) { ... on Runs { results { runId status } } } }
 """
 RUN_STATUS = "query RunStatus($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }"
 ASSET_NODES = "{ assetNodes { assetKey { path } groupName } }"
@@ -73,7 +81,9 @@ def free_port() -> int:
 class DagsterDev:
     root: Path
     port: int
+    seed: bool = False
     process: subprocess.Popen[bytes] | None = None
+    artifact_server: ArtifactServer | None = None
 
     @property
     def home(self) -> Path:
@@ -91,17 +101,25 @@ class DagsterDev:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def artifact_root(self) -> Path:
+        return self.root / "artifacts"
+
     def environment(self) -> dict[str, str]:
+        served = {"TORGHUT_ARTIFACT_BASE_URL": self.artifact_server.base_url} if self.artifact_server else {}
         return {
             **os.environ,
             "DAGSTER_HOME": str(self.home),
             "TORGHUT_DATABASE_URL": self.ledger_url,
-            "TORGHUT_ARTIFACT_ROOT": str(self.root / "artifacts"),
+            "TORGHUT_ARTIFACT_ROOT": str(self.artifact_root),
+            **served,
         }
 
     def start(self) -> None:
-        """Fresh instance and migrated ledger, then `dagster dev`; returns once the code location loaded."""
+        """Fresh instance, migrated ledger and served artifact root, then `dagster dev`; returns once the code
+        location loaded."""
         self.home.mkdir(parents=True)
+        self.artifact_server = ArtifactServer(self.artifact_root).start()
         shutil.copy(REPO / "dagster.yaml", self.home / "dagster.yaml")
         upgrade = subprocess.run(
             [str(BIN / "torghut-assets"), "db", "upgrade"],
@@ -111,7 +129,9 @@ class DagsterDev:
         )
         if upgrade.returncode != 0:
             raise DagsterDevError(f"torghut-assets db upgrade failed:\n{upgrade.stdout}{upgrade.stderr}")
-        with self.log_path.open("wb") as log:
+        if self.seed:
+            self._run_cli("dev-seed")
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*DAGSTER_DEV, "-p", str(self.port), "-w", str(REPO / "workspace.yaml")],
                 cwd=self.root,
@@ -124,8 +144,24 @@ class DagsterDev:
         self._wait_until_loaded()
         self.graphql(COMMUNITY_PROMPT_SEEN)
 
+    def _run_cli(self, *args: str) -> None:
+        """`torghut-assets ARGS` against this instance, as `make dev` runs it; its output goes to the log."""
+        with self.log_path.open("ab") as log:
+            done = subprocess.run(
+                [str(BIN / "torghut-assets"), *args],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if done.returncode != 0:
+            raise DagsterDevError(f"torghut-assets {' '.join(args)} failed:\n{self.log_tail()}")
+
     def stop(self) -> None:
-        """SIGTERM the whole process group, then SIGKILL whatever is left of it (run workers included)."""
+        """SIGTERM the whole process group, then SIGKILL whatever is left of it (run workers included); stop
+        the artifact server."""
+        if self.artifact_server is not None:
+            self.artifact_server.stop()
+            self.artifact_server = None
         if self.process is None:
             return
         self._signal_group(signal.SIGTERM)
@@ -205,6 +241,24 @@ class DagsterDev:
                 return status
             time.sleep(1)
         raise DagsterDevError(f"run {run_id} not finished after {RUN_FINISHES_WITHIN_S:.0f} s")
+
+    def runs_of(self, job: str | None = None, tags: dict[str, str] | None = None) -> list[str]:
+        """Ids of the runs (newest first) of the job, or of any job, carrying every tag given."""
+        run_filter: dict[str, Any] = {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}
+        if job is not None:
+            run_filter["pipelineName"] = job
+        runs = self.graphql(RUNS_OF_JOB, {"filter": run_filter})["runsOrError"]["results"]
+        return [str(run["runId"]) for run in runs]
+
+    def new_run(self, before: set[str], job: str | None = None, tags: dict[str, str] | None = None) -> str:
+        """The run a UI gesture just launched: the first one of the job/tags not in `before`."""
+        deadline = time.monotonic() + LAUNCHED_WITHIN_S
+        while time.monotonic() < deadline:
+            launched = [run for run in self.runs_of(job, tags) if run not in before]
+            if launched:
+                return launched[0]
+            time.sleep(0.5)
+        raise DagsterDevError(f"no new run of {job or 'any job'} {tags or ''} in {LAUNCHED_WITHIN_S:.0f} s")
 
     def ledger_rows(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> list[dict[str, Any]]:
         engine = create_ledger_engine(self.ledger_url)

@@ -8,13 +8,13 @@ import json
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from torghut_assets.defs.alerts import AlertsResource, Log
-from torghut_assets.defs.config_rules import attributed, configured_lane
 from torghut_assets.defs.continuity.thresholds import ContinuityThresholdsResource
 from torghut_assets.defs.lane_window.partitions import lane_partitions
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
+from torghut_assets.defs.launchpad import Lane, lane_name, required_text
 from torghut_assets.defs.metadata import markdown_table
 from torghut_assets.defs.resources import BrokerResource, LedgerResource
 from torghut_assets.domain.continuity import ContinuityConfig, EmergencyStopNotActive
@@ -32,6 +32,7 @@ from torghut_assets.services.emergency_stop import ClearanceSource, clear_lane_e
 
 @dg.asset(
     group_name="governance",
+    deps=["signals"],
     kinds={"sql"},
     description="Per-lane signal continuity: latched alert, emergency stop, recent transitions.",
     check_specs=[
@@ -177,25 +178,26 @@ def signal_continuity_sensor(
 
 
 class ClearEmergencyStopConfig(dg.Config):
-    lane: str = Field(description="lane whose emergency stop a person clears, e.g. macd_rsi")
-    actor: str = Field(description="who clears it; recorded on the clearance and its evidence")
-    reason: str = Field(description="why it is safe to trade again; recorded with the clearance")
+    """The lane is an enum Dagster checks at launch; actor and reason are checked by the step's first
+    lines, before anything is read or written."""
 
-    _known_lane = field_validator("lane")(configured_lane)
-    _not_blank = field_validator("actor", "reason")(attributed)
+    lane: Lane = Field(description="lane whose emergency stop a person clears, e.g. macd_rsi")  # type: ignore[valid-type]
+    actor: str = Field(description="who clears it; recorded on the clearance and its evidence (required)")
+    reason: str = Field(description="why it is safe to trade again; recorded with the clearance (required)")
 
 
 @dg.op(description="Clear a lane's latched emergency stop; records who, why and what was cleared.")
 def clear_emergency_stop_op(
     context: dg.OpExecutionContext, config: ClearEmergencyStopConfig, ledger: LedgerResource
 ) -> dg.Output[str]:
+    actor, reason = required_text("actor", config.actor), required_text("reason", config.reason)
     try:
         with ledger.transaction() as conn:
             cleared = clear_lane_emergency_stop(
                 conn,
-                lane=config.lane,
-                actor=config.actor,
-                reason=config.reason,
+                lane=lane_name(config.lane),
+                actor=actor,
+                reason=reason,
                 source=ClearanceSource.DAGSTER_JOB,
                 at=dt.datetime.now(dt.UTC),
             )

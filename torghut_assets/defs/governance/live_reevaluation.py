@@ -14,12 +14,13 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
-from torghut_assets.defs.config_rules import configured_lane
 from torghut_assets.defs.governance.governance_resource import GovernanceResource
 from torghut_assets.defs.lane_window.research_inputs import ResearchResource
+from torghut_assets.defs.launchpad import Lane, lane_name, refuse
+from torghut_assets.defs.metadata import content_addressed
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.resources import LedgerResource, MarketDataResource
 from torghut_assets.domain import live_reevaluation as rules
@@ -31,28 +32,33 @@ from torghut_assets.services.live_reevaluation import (
 )
 from torghut_assets.services.rollback import incident_alerts
 
+WINDOW_START_EXAMPLE = "2026-03-03T15:00:00+00:00"
+
 
 class LiveReevaluationConfig(dg.Config):
-    lane: str = Field(description="lane whose live champion is re-evaluated, e.g. macd_rsi")
-    window_start: str = Field(description="start of the closed lane window, ISO 8601 (UTC), on the hour")
+    """Which closed window to re-judge: the lane is an enum Dagster checks at launch; the start's form is
+    checked by `window()`, the step's first act (the sensor writes both)."""
 
-    _known_lane = field_validator("lane")(configured_lane)
-
-    @field_validator("window_start")
-    @classmethod
-    def _on_the_hour(cls, value: str) -> str:
-        parse_window_start(value)
-        return value
+    lane: Lane = Field(description="lane whose live champion is re-evaluated, e.g. macd_rsi")  # type: ignore[valid-type]
+    window_start: str = Field(
+        description=f"start of the closed lane window, ISO 8601 on the hour, e.g. {WINDOW_START_EXAMPLE}"
+    )
 
     def window(self) -> LaneWindow:
-        return LaneWindow(self.lane, parse_window_start(self.window_start))
+        return LaneWindow(lane_name(self.lane), parse_window_start(self.window_start))
 
 
 def parse_window_start(value: str) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
+    """An ISO 8601 hour start in UTC (a time without zone is read as UTC); anything else is refused with
+    one sentence showing the form."""
+    refusal = f"window_start {value!r} is not an hour start: expected ISO 8601, e.g. {WINDOW_START_EXAMPLE}."
+    try:
+        ts = pd.Timestamp(dt.datetime.fromisoformat(value.strip()))
+    except ValueError:
+        refuse(refusal)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     if ts != ts.floor("h"):
-        raise ValueError(f"window_start {value!r} is not on the hour")
+        refuse(refusal)
     return ts
 
 
@@ -88,6 +94,7 @@ def reevaluate_live_champion(
     governance: GovernanceResource,
     alerts: AlertsResource,
 ) -> dg.Output[str]:
+    config.window()  # a malformed window_start is refused here, before anything is read
     result = run_live_reevaluation(
         config,
         ledger=ledger,
@@ -111,7 +118,10 @@ def reevaluate_live_champion(
                 [applied["transition"]["transition_id"] for _, applied in result.actions]
             ),
             "summary": dg.MetadataValue.md(summary_markdown(result)),
-            **{f"artifact_{k}": dg.MetadataValue.path(v) for k, v in result.artifacts.items()},
+            **{
+                f"artifact_{k}": ledger.artifact_link(content_addressed(v))
+                for k, v in result.artifacts.items()
+            },
             **alert_metadata(sent),
         },
     )

@@ -10,35 +10,37 @@ sensor launches a rollback when a promoted lane breaches a drift limit since its
 import datetime as dt
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
-from torghut_assets.defs.config_rules import attributed, configured_lane
+from torghut_assets.defs.launchpad import Lane, LaneAction, lane_name, required_text
 from torghut_assets.defs.pod_resources import GOVERNANCE_POD
 from torghut_assets.defs.resources import LedgerResource
 from torghut_assets.domain.lane_rollout import TransitionRefused
-from torghut_assets.domain.stages import TransitionType
+from torghut_assets.services import rollback as lane_actions
 from torghut_assets.services.rollback import DRIFT_SENSOR_ACTOR, drift_breaches, incident_alerts, run_rollback
-
-ACTIONS = (TransitionType.ROLLBACK, TransitionType.HALT, TransitionType.RESUME)
 
 
 class RollbackConfig(dg.Config):
-    lane: str = Field(description="lane to act on, e.g. macd_rsi")
-    action: str = Field(default=TransitionType.ROLLBACK.value, description="rollback | halt | resume")
-    actor: str = Field(description="who (or which sensor) acts")
-    reason: str = Field(description="why; stored on the transition and the incident")
+    """The Launchpad form of a lane action: lane and action are enums Dagster checks at launch; actor and
+    reason are checked by `request()`, the step's first act, before anything is read or written."""
+
+    lane: Lane = Field(description="lane to act on: one of the catalog's lanes, e.g. macd_rsi")  # type: ignore[valid-type]
+    action: LaneAction = Field(default=LaneAction.rollback, description="rollback, halt or resume")
+    actor: str = Field(description="who (or which sensor) acts (required)")
+    reason: str = Field(description="why; stored on the transition and the incident (required)")
     trigger: str = Field(default="manual", description="manual, drift, risk_breach, incident, …")
 
-    @field_validator("action")
-    @classmethod
-    def _known_action(cls, value: str) -> str:
-        if value not in ACTIONS:
-            raise ValueError(f"action {value!r} is not one of {', '.join(ACTIONS)}")
-        return value
-
-    _known_lane = field_validator("lane")(configured_lane)
-    _not_blank = field_validator("actor", "reason")(attributed)
+    def request(self) -> lane_actions.LaneAction:
+        """The action the service applies, in the ledger's words; a blank actor, reason or trigger is
+        refused with one sentence naming the field."""
+        return lane_actions.LaneAction(
+            lane=lane_name(self.lane),
+            action=self.action.value,
+            actor=required_text("actor", self.actor),
+            reason=required_text("reason", self.reason),
+            trigger=required_text("trigger", self.trigger),
+        )
 
 
 @dg.op(
@@ -47,18 +49,19 @@ class RollbackConfig(dg.Config):
 def apply_rollback(
     context: dg.OpExecutionContext, config: RollbackConfig, ledger: LedgerResource, alerts: AlertsResource
 ) -> dg.Output[str]:
+    request = config.request()
     try:
-        result = run_rollback(config, ledger=ledger, now=dt.datetime.now(dt.UTC), run_id=context.run_id)
+        result = run_rollback(request, ledger=ledger, now=dt.datetime.now(dt.UTC), run_id=context.run_id)
     except TransitionRefused as refused:
         raise dg.Failure(
-            description=f"{config.action} refused for lane {config.lane}: {refused}"
+            description=f"{request.action} refused for lane {request.lane}: {refused}"
         ) from refused
-    sent = alerts.send(ledger, incident_alerts(config, result), context.log)
+    sent = alerts.send(ledger, incident_alerts(request, result), context.log)
     before, after = result["before"], result["after"]
     summary = (
-        f"**{config.action}** lane `{config.lane}` by {config.actor} ({config.trigger}): "
+        f"**{request.action}** lane `{request.lane}` by {request.actor} ({request.trigger}): "
         f"`{before['candidate_id']}`@{before['stage']} → `{after['candidate_id']}`@{after['stage']}"
-        f"{' (halted)' if after['halted'] else ''}\n\nreason: {config.reason}"
+        f"{' (halted)' if after['halted'] else ''}\n\nreason: {request.reason}"
     )
     return dg.Output(
         result["transition"]["transition_id"],
@@ -95,7 +98,7 @@ def rollback_drift_sensor(context: dg.SensorEvaluationContext, ledger: LedgerRes
                 ops={
                     "apply_rollback": RollbackConfig(
                         lane=breach.lane,
-                        action=TransitionType.ROLLBACK,
+                        action=LaneAction.rollback,
                         actor=DRIFT_SENSOR_ACTOR,
                         reason=",".join(breach.codes),
                         trigger="drift",

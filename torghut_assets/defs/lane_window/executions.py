@@ -3,8 +3,14 @@
 The use case is `services.window_executions.execute_window` (re-materializing never resubmits; applied
 LLM advisory reviews act before routing; a standing trading stop cancels open orders first). This asset
 reads the trading session's clock once for the run and renders what became of every decision.
+
+What it shows is a snapshot: order statuses and the lane's standing entry block as read during the run
+(`snapshot_at`). When an entry block stands, a plain sentence says which of the window's buys were
+decided before it (and filled) and that none was sent after it (`services/entry_block_account.py`), so a
+halted lane whose earlier buys filled does not read as a contradiction.
 """
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,11 +20,12 @@ import dagster as dg
 from torghut_assets.adapters.paper_broker import SIMULATOR_VERSION
 from torghut_assets.defs.lane_window.partitions import lane_window, lane_window_partitions
 from torghut_assets.defs.lane_window.trading_session import TradingSessionResource
-from torghut_assets.defs.metadata import markdown_table, window_metadata
+from torghut_assets.defs.metadata import markdown_table, snapshot_note, window_metadata
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.lanes import LaneWindow
 from torghut_assets.domain.order_timing import SubmissionOutcome
 from torghut_assets.domain.routing import Venue
+from torghut_assets.services.entry_block_account import EntryBlockAccount, read_window_entry_block
 from torghut_assets.services.window_executions import StopCancels, TradingClock, execute_window
 
 
@@ -50,6 +57,7 @@ def executions(
     )
     result = execute_window(ledger, market_data, broker, window, clock)
     provenance = broker.provenance(result.real_venues) if mode.reaches_real_venues else replay_provenance()
+    block = read_window_entry_block(ledger, window, result.execution_rows)
     return dg.MaterializeResult(
         metadata=execution_metadata(
             window,
@@ -64,6 +72,8 @@ def executions(
             sent_now=result.sent_to_real_venues,
             open_orders_unavailable=result.open_orders_unavailable,
             cancels=None if result.cancels is None else cancel_summary(result.cancels),
+            entry_block=block,
+            snapshot_at=dt.datetime.now(dt.UTC) if block is None else block.snapshot_at,
         )
     )
 
@@ -102,6 +112,8 @@ def execution_metadata(
     sent_now: int = 0,
     open_orders_unavailable: list[str] | None = None,
     cancels: dict[str, object] | None = None,
+    entry_block: EntryBlockAccount | None = None,
+    snapshot_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     statuses = Counter(str(r["status"]) for r in execution_rows)
     by_adapter = Counter(
@@ -133,7 +145,35 @@ def execution_metadata(
         unsent_by_reason=dict(unsent_reasons),
         open_orders_unavailable=open_orders_unavailable or [],
         cancels_on_stop=cancels or {"trigger": None, "attempted": 0},
+        **entry_block_metadata(entry_block),
+        **snapshot_metadata(snapshot_at),
     )
+
+
+def entry_block_metadata(block: EntryBlockAccount | None) -> dict[str, Any]:
+    """The standing entry block and the sentence that places the window's buys before or after it."""
+    if block is None:
+        return {"entry_block": None}
+    return {
+        "entry_block": {"reason": block.reason, "since": block.since.isoformat()},
+        "entry_block_note": dg.MetadataValue.text(block.sentence()),
+    }
+
+
+def snapshot_metadata(snapshot_at: dt.datetime | None) -> dict[str, Any]:
+    """When the statuses and the block were read, and where their present state is."""
+    if snapshot_at is None:
+        return {}
+    return {
+        "snapshot_at": snapshot_at.isoformat(),
+        "snapshot_note": dg.MetadataValue.text(
+            snapshot_note(
+                snapshot_at,
+                "`promotion_timeline` (lane halts), `signal_continuity` (emergency stop) and the "
+                "nightly `reconciliation_report` (order statuses against the broker)",
+            )
+        ),
+    }
 
 
 def _summary(

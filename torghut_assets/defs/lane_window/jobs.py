@@ -8,6 +8,17 @@ from torghut_assets.defs.lane_window.hooks import mark_research_run_failed
 from torghut_assets.defs.pod_resources import LANE_WINDOW_POD
 
 LANE_WINDOW_ASSETS = dg.AssetSelection.groups("lane_window")
+LANE_WINDOW_LEDGER_ASSETS: tuple[str, ...] = (
+    "signals",
+    "trade_decisions",
+    "executions",
+    "research_runs",
+    "research_candidates",
+    "research_fold_metrics",
+    "research_stress_metrics",
+    "research_promotions",
+)
+"""The lane-window assets whose ledger tables the nightly reconciliation and the readiness report read."""
 
 lane_window_job = dg.define_asset_job(
     name="lane_window_job",

@@ -7,14 +7,18 @@ nothing to compare (an empty lookback, a venue that cannot be read or listed) is
 check of severity WARN: the UI shows a warning, not a pass, and it pages nobody.
 """
 
+import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from torghut_assets.defs.alerts import AlertsResource, alert_metadata
+from torghut_assets.defs.lane_window.jobs import LANE_WINDOW_LEDGER_ASSETS
 from torghut_assets.defs.lane_window.research_inputs import ResearchResource
+from torghut_assets.defs.metadata import json_artifact_content
 from torghut_assets.defs.pod_resources import RECONCILIATION_POD
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.alerts import chain_head_alert
@@ -30,7 +34,7 @@ from torghut_assets.services.reconciliation import (
 CHECKS = (
     (
         "window_run_coverage",
-        "Every closed lane window in the lookback has a research run (or a skipped one).",
+        "Every market-hours lane window since the lane's first in the ledger has a research run.",
     ),
     (
         "research_chain_complete",
@@ -105,17 +109,26 @@ def _result(finding: Finding) -> dg.AssetCheckResult:
     )
 
 
-def _chain_head_metadata(report: NightlyReport) -> dict[str, Any]:
+def data_docs_link(ledger: LedgerResource, index: str | None) -> dg.MetadataValue:
+    """The Great Expectations data docs site (under the artifact root) as a link a browser can open; its
+    index is rebuilt each night, so its digest identifies which night's site is meant."""
+    if not index or not Path(index).is_file():
+        return dg.MetadataValue.text("none: no suite was validated")
+    digest = hashlib.sha256(Path(index).read_bytes()).hexdigest()
+    return ledger.artifact_link({"path": index, "sha256": digest})
+
+
+def _chain_head_metadata(report: NightlyReport, ledger: LedgerResource) -> dict[str, Any]:
     """The evidence chain's head as published tonight (seq, hash, time) and its artifact."""
     if report.chain_head is None:
         return {}
     return {
         "evidence_chain_head": dg.MetadataValue.json(report.chain_head.head.as_dict()),
-        "evidence_chain_head_artifact": dg.MetadataValue.path(report.chain_head.artifact.path),
+        "evidence_chain_head_artifact": ledger.artifact_link(report.chain_head.artifact),
     }
 
 
-def _quality_results(report: NightlyReport) -> list[dg.AssetCheckResult]:
+def _quality_results(report: NightlyReport, ledger: LedgerResource) -> list[dg.AssetCheckResult]:
     return [
         dg.AssetCheckResult(
             check_name=f"gx_{result.suite}",
@@ -123,7 +136,7 @@ def _quality_results(report: NightlyReport) -> list[dg.AssetCheckResult]:
             metadata={
                 "evaluated": result.evaluated,
                 "failed_expectations": dg.MetadataValue.json(result.failed),
-                "data_docs": dg.MetadataValue.path(result.data_docs_index or "none"),
+                "data_docs": data_docs_link(ledger, result.data_docs_index),
             },
         )
         for result in report.quality
@@ -132,6 +145,7 @@ def _quality_results(report: NightlyReport) -> list[dg.AssetCheckResult]:
 
 @dg.asset(
     group_name="governance",
+    deps=list(LANE_WINDOW_LEDGER_ASSETS),
     kinds={"sql"},
     description="Nightly reconciliation report: every lane window's status and the chain checks' verdicts.",
     check_specs=[
@@ -167,18 +181,17 @@ def reconciliation_report(
         "ok": report.ok,
         "verdict": report.verdict,
         "summary": dg.MetadataValue.md(report.markdown),
-        "report": dg.MetadataValue.path(report.json_ref.path),
-        "report_markdown": dg.MetadataValue.path(report.md_ref.path),
-        "data_docs": dg.MetadataValue.url(f"file://{docs_index}")
-        if docs_index
-        else dg.MetadataValue.text("none"),
+        "report": ledger.artifact_link(report.json_ref),
+        **json_artifact_content("report_content", report.json_ref),
+        "report_markdown": ledger.artifact_link(report.md_ref),
+        "data_docs": data_docs_link(ledger, docs_index),
         "dagster/row_count": len(report.windows),
         **alert_metadata(sent),
-        **_chain_head_metadata(report),
+        **_chain_head_metadata(report, ledger),
     }
     yield dg.MaterializeResult(metadata=metadata)
     yield from (_result(finding) for finding in report.findings)
-    yield from _quality_results(report)
+    yield from _quality_results(report, ledger)
 
 
 nightly_reconciliation_job = dg.define_asset_job(

@@ -34,6 +34,7 @@ class MetricsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 @dg.asset(
     group_name="governance",
+    deps=["signals", "trade_decisions", "llm_decision_reviews", "executions"],
     kinds={"sql"},
     description="Route transitions, fallbacks, signals, decisions, continuity latch and LLM error ratio "
     "as numeric metadata (plotted over time); the same figures as the Prometheus textfile.",
@@ -53,7 +54,11 @@ def route_metrics(
                 else dg.MetadataValue.int(value)
                 for key, value in figures.items()
             },
-            "textfile": dg.MetadataValue.path(str(metrics.directory() / TEXTFILE_NAME)),
+            # not an artifact: the node exporter's textfile collector reads it on the code location's host,
+            # so it is named as text; the same figures are served live by `torghut-assets metrics serve`
+            "textfile": dg.MetadataValue.text(
+                f"{metrics.directory() / TEXTFILE_NAME} on the code location's host (node exporter textfile)"
+            ),
             "exposition": dg.MetadataValue.md(f"```\n{render(samples)}```"),
         }
     )

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from torghut_assets.defs.metadata import markdown_table
+from torghut_assets.defs.metadata import json_artifact_content, markdown_table
 from torghut_assets.defs.resources import BrokerResource, LedgerResource, MarketDataResource
 from torghut_assets.domain.route_parity import DEFAULT_PARITY_SYMBOLS
 from torghut_assets.services.route_parity import ParityRequest, run_route_parity
@@ -25,6 +25,7 @@ class RouteParityConfig(dg.Config):
 
 @dg.asset(
     group_name="governance",
+    deps=["trade_decisions"],
     kinds={"sql"},
     description="LEAN vs Alpaca parity on a fixed symbol subset; allocation increases need it to pass.",
     check_specs=[
@@ -67,7 +68,8 @@ def route_parity(
             "passed": result.passed,
             "mode": mode,
             "reasons": dg.MetadataValue.json(list(result.reasons)),
-            "report": dg.MetadataValue.path(artifact.path),
+            "report": ledger.artifact_link(artifact),
+            **json_artifact_content("report_content", artifact),
             "dagster/row_count": len(pairs),
         },
         check_results=[
