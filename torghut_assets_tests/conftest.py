@@ -125,3 +125,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     }
     for folder in sorted(folders):
         terminalreporter.write_line(f"UI screenshots: {folder}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests go first (stable sort, same order on every worker): each module needs minutes of
+    a real `dagster dev`, and scheduled last they would leave one worker running them alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("ui") is None)

@@ -65,9 +65,3 @@ def run_id_of(page: Page) -> str:
     found = RUN_PAGE.search(page.url)
     assert found is not None
     return found["run_id"]
-
-
-def open_markdown(page: Page) -> Locator:
-    """Open the page's first markdown metadata value shown as a link; returns the dialog that renders it."""
-    page.get_by_text("[Show Markdown]").first.click()
-    return page.get_by_role("dialog")
