@@ -149,15 +149,17 @@ def test_equity_and_drawdown_plots_are_png_artifacts_shown_inline_when_the_root_
 ) -> None:
     metadata = _window_metadata(researched, research_candidates, base_url=BASE_URL)
 
-    for key in ("champion_equity_curve", "champion_drawdown", "challenger_3_equity_curve"):
+    kinds = ("equity_curve", "drawdown")
+    plotted = [f"{who}_{kind}" for who in ("champion", "challenger_1") for kind in kinds]
+    for key in plotted:
         value = metadata[key]
         assert isinstance(value, dg.MarkdownMetadataValue), key
         markdown = str(value.md_str)
         assert markdown.startswith("![") and f"]({BASE_URL}/research/plots/" in markdown
         relative = markdown.split(f"{BASE_URL}/", 1)[1].rstrip(")")
         assert (researched[1] / relative).read_bytes().startswith(PNG_MAGIC)
-    assert "challenger_4_equity_curve" not in metadata
-    assert "at most 3 challengers" in metadata["plotted_candidates"].value
+    assert "challenger_2_equity_curve" not in metadata
+    assert "the champion and its best challenger (of 3" in metadata["plotted_candidates"].value
 
 
 def test_plots_are_named_as_text_when_the_artifact_root_is_not_served(researched: tuple[str, Path]) -> None:
